@@ -1,0 +1,6 @@
+# Every build option of weft, in one place.
+option(WEFT_TESTS "Build the test suite (cmocka) and the test-only hooks (WEFT_TESTING)" ON)
+option(WEFT_EXAMPLES "Build the examples" ON)
+option(WEFT_WERROR "Treat warnings as errors" ON)
+option(WEFT_SANITIZE "Build with AddressSanitizer + UndefinedBehaviorSanitizer" OFF)
+option(WEFT_FUZZ "Build the libFuzzer targets (needs clang)" OFF)

@@ -1,0 +1,1 @@
+/* engine/board.c: not yet written */

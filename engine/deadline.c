@@ -1,0 +1,1 @@
+/* engine/deadline.c: not yet written */

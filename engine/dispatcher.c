@@ -1,0 +1,1 @@
+/* engine/dispatcher.c: not yet written */

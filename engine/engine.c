@@ -1,0 +1,1 @@
+/* engine/engine.c: not yet written */

@@ -1,0 +1,1 @@
+/* engine/graph.c: not yet written */

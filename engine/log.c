@@ -1,0 +1,1 @@
+/* engine/log.c: not yet written */

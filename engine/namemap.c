@@ -1,0 +1,1 @@
+/* engine/namemap.c: not yet written */

@@ -1,0 +1,1 @@
+/* engine/runtime.c: not yet written */

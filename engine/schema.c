@@ -1,0 +1,1 @@
+/* engine/schema.c: not yet written */

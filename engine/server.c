@@ -1,0 +1,1 @@
+/* engine/server.c: not yet written */

@@ -1,0 +1,1 @@
+/* engine/store.c: not yet written */

@@ -1,0 +1,1 @@
+/* proto/proto.c: not yet written */

@@ -1,0 +1,1 @@
+/* workers/consumer.c: not yet written */
