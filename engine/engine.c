@@ -1,1 +1,972 @@
-/* engine/engine.c: not yet written */
+/*
+ * engine.c -- the public API (include/weft/weft.h) on top of the server loop.
+ *
+ * The engine's loop runs in a czmq actor.  Calls that change state are control messages to it
+ * (a DEALER per call, so any thread may call at any time) and are answered after the commit
+ * that makes them durable.  Reads (status, jobs, results, lists) take their own LMDB read
+ * transaction in the caller's thread, so they show exactly what is durable and never wait for
+ * the loop; only a waiting job's live reason (which pool, which missing type) asks the loop.
+ */
+#include <weft/weft.h>
+
+#include <czmq.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "graph.h"
+#include "log.h"
+#include "namemap.h"
+#include "proto.h"
+#include "server.h"
+#include "store.h"
+
+struct weft_options {
+    int durability;
+    uint64_t map_size, map_max;
+    int heartbeat_ms, liveness;
+    char *board_bind;
+    int log_level;
+};
+
+typedef struct s_handler {
+    char *type;
+    weft_handler_fn *fn;
+    void *arg;
+} s_handler_t;
+
+struct weft_engine {
+    char *dir;
+    char board_ep[80], control_ep[80], events_ep[80];
+    zactor_t *actor;
+    wf_store_t *store; /* owned by the loop; reads are thread-safe */
+    s_handler_t *handlers;
+    uint32_t nhandlers;
+    weft_worker_t *local;
+    zactor_t *event_thread;
+};
+
+struct weft_request {
+    wf_reqspec_t spec;
+    wf_namemap_t *ids;
+    char errmsg[1024];
+};
+
+struct weft_events {
+    zsock_t *sub;
+};
+
+/* ---- options ---- */
+
+int
+weft_options_new(weft_options_t **opts_p)
+{
+    if (!opts_p)
+        return WEFT_EINVAL;
+    weft_options_t *o = calloc(1, sizeof *o);
+    if (!o)
+        abort();
+    o->heartbeat_ms = 1000;
+    o->liveness = 3;
+    o->log_level = WF_LOG_WARN;
+    *opts_p = o;
+    return WEFT_OK;
+}
+
+void
+weft_options_destroy(weft_options_t **opts_p)
+{
+    if (!opts_p || !*opts_p)
+        return;
+    free((*opts_p)->board_bind);
+    free(*opts_p);
+    *opts_p = NULL;
+}
+
+int
+weft_options_set_int(weft_options_t *o, weft_option opt, int64_t v)
+{
+    if (!o)
+        return WEFT_EINVAL;
+    switch (opt) {
+    case WEFT_OPT_DURABILITY:
+        if (v != WEFT_DURABLE_FULL && v != WEFT_DURABLE_PROCESS)
+            return WEFT_EINVAL;
+        o->durability = (int)v;
+        return WEFT_OK;
+    case WEFT_OPT_MAP_SIZE:
+        if (v < 65536)
+            return WEFT_EINVAL;
+        o->map_size = (uint64_t)v;
+        return WEFT_OK;
+    case WEFT_OPT_MAP_MAX:
+        if (v < 65536)
+            return WEFT_EINVAL;
+        o->map_max = (uint64_t)v;
+        return WEFT_OK;
+    case WEFT_OPT_HEARTBEAT_MS:
+        if (v < 1 || v > 3600000)
+            return WEFT_EINVAL;
+        o->heartbeat_ms = (int)v;
+        return WEFT_OK;
+    case WEFT_OPT_LIVENESS:
+        if (v < 1 || v > 100)
+            return WEFT_EINVAL;
+        o->liveness = (int)v;
+        return WEFT_OK;
+    case WEFT_OPT_LOG_LEVEL:
+        if (v < 0 || v > 4)
+            return WEFT_EINVAL;
+        o->log_level = (int)v;
+        return WEFT_OK;
+    default:
+        return WEFT_EINVAL;
+    }
+}
+
+int
+weft_options_set_str(weft_options_t *o, weft_option opt, const char *v)
+{
+    if (!o || opt != WEFT_OPT_BOARD_BIND || !v || strlen(v) > 1024)
+        return WEFT_EINVAL;
+    free(o->board_bind);
+    o->board_bind = strdup(v);
+    return WEFT_OK;
+}
+
+/* ---- engine ---- */
+
+typedef struct s_actor_args {
+    wf_server_opts_t sopts;
+} s_actor_args_t;
+
+static void
+s_engine_actor(zsock_t *pipe, void *arg)
+{
+    s_actor_args_t *a = arg;
+    wf_server_t *srv = NULL;
+    char err[512] = "";
+    int rc = wf_server_open(&srv, &a->sopts, err, sizeof err);
+    zsock_signal(pipe, 0);
+    zsock_send(pipe, "isp", rc, err, rc == WEFT_OK ? (void *)wf_server_store(srv) : NULL);
+    if (rc != WEFT_OK)
+        return;
+    wf_server_run(srv, pipe);
+    wf_server_close(&srv);
+}
+
+int
+weft_engine_open(weft_engine_t **eng_p, const char *dir, const weft_options_t *opts, char *errbuf,
+                 size_t errlen)
+{
+    char dummy[8];
+    if (!errbuf) {
+        errbuf = dummy;
+        errlen = sizeof dummy;
+    }
+    if (errlen)
+        errbuf[0] = 0;
+    if (!eng_p || !dir || !*dir) {
+        snprintf(errbuf, errlen, "no engine pointer or state directory given");
+        return WEFT_EINVAL;
+    }
+    *eng_p = NULL;
+    weft_options_t defaults;
+    if (!opts) {
+        memset(&defaults, 0, sizeof defaults);
+        defaults.heartbeat_ms = 1000;
+        defaults.liveness = 3;
+        defaults.log_level = WF_LOG_WARN;
+        opts = &defaults;
+    }
+    wf_log_set_level(opts->log_level);
+    zsys_init();
+    zsys_handler_set(NULL); /* weft never takes over the application's SIGINT/SIGTERM */
+
+    weft_engine_t *eng = calloc(1, sizeof *eng);
+    if (!eng)
+        abort();
+    eng->dir = strdup(dir);
+    static atomic_uint counter;
+    unsigned n = atomic_fetch_add(&counter, 1);
+    snprintf(eng->board_ep, sizeof eng->board_ep, "inproc://weft-board-%d-%u", (int)getpid(), n);
+    snprintf(eng->control_ep, sizeof eng->control_ep, "inproc://weft-control-%d-%u", (int)getpid(), n);
+    snprintf(eng->events_ep, sizeof eng->events_ep, "inproc://weft-events-%d-%u", (int)getpid(), n);
+
+    s_actor_args_t args = {0};
+    args.sopts.dir = eng->dir;
+    args.sopts.store.durability = opts->durability;
+    args.sopts.store.map_size = opts->map_size;
+    args.sopts.store.map_max = opts->map_max;
+    args.sopts.heartbeat_ms = opts->heartbeat_ms;
+    args.sopts.liveness = opts->liveness;
+    args.sopts.board_bind = opts->board_bind;
+    args.sopts.board_ep = eng->board_ep;
+    args.sopts.control_ep = eng->control_ep;
+    args.sopts.events_ep = eng->events_ep;
+    eng->actor = zactor_new(s_engine_actor, &args);
+    int rc = WEFT_ESYS;
+    char *err = NULL;
+    void *store = NULL;
+    if (eng->actor && zsock_recv(eng->actor, "isp", &rc, &err, &store) == 0 && rc == WEFT_OK) {
+        eng->store = store;
+        free(err);
+        *eng_p = eng;
+        return WEFT_OK;
+    }
+    snprintf(errbuf, errlen, "%s", err && *err ? err : "the engine thread did not start");
+    free(err);
+    zactor_destroy(&eng->actor);
+    free(eng->dir);
+    free(eng);
+    return rc == WEFT_OK ? WEFT_ESYS : rc;
+}
+
+void
+weft_engine_close(weft_engine_t **eng_p)
+{
+    if (!eng_p || !*eng_p)
+        return;
+    weft_engine_t *eng = *eng_p;
+    zactor_destroy(&eng->event_thread);
+    weft_worker_destroy(&eng->local);
+    zactor_destroy(&eng->actor);
+    for (uint32_t i = 0; i < eng->nhandlers; i++)
+        free(eng->handlers[i].type);
+    free(eng->handlers);
+    free(eng->dir);
+    free(eng);
+    *eng_p = NULL;
+}
+
+const char *
+weft_engine_board_endpoint(const weft_engine_t *eng)
+{
+    return eng ? eng->board_ep : NULL;
+}
+
+/* One round trip on the control socket.  picture/args as zsock_send; the reply is received
+ * with reply_picture into the pointers given after `...`'s send arguments (two va_lists would
+ * be clumsy, so callers pass a prepared zmsg instead). */
+static zsock_t *
+s_ctl_open(weft_engine_t *eng)
+{
+    zsock_t *s = zsock_new(ZMQ_DEALER);
+    if (!s)
+        return NULL;
+    zsock_set_linger(s, 0);
+    if (zsock_connect(s, "%s", eng->control_ep) < 0) {
+        zsock_destroy(&s);
+        return NULL;
+    }
+    return s;
+}
+
+/* Send cmd with an optional id and index; receive "i" (rc). */
+static int
+s_ctl_simple(weft_engine_t *eng, const char *cmd, const uint64_t *id, const uint32_t *idx)
+{
+    if (!eng)
+        return WEFT_EINVAL;
+    zsock_t *s = s_ctl_open(eng);
+    if (!s)
+        return WEFT_ECLOSED;
+    zmsg_t *m = zmsg_new();
+    zmsg_addstr(m, cmd);
+    if (id)
+        zmsg_addmem(m, id, 8);
+    if (idx)
+        zmsg_addmem(m, idx, 4);
+    int rc = WEFT_ECLOSED;
+    if (zmsg_send(&m, s) == 0 && zsock_recv(s, "i", &rc) != 0)
+        rc = WEFT_ECLOSED;
+    zmsg_destroy(&m);
+    zsock_destroy(&s);
+    return rc;
+}
+
+int
+weft_engine_pause(weft_engine_t *eng)
+{
+    return s_ctl_simple(eng, "PAUSE", NULL, NULL);
+}
+
+int
+weft_engine_resume(weft_engine_t *eng)
+{
+    return s_ctl_simple(eng, "RESUME", NULL, NULL);
+}
+
+/* ---- handlers and local consumers ---- */
+
+int
+weft_engine_register(weft_engine_t *eng, const char *type, weft_handler_fn *fn, void *arg)
+{
+    if (!eng || !type || !fn || !wf_name_ok(type, strlen(type)))
+        return WEFT_EINVAL;
+    if (eng->local)
+        return WEFT_ESTATE;
+    for (uint32_t i = 0; i < eng->nhandlers; i++)
+        if (strcmp(eng->handlers[i].type, type) == 0)
+            return WEFT_EEXIST;
+    if (eng->nhandlers >= WF_MAX_TYPES)
+        return WEFT_ELIMIT;
+    eng->handlers = realloc(eng->handlers, (eng->nhandlers + 1) * sizeof *eng->handlers);
+    if (!eng->handlers)
+        abort();
+    eng->handlers[eng->nhandlers++] = (s_handler_t){strdup(type), fn, arg};
+    return WEFT_OK;
+}
+
+int
+weft_engine_start_consumers(weft_engine_t *eng, unsigned threads)
+{
+    if (!eng || threads == 0 || threads > WF_MAX_SLOTS || eng->nhandlers == 0)
+        return WEFT_EINVAL;
+    if (eng->local)
+        return WEFT_ESTATE;
+    weft_worker_t *w = NULL;
+    int rc = weft_worker_new(&w, eng->board_ep, "local");
+    for (uint32_t i = 0; rc == WEFT_OK && i < eng->nhandlers; i++)
+        rc = weft_worker_register(w, eng->handlers[i].type, eng->handlers[i].fn, eng->handlers[i].arg);
+    if (rc == WEFT_OK)
+        rc = weft_worker_start(w, threads);
+    if (rc != WEFT_OK) {
+        weft_worker_destroy(&w);
+        return rc;
+    }
+    eng->local = w;
+    return WEFT_OK;
+}
+
+/* ---- building requests ---- */
+
+static char *
+s_strdup(const char *s)
+{
+    char *d = strdup(s);
+    if (!d)
+        abort();
+    return d;
+}
+
+static bool
+s_name_arg(const char *s)
+{
+    return s && wf_name_ok(s, strlen(s));
+}
+
+int
+weft_request_new(weft_request_t **req_p, const char *name)
+{
+    if (!req_p || !s_name_arg(name))
+        return WEFT_EINVAL;
+    weft_request_t *r = calloc(1, sizeof *r);
+    if (!r)
+        abort();
+    r->spec.name = s_strdup(name);
+    r->ids = wf_namemap_new(16);
+    *req_p = r;
+    return WEFT_OK;
+}
+
+void
+weft_request_destroy(weft_request_t **req_p)
+{
+    if (!req_p || !*req_p)
+        return;
+    wf_namemap_destroy(&(*req_p)->ids);
+    wf_reqspec_fini(&(*req_p)->spec);
+    free(*req_p);
+    *req_p = NULL;
+}
+
+int
+weft_request_set_session(weft_request_t *r, const char *session)
+{
+    if (!r || !s_name_arg(session))
+        return WEFT_EINVAL;
+    wf_str_set(&r->spec.session, session, WF_MAX_NAME);
+    return WEFT_OK;
+}
+
+int
+weft_request_set_key(weft_request_t *r, const char *key)
+{
+    if (!r || !s_name_arg(key))
+        return WEFT_EINVAL;
+    wf_str_set(&r->spec.key, key, WF_MAX_NAME);
+    return WEFT_OK;
+}
+
+int
+weft_request_set_pool(weft_request_t *r, const char *pool, uint32_t limit)
+{
+    if (!r || !s_name_arg(pool) || limit == 0)
+        return WEFT_EINVAL;
+    for (uint32_t i = 0; i < r->spec.npools; i++) {
+        if (strcmp(r->spec.pools[i].name, pool) == 0) {
+            r->spec.pools[i].limit = limit;
+            return WEFT_OK;
+        }
+    }
+    if (r->spec.npools >= WF_MAX_POOLS)
+        return WEFT_ELIMIT;
+    r->spec.pools = realloc(r->spec.pools, (r->spec.npools + 1) * sizeof *r->spec.pools);
+    if (!r->spec.pools)
+        abort();
+    r->spec.pools[r->spec.npools++] = (wf_pooldef_t){s_strdup(pool), limit};
+    return WEFT_OK;
+}
+
+int
+weft_request_add_job(weft_request_t *r, const char *id, const char *type, const void *payload,
+                     size_t len)
+{
+    if (!r || !s_name_arg(id) || !s_name_arg(type) || (len && !payload))
+        return WEFT_EINVAL;
+    if (len > WF_MAX_PAYLOAD)
+        return WEFT_ETOOBIG;
+    if (r->spec.njobs >= WF_MAX_JOBS_PER_REQUEST)
+        return WEFT_ELIMIT;
+    uint32_t old;
+    if (wf_namemap_get(r->ids, id, &old))
+        return WEFT_EEXIST;
+    if (r->spec.njobs == r->spec.jobs_cap) {
+        r->spec.jobs_cap = r->spec.jobs_cap ? r->spec.jobs_cap * 2 : 16;
+        r->spec.jobs = realloc(r->spec.jobs, r->spec.jobs_cap * sizeof *r->spec.jobs);
+        if (!r->spec.jobs)
+            abort();
+    }
+    wf_jobspec_t *j = &r->spec.jobs[r->spec.njobs];
+    memset(j, 0, sizeof *j);
+    j->id = s_strdup(id);
+    j->type = s_strdup(type);
+    j->lost_retries = 3;
+    if (len) {
+        j->payload = malloc(len);
+        if (!j->payload)
+            abort();
+        memcpy(j->payload, payload, len);
+        j->payload_len = (uint32_t)len;
+    }
+    wf_namemap_put(r->ids, j->id, r->spec.njobs, NULL);
+    r->spec.njobs++;
+    return WEFT_OK;
+}
+
+static wf_jobspec_t *
+s_find(weft_request_t *r, const char *id)
+{
+    uint32_t idx;
+    if (!r || !id || !wf_namemap_get(r->ids, id, &idx))
+        return NULL;
+    return &r->spec.jobs[idx];
+}
+
+int
+weft_request_add_need(weft_request_t *r, const char *job, const char *parent)
+{
+    wf_jobspec_t *j = s_find(r, job);
+    if (!s_name_arg(parent))
+        return WEFT_EINVAL;
+    if (!j)
+        return WEFT_ENOTFOUND;
+    if (j->nneed_names >= WF_MAX_NEEDS_PER_JOB)
+        return WEFT_ELIMIT;
+    if (j->nneed_names == j->need_names_cap) {
+        j->need_names_cap = j->need_names_cap ? j->need_names_cap * 2 : 4;
+        j->need_names = realloc(j->need_names, j->need_names_cap * sizeof *j->need_names);
+        if (!j->need_names)
+            abort();
+    }
+    j->need_names[j->nneed_names++] = s_strdup(parent);
+    return WEFT_OK;
+}
+
+int
+weft_request_job_set(weft_request_t *r, const char *job, weft_jobopt opt, int64_t v)
+{
+    wf_jobspec_t *j = s_find(r, job);
+    if (!j)
+        return r ? WEFT_ENOTFOUND : WEFT_EINVAL;
+    switch (opt) {
+    case WEFT_JOBOPT_RETRIES:
+        if (v < 0 || v > WF_MAX_RETRIES)
+            return WEFT_EINVAL;
+        j->retries = (uint32_t)v;
+        break;
+    case WEFT_JOBOPT_LOST_RETRIES:
+        if (v < 0 || v > WF_MAX_RETRIES)
+            return WEFT_EINVAL;
+        j->lost_retries = (uint32_t)v;
+        break;
+    case WEFT_JOBOPT_RETRY_DELAY_MS:
+        if (v < 0 || v > WF_MAX_RETRY_DELAY_MS)
+            return WEFT_EINVAL;
+        j->retry_delay_ms = (uint32_t)v;
+        break;
+    case WEFT_JOBOPT_TIMEOUT_MS:
+        if (v < 0 || v > WF_MAX_TIMEOUT_MS)
+            return WEFT_EINVAL;
+        j->timeout_ms = (uint32_t)v;
+        break;
+    case WEFT_JOBOPT_PRIORITY:
+        if (v < INT32_MIN || v > INT32_MAX)
+            return WEFT_EINVAL;
+        j->priority = (int32_t)v;
+        break;
+    case WEFT_JOBOPT_WHEN:
+        if (v < 0 || v >= WEFT_WHEN_COUNT_)
+            return WEFT_EINVAL;
+        j->when = (uint8_t)v;
+        break;
+    default:
+        return WEFT_EINVAL;
+    }
+    return WEFT_OK;
+}
+
+int
+weft_request_job_set_pool(weft_request_t *r, const char *job, const char *pool)
+{
+    wf_jobspec_t *j = s_find(r, job);
+    if (!j)
+        return r ? WEFT_ENOTFOUND : WEFT_EINVAL;
+    if (pool && !s_name_arg(pool))
+        return WEFT_EINVAL;
+    wf_str_set(&j->pool, pool, WF_MAX_NAME);
+    return WEFT_OK;
+}
+
+const char *
+weft_request_errmsg(const weft_request_t *r)
+{
+    return r ? r->errmsg : "";
+}
+
+static void *
+s_dup(const void *p, size_t n)
+{
+    if (!p || !n)
+        return NULL;
+    void *d = malloc(n);
+    if (!d)
+        abort();
+    memcpy(d, p, n);
+    return d;
+}
+
+/* A copy of a resolved spec for the engine (need names are not needed there). */
+static wf_reqspec_t *
+s_clone(const wf_reqspec_t *s)
+{
+    wf_reqspec_t *c = calloc(1, sizeof *c);
+    if (!c)
+        abort();
+    c->name = s_strdup(s->name);
+    c->session = s->session ? s_strdup(s->session) : NULL;
+    c->key = s->key ? s_strdup(s->key) : NULL;
+    c->npools = s->npools;
+    c->pools = calloc(s->npools ? s->npools : 1, sizeof *c->pools);
+    for (uint32_t i = 0; i < s->npools; i++)
+        c->pools[i] = (wf_pooldef_t){s_strdup(s->pools[i].name), s->pools[i].limit};
+    c->njobs = c->jobs_cap = s->njobs;
+    c->jobs = calloc(s->njobs ? s->njobs : 1, sizeof *c->jobs);
+    if (!c->pools || !c->jobs)
+        abort();
+    for (uint32_t i = 0; i < s->njobs; i++) {
+        const wf_jobspec_t *a = &s->jobs[i];
+        wf_jobspec_t *b = &c->jobs[i];
+        *b = *a;
+        b->id = s_strdup(a->id);
+        b->type = s_strdup(a->type);
+        b->pool = a->pool ? s_strdup(a->pool) : NULL;
+        b->payload = s_dup(a->payload, a->payload_len);
+        b->need_names = NULL;
+        b->nneed_names = b->need_names_cap = 0;
+        b->needs = s_dup(a->needs, a->nneeds * sizeof *a->needs);
+        b->children = s_dup(a->children, a->nchildren * sizeof *a->children);
+    }
+    return c;
+}
+
+int
+weft_request_submit(weft_engine_t *eng, weft_request_t *r, weft_reqid_t *id_p)
+{
+    if (!eng || !r)
+        return WEFT_EINVAL;
+    r->errmsg[0] = 0;
+    int rc = wf_graph_resolve(&r->spec, r->errmsg, sizeof r->errmsg);
+    if (rc != WEFT_OK)
+        return rc;
+    wf_reqspec_t *copy = s_clone(&r->spec);
+    zsock_t *s = s_ctl_open(eng);
+    if (!s) {
+        wf_reqspec_fini(copy);
+        free(copy);
+        return WEFT_ECLOSED;
+    }
+    uint64_t id = 0;
+    char *msg = NULL;
+    rc = WEFT_ECLOSED;
+    if (zsock_send(s, "sp", "SUBMIT", (void *)copy) != 0) {
+        wf_reqspec_fini(copy);
+        free(copy);
+    } else if (zsock_recv(s, "i8s", &rc, &id, &msg) != 0) {
+        rc = WEFT_ECLOSED;
+    }
+    if (msg && *msg)
+        snprintf(r->errmsg, sizeof r->errmsg, "%s", msg);
+    free(msg);
+    zsock_destroy(&s);
+    if (rc == WEFT_OK && id_p)
+        *id_p = id;
+    return rc;
+}
+
+/* ---- reading ---- */
+
+static void
+s_copy_str(char *dst, size_t cap, const char *src)
+{
+    snprintf(dst, cap, "%s", src ? src : "");
+}
+
+typedef struct s_count_ctx {
+    weft_request_info_t *info;
+} s_count_ctx_t;
+
+static int
+s_count_job(uint32_t idx, wf_jobspec_t *spec, wf_jobstate_t *st, void *arg)
+{
+    (void)idx;
+    (void)spec;
+    weft_request_info_t *info = arg;
+    if (st->state < WEFT_JOB_STATE_COUNT_)
+        info->count[st->state]++;
+    return 0;
+}
+
+static void
+s_fill_request(const wf_reqrec_t *rec, weft_request_info_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->id = rec->id;
+    s_copy_str(out->name, sizeof out->name, rec->name);
+    s_copy_str(out->session, sizeof out->session, rec->session);
+    out->state = rec->state;
+    out->njobs = rec->njobs;
+    out->created_ms = rec->created_ms;
+    out->finished_ms = rec->finished_ms;
+}
+
+int
+weft_request_status(weft_engine_t *eng, weft_reqid_t id, weft_request_info_t *out)
+{
+    if (!eng || !out)
+        return WEFT_EINVAL;
+    wf_reqrec_t rec = {0};
+    int rc = wf_store_get_request(eng->store, id, &rec);
+    if (rc != WEFT_OK)
+        return rc;
+    s_fill_request(&rec, out);
+    wf_reqrec_fini(&rec);
+    return wf_store_each_job(eng->store, id, s_count_job, out);
+}
+
+int
+weft_job_status_at(weft_engine_t *eng, weft_reqid_t id, uint32_t index, weft_job_info_t *out)
+{
+    if (!eng || !out)
+        return WEFT_EINVAL;
+    wf_jobspec_t spec = {0};
+    wf_jobstate_t st = {0};
+    int rc = wf_store_get_job(eng->store, id, index, &spec, &st);
+    if (rc != WEFT_OK)
+        return rc;
+    memset(out, 0, sizeof *out);
+    out->index = index;
+    s_copy_str(out->id, sizeof out->id, spec.id);
+    s_copy_str(out->type, sizeof out->type, spec.type);
+    s_copy_str(out->pool, sizeof out->pool, spec.pool);
+    out->state = st.state;
+    out->reason = st.reason;
+    out->when = spec.when;
+    out->priority = spec.priority;
+    out->attempts = st.attempt;
+    out->failures = st.failures;
+    out->lost = st.lost;
+    out->retries = spec.retries;
+    out->lost_retries = spec.lost_retries;
+    out->exit_code = st.exit_code;
+    out->progress = st.progress;
+    s_copy_str(out->progress_msg, sizeof out->progress_msg, st.progress_msg);
+    s_copy_str(out->error, sizeof out->error, st.error);
+    out->result_len = st.result_len;
+    out->started_ms = st.started_ms;
+    out->finished_ms = st.finished_ms;
+    if (st.cause != WF_NO_JOB) {
+        wf_jobspec_t cause = {0};
+        if (wf_store_get_job(eng->store, id, st.cause, &cause, NULL) == WEFT_OK)
+            s_copy_str(out->cause, sizeof out->cause, cause.id);
+        wf_jobspec_fini(&cause);
+    }
+    if (st.state == WEFT_JOB_PENDING) {
+        for (uint32_t i = 0; i < spec.nneeds; i++) {
+            wf_jobstate_t ps = {0};
+            if (wf_store_get_job(eng->store, id, spec.needs[i], NULL, &ps) == WEFT_OK &&
+                !wf_job_state_terminal(ps.state))
+                out->waiting_on++;
+            wf_jobstate_fini(&ps);
+        }
+    }
+    if (st.state == WEFT_JOB_READY) {
+        /* Which of pool, type or slot it waits for is live board state: ask the loop. */
+        zsock_t *s = s_ctl_open(eng);
+        if (s) {
+            int qrc = WEFT_ECLOSED, state = 0, reason = 0, waiting = 0;
+            zmsg_t *m = zmsg_new();
+            zmsg_addstr(m, "WHY");
+            zmsg_addmem(m, &id, 8);
+            zmsg_addmem(m, &index, 4);
+            if (zmsg_send(&m, s) == 0 && zsock_recv(s, "iiii", &qrc, &state, &reason, &waiting) == 0 &&
+                qrc == WEFT_OK && state == WEFT_JOB_READY)
+                out->reason = reason;
+            zmsg_destroy(&m);
+            zsock_destroy(&s);
+        }
+    }
+    wf_jobspec_fini(&spec);
+    wf_jobstate_fini(&st);
+    return WEFT_OK;
+}
+
+int
+weft_job_status(weft_engine_t *eng, weft_reqid_t id, const char *job, weft_job_info_t *out)
+{
+    uint32_t idx;
+    if (!eng || !job || !out)
+        return WEFT_EINVAL;
+    int rc = wf_store_find_job(eng->store, id, job, &idx);
+    return rc == WEFT_OK ? weft_job_status_at(eng, id, idx, out) : rc;
+}
+
+int
+weft_job_result(weft_engine_t *eng, weft_reqid_t id, const char *job, void *buf, size_t cap,
+                size_t *len_p)
+{
+    uint32_t idx;
+    if (!eng || !job || (cap && !buf))
+        return WEFT_EINVAL;
+    int rc = wf_store_find_job(eng->store, id, job, &idx);
+    if (rc != WEFT_OK)
+        return rc;
+    wf_jobstate_t st = {0};
+    rc = wf_store_get_job(eng->store, id, idx, NULL, &st);
+    if (rc == WEFT_OK) {
+        if (len_p)
+            *len_p = st.result_len;
+        if (st.result_len && cap)
+            memcpy(buf, st.result, st.result_len < cap ? st.result_len : cap);
+    }
+    wf_jobstate_fini(&st);
+    return rc;
+}
+
+typedef struct s_list_ctx {
+    weft_engine_t *eng;
+    weft_request_fn *fn;
+    void *arg;
+} s_list_ctx_t;
+
+static int
+s_list_one(const wf_reqrec_t *rec, void *arg)
+{
+    s_list_ctx_t *ctx = arg;
+    weft_request_info_t info;
+    s_fill_request(rec, &info);
+    return ctx->fn(&info, ctx->arg);
+}
+
+int
+weft_request_list(weft_engine_t *eng, weft_request_fn *fn, void *arg)
+{
+    if (!eng || !fn)
+        return WEFT_EINVAL;
+    s_list_ctx_t ctx = {eng, fn, arg};
+    int rc = wf_store_each_request(eng->store, s_list_one, &ctx);
+    return rc < 0 ? WEFT_ESTORE : WEFT_OK;
+}
+
+int
+weft_request_wait(weft_engine_t *eng, weft_reqid_t id, int timeout_ms, weft_req_state *state_p)
+{
+    if (!eng)
+        return WEFT_EINVAL;
+    zsock_t *s = s_ctl_open(eng);
+    if (!s)
+        return WEFT_ECLOSED;
+    zsock_set_rcvtimeo(s, timeout_ms < 0 ? -1 : timeout_ms);
+    zmsg_t *m = zmsg_new();
+    zmsg_addstr(m, "WAIT");
+    zmsg_addmem(m, &id, 8);
+    int rc = WEFT_ECLOSED, state = 0;
+    if (zmsg_send(&m, s) == 0) {
+        if (zsock_recv(s, "ii", &rc, &state) != 0)
+            rc = errno == EAGAIN ? WEFT_ETIMEDOUT : WEFT_ECLOSED;
+    }
+    zmsg_destroy(&m);
+    zsock_destroy(&s);
+    if (rc == WEFT_OK && state_p)
+        *state_p = (weft_req_state)state;
+    return rc;
+}
+
+int
+weft_request_cancel(weft_engine_t *eng, weft_reqid_t id)
+{
+    return s_ctl_simple(eng, "CANCEL", &id, NULL);
+}
+
+int
+weft_request_retry(weft_engine_t *eng, weft_reqid_t id)
+{
+    return s_ctl_simple(eng, "RETRY", &id, NULL);
+}
+
+static int
+s_job_ctl(weft_engine_t *eng, const char *cmd, weft_reqid_t id, const char *job)
+{
+    uint32_t idx;
+    if (!eng || !job)
+        return WEFT_EINVAL;
+    int rc = wf_store_find_job(eng->store, id, job, &idx);
+    return rc == WEFT_OK ? s_ctl_simple(eng, cmd, &id, &idx) : rc;
+}
+
+int
+weft_job_cancel(weft_engine_t *eng, weft_reqid_t id, const char *job)
+{
+    return s_job_ctl(eng, "CANCELJOB", id, job);
+}
+
+int
+weft_job_retry(weft_engine_t *eng, weft_reqid_t id, const char *job)
+{
+    return s_job_ctl(eng, "RETRYJOB", id, job);
+}
+
+/* ---- events ---- */
+
+int
+weft_events_open(weft_engine_t *eng, weft_reqid_t id, weft_events_t **ev_p)
+{
+    if (!eng || !ev_p)
+        return WEFT_EINVAL;
+    weft_events_t *ev = calloc(1, sizeof *ev);
+    if (!ev)
+        abort();
+    ev->sub = zsock_new(ZMQ_SUB);
+    if (!ev->sub || zsock_connect(ev->sub, "%s", eng->events_ep) < 0) {
+        zsock_destroy(&ev->sub);
+        free(ev);
+        return WEFT_ECLOSED;
+    }
+    zsock_set_rcvhwm(ev->sub, 1000000);
+    if (id) {
+        uint8_t topic[8];
+        for (int k = 0; k < 8; k++)
+            topic[k] = (uint8_t)(id >> (56 - 8 * k));
+        zmq_setsockopt(zsock_resolve(ev->sub), ZMQ_SUBSCRIBE, topic, sizeof topic);
+    } else {
+        zsock_set_subscribe(ev->sub, "");
+    }
+    *ev_p = ev;
+    return WEFT_OK;
+}
+
+int
+weft_events_next(weft_events_t *ev, weft_event_t *out, int timeout_ms)
+{
+    if (!ev || !out)
+        return WEFT_EINVAL;
+    zsock_set_rcvtimeo(ev->sub, timeout_ms < 0 ? -1 : timeout_ms);
+    for (;;) {
+        zmsg_t *m = zmsg_recv(ev->sub);
+        if (!m)
+            return errno == EAGAIN ? WEFT_ETIMEDOUT : WEFT_ECLOSED;
+        zframe_t *body = zmsg_last(m);
+        bool ok = zmsg_size(m) == 2 && zframe_size(body) == sizeof *out;
+        if (ok)
+            memcpy(out, zframe_data(body), sizeof *out);
+        zmsg_destroy(&m);
+        if (ok)
+            return WEFT_OK;
+    }
+}
+
+int
+weft_events_fd(weft_events_t *ev, int *fd_p)
+{
+    if (!ev || !fd_p)
+        return WEFT_EINVAL;
+    *fd_p = zsock_fd(ev->sub);
+    return WEFT_OK;
+}
+
+void
+weft_events_close(weft_events_t **ev_p)
+{
+    if (!ev_p || !*ev_p)
+        return;
+    zsock_destroy(&(*ev_p)->sub);
+    free(*ev_p);
+    *ev_p = NULL;
+}
+
+typedef struct s_cb_args {
+    weft_engine_t *eng;
+    weft_event_fn *fn;
+    void *arg;
+} s_cb_args_t;
+
+static void
+s_event_actor(zsock_t *pipe, void *arg)
+{
+    s_cb_args_t a = *(s_cb_args_t *)arg;
+    free(arg);
+    weft_events_t *ev = NULL;
+    int rc = weft_events_open(a.eng, 0, &ev);
+    zsock_signal(pipe, 0);
+    if (rc != WEFT_OK)
+        return;
+    zpoller_t *poller = zpoller_new(pipe, ev->sub, NULL);
+    while (poller) {
+        void *which = zpoller_wait(poller, -1);
+        if (which == pipe || !which)
+            break;
+        weft_event_t e;
+        while (weft_events_next(ev, &e, 0) == WEFT_OK)
+            a.fn(&e, a.arg);
+    }
+    zpoller_destroy(&poller);
+    weft_events_close(&ev);
+}
+
+int
+weft_engine_on_event(weft_engine_t *eng, weft_event_fn *fn, void *arg)
+{
+    if (!eng)
+        return WEFT_EINVAL;
+    zactor_destroy(&eng->event_thread);
+    if (!fn)
+        return WEFT_OK;
+    s_cb_args_t *a = malloc(sizeof *a);
+    if (!a)
+        abort();
+    *a = (s_cb_args_t){eng, fn, arg};
+    eng->event_thread = zactor_new(s_event_actor, a);
+    return eng->event_thread ? WEFT_OK : WEFT_ESYS;
+}

@@ -1,1 +1,996 @@
-/* engine/server.c: not yet written */
+/*
+ * server.c -- the event loop (server.h): sockets, decoding, group commit, outbox.
+ *
+ * The outbox is the heart of the durability rule: nothing the loop decides this turn (a job
+ * handed out, a report acknowledged, a submit answered, an event published) leaves the process
+ * before the LMDB transaction recording it has committed.  If the commit fails, the outbox is
+ * dropped, callers waiting for an answer get WEFT_ESTORE, and memory is rebuilt from the store
+ * through the same path a restart takes.
+ */
+#include "server.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "board.h"
+#include "dispatcher.h"
+#include "log.h"
+#include "proto.h"
+#include "runtime.h"
+
+typedef struct s_waiter {
+    uint64_t req;
+    zframe_t *rid;
+    struct s_waiter *next;
+} s_waiter_t;
+
+/* A control reply waiting for the commit; rc is rewritten to ESTORE if the commit fails. */
+typedef struct s_reply {
+    zframe_t *rid;
+    int kind; /* 0: "i", 1: "i8s", 2: "ii", 3: "iiii" */
+    int rc;
+    uint64_t id;
+    int a, b, c;
+    char *msg;
+} s_reply_t;
+
+struct wf_server {
+    wf_server_opts_t opts;
+    char *dir;
+    wf_store_t *store;
+    wf_batch_t *batch;
+    wf_core_t *core;
+    zsock_t *board;
+    zsock_t *control;
+    zsock_t *events;
+    zsock_t *monitor;
+    char monitor_ep[64];
+    wf_timer_t heartbeat;
+    uint64_t next_req;
+    bool next_req_dirty;
+    bool degraded;        /* the last commit failed: refuse new work until one succeeds */
+    bool user_paused;
+    bool terminated;
+    /* this turn's outbox */
+    zlist_t *board_out;   /* zmsg_t* to the board socket */
+    s_reply_t *replies;
+    uint32_t nreplies, replies_cap;
+    s_waiter_t *waiters;
+    /* counters */
+    uint64_t dropped;
+};
+
+static int64_t
+s_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+s_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- outbox ---- */
+
+static void
+s_send_board(wf_server_t *srv, const uint8_t *rid, size_t rid_len, const wf_msg_t *msg)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = wf_msg_encode(msg, &buf, &len);
+    if (rc != WEFT_OK) {
+        wf_log_error("WEFT-PROTO-ENCODE", "cannot encode %s: %s", wf_msg_kind_name(msg->kind),
+                     weft_strerror(rc));
+        return;
+    }
+    zmsg_t *m = zmsg_new();
+    zmsg_addmem(m, rid, rid_len);
+    zmsg_addmem(m, buf, len);
+    free(buf);
+    zlist_append(srv->board_out, m);
+}
+
+static void
+s_send_ref(wf_server_t *srv, wf_consumer_t *c, wf_msg_kind kind, uint64_t req, uint32_t idx,
+           uint32_t attempt)
+{
+    wf_msg_t m;
+    wf_msg_init(&m, kind);
+    m.ref.req = req;
+    m.ref.idx = idx;
+    m.ref.attempt = attempt;
+    s_send_board(srv, c->rid, c->rid_len, &m);
+}
+
+static s_reply_t *
+s_reply(wf_server_t *srv, zframe_t *rid, int kind, int rc)
+{
+    if (srv->nreplies == srv->replies_cap) {
+        srv->replies_cap = srv->replies_cap ? srv->replies_cap * 2 : 16;
+        srv->replies = realloc(srv->replies, srv->replies_cap * sizeof *srv->replies);
+        if (!srv->replies)
+            abort();
+    }
+    s_reply_t *r = &srv->replies[srv->nreplies++];
+    memset(r, 0, sizeof *r);
+    r->rid = zframe_dup(rid);
+    r->kind = kind;
+    r->rc = rc;
+    return r;
+}
+
+static void
+s_flush_replies(wf_server_t *srv, bool committed)
+{
+    for (uint32_t i = 0; i < srv->nreplies; i++) {
+        s_reply_t *r = &srv->replies[i];
+        int rc = committed || r->rc != WEFT_OK ? r->rc : WEFT_ESTORE;
+        zframe_send(&r->rid, srv->control, ZFRAME_MORE);
+        switch (r->kind) {
+        case 0:
+            zsock_send(srv->control, "i", rc);
+            break;
+        case 1:
+            zsock_send(srv->control, "i8s", rc, rc == WEFT_OK ? r->id : (uint64_t)0,
+                       r->msg ? r->msg : (rc == WEFT_ESTORE ? "the store failed" : ""));
+            break;
+        case 2:
+            zsock_send(srv->control, "ii", rc, r->a);
+            break;
+        default:
+            zsock_send(srv->control, "iiii", rc, r->a, r->b, r->c);
+            break;
+        }
+        free(r->msg);
+    }
+    srv->nreplies = 0;
+}
+
+static void
+s_flush_board(wf_server_t *srv, bool committed)
+{
+    zmsg_t *m;
+    while ((m = zlist_pop(srv->board_out)) != NULL) {
+        if (!committed) {
+            zmsg_destroy(&m);
+            continue;
+        }
+        zframe_t *rid = zmsg_first(m);
+        uint8_t rid_copy[WF_MAX_ROUTING_ID];
+        size_t rid_len = zframe_size(rid) <= sizeof rid_copy ? zframe_size(rid) : 0;
+        memcpy(rid_copy, zframe_data(rid), rid_len);
+        if (zmsg_send(&m, srv->board) != 0) {
+            /* The peer is gone or not reading: never lose the message silently.  Declare the
+             * consumer lost; its jobs go back to ready in the next turn. */
+            zmsg_destroy(&m);
+            wf_consumer_t *c = wf_board_find(srv->core->board, rid_copy, rid_len);
+            if (c) {
+                wf_log_warn("WEFT-BOARD-UNREACHABLE", "consumer %s unreachable (%s): lost", c->name,
+                            zmq_strerror(errno));
+                wf_timer_set(srv->core->deadlines, &c->timer, srv->core->now);
+            }
+        }
+    }
+}
+
+static void
+s_publish(wf_server_t *srv)
+{
+    wf_core_t *core = srv->core;
+    for (uint32_t i = 0; i < core->nevents; i++) {
+        const weft_event_t *ev = &core->events[i].ev;
+        uint8_t topic[8];
+        for (int k = 0; k < 8; k++)
+            topic[k] = (uint8_t)(ev->request >> (56 - 8 * k));
+        zmsg_t *m = zmsg_new();
+        zmsg_addmem(m, topic, sizeof topic);
+        zmsg_addmem(m, ev, sizeof *ev);
+        zmsg_send(&m, srv->events);
+    }
+}
+
+/* ---- core hooks ---- */
+
+static void
+s_hook_cancel(wf_core_t *core, wf_consumer_t *c, uint64_t req, uint32_t idx, uint32_t attempt)
+{
+    wf_server_t *srv = core->hooks.arg;
+    s_send_ref(srv, c, WF_MSG_CANCEL, req, idx, attempt);
+}
+
+static void
+s_hook_finished(wf_core_t *core, wf_req_t *r)
+{
+    wf_server_t *srv = core->hooks.arg;
+    s_waiter_t **pp = &srv->waiters;
+    while (*pp) {
+        s_waiter_t *w = *pp;
+        if (w->req != r->rec.id) {
+            pp = &w->next;
+            continue;
+        }
+        s_reply_t *rep = s_reply(srv, w->rid, 2, WEFT_OK);
+        rep->a = r->rec.state;
+        *pp = w->next;
+        zframe_destroy(&w->rid);
+        free(w);
+    }
+}
+
+/* ---- loading ---- */
+
+static int
+s_load_job(uint32_t idx, wf_jobspec_t *spec, wf_jobstate_t *st, void *arg)
+{
+    return wf_core_load_job(arg, idx, spec, st);
+}
+
+static int
+s_load_request(wf_server_t *srv, wf_reqrec_t *rec, wf_req_t **out)
+{
+    wf_req_t *r = wf_core_add_loaded(srv->core, rec);
+    int rc = wf_store_each_job(srv->store, r->rec.id, s_load_job, r);
+    if (rc == WEFT_OK) {
+        for (uint32_t i = 0; i < r->spec.njobs; i++)
+            if (!r->jobs[i].spec) /* a job record missing */
+                rc = WEFT_ESTORE;
+    }
+    if (rc != WEFT_OK) {
+        wf_log_error("WEFT-STORE-LOAD", "request %llu cannot be loaded: %s",
+                     (unsigned long long)r->rec.id, weft_strerror(rc));
+        wf_core_evict(srv->core, r);
+        return rc;
+    }
+    wf_dispatch_resume(srv->core, r);
+    if (out)
+        *out = r;
+    return WEFT_OK;
+}
+
+static int
+s_load_active(const wf_reqrec_t *rec, void *arg)
+{
+    wf_server_t *srv = arg;
+    wf_reqrec_t copy = *rec;
+    /* The store finalises its copy after we return: take ownership of the heap fields. */
+    memset((void *)rec, 0, sizeof *rec);
+    s_load_request(srv, &copy, NULL);
+    wf_reqrec_fini(&copy);
+    return 0;
+}
+
+static int
+s_load_all(wf_server_t *srv)
+{
+    return wf_store_each_active(srv->store, s_load_active, srv);
+}
+
+/* Make sure a request is in memory (a finished one is loaded back for retry). */
+static wf_req_t *
+s_get_request(wf_server_t *srv, uint64_t id)
+{
+    wf_req_t *r = wf_core_find(srv->core, id);
+    if (r)
+        return r;
+    wf_reqrec_t rec = {0};
+    if (wf_store_get_request(srv->store, id, &rec) != WEFT_OK)
+        return NULL;
+    if (s_load_request(srv, &rec, &r) != WEFT_OK)
+        r = NULL;
+    wf_reqrec_fini(&rec);
+    return r;
+}
+
+/* ---- control ---- */
+
+static bool
+s_key_in_memory(wf_server_t *srv, const char *key, uint64_t *id_p)
+{
+    for (uint32_t i = 0; i < srv->core->nreqs; i++) {
+        const wf_req_t *r = srv->core->reqs[i];
+        if (r->rec.key && strcmp(r->rec.key, key) == 0) {
+            *id_p = r->rec.id;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void
+s_ctl_submit(wf_server_t *srv, zframe_t *rid, wf_reqspec_t *spec)
+{
+    s_reply_t *rep = s_reply(srv, rid, 1, WEFT_OK);
+    if (!spec) {
+        rep->rc = WEFT_EINVAL;
+        return;
+    }
+    if (srv->degraded) {
+        rep->rc = WEFT_ESTORE;
+        rep->msg = strdup("the store failed; the engine refuses new work until it recovers");
+    } else {
+        uint64_t id = 0;
+        if (spec->key &&
+            (s_key_in_memory(srv, spec->key, &id) || wf_store_find_idem(srv->store, spec->key, &id) == WEFT_OK)) {
+            rep->id = id;
+        } else {
+            id = srv->next_req++;
+            srv->next_req_dirty = true;
+            wf_req_t *r = wf_core_add_new(srv->core, id, spec);
+            wf_dispatch_start(srv->core, r);
+            rep->id = id;
+        }
+    }
+    wf_reqspec_fini(spec);
+    free(spec);
+}
+
+static wf_job_t *
+s_job(wf_server_t *srv, uint64_t id, uint32_t idx, int *rc)
+{
+    wf_req_t *r = s_get_request(srv, id);
+    if (!r || idx >= r->spec.njobs) {
+        *rc = WEFT_ENOTFOUND;
+        return NULL;
+    }
+    return &r->jobs[idx];
+}
+
+static void
+s_ctl(wf_server_t *srv)
+{
+    zmsg_t *m = zmsg_recv(srv->control);
+    if (!m)
+        return;
+    zframe_t *rid = zmsg_pop(m);
+    char *cmd = zmsg_popstr(m);
+    if (!rid || !cmd) {
+        zframe_destroy(&rid);
+        free(cmd);
+        zmsg_destroy(&m);
+        return;
+    }
+    uint64_t id = 0;
+    uint32_t idx = 0;
+    zframe_t *f = zmsg_first(m);
+    if (f && zframe_size(f) == 8)
+        memcpy(&id, zframe_data(f), 8);
+    f = zmsg_next(m);
+    if (f && zframe_size(f) == 4)
+        memcpy(&idx, zframe_data(f), 4);
+    int rc = WEFT_OK;
+
+    if (streq(cmd, "SUBMIT")) {
+        zframe_t *pf = zmsg_first(m);
+        wf_reqspec_t *spec = NULL;
+        if (pf && zframe_size(pf) == sizeof(void *))
+            memcpy(&spec, zframe_data(pf), sizeof spec);
+        s_ctl_submit(srv, rid, spec);
+    } else if (streq(cmd, "WAIT")) {
+        wf_req_t *r = wf_core_find(srv->core, id);
+        wf_reqrec_t rec = {0};
+        if (r && r->rec.state == WEFT_REQ_RUNNING) {
+            s_waiter_t *w = calloc(1, sizeof *w);
+            if (!w)
+                abort();
+            w->req = id;
+            w->rid = zframe_dup(rid);
+            w->next = srv->waiters;
+            srv->waiters = w;
+        } else if (r) {
+            s_reply(srv, rid, 2, WEFT_OK)->a = r->rec.state;
+        } else if (wf_store_get_request(srv->store, id, &rec) == WEFT_OK) {
+            s_reply(srv, rid, 2, WEFT_OK)->a = rec.state;
+            wf_reqrec_fini(&rec);
+        } else {
+            s_reply(srv, rid, 2, WEFT_ENOTFOUND);
+        }
+    } else if (streq(cmd, "CANCEL") || streq(cmd, "RETRY")) {
+        wf_req_t *r = srv->degraded ? NULL : s_get_request(srv, id);
+        if (srv->degraded)
+            rc = WEFT_ESTORE;
+        else if (!r)
+            rc = WEFT_ENOTFOUND;
+        else if (streq(cmd, "CANCEL"))
+            rc = wf_dispatch_cancel_request(srv->core, r);
+        else
+            rc = wf_dispatch_retry_request(srv->core, r);
+        s_reply(srv, rid, 0, rc);
+    } else if (streq(cmd, "CANCELJOB") || streq(cmd, "RETRYJOB")) {
+        wf_job_t *j = srv->degraded ? NULL : s_job(srv, id, idx, &rc);
+        if (srv->degraded)
+            rc = WEFT_ESTORE;
+        else if (j && streq(cmd, "CANCELJOB"))
+            rc = wf_dispatch_cancel_job(srv->core, j);
+        else if (j)
+            rc = wf_dispatch_retry_job(srv->core, j);
+        s_reply(srv, rid, 0, rc);
+    } else if (streq(cmd, "PAUSE") || streq(cmd, "RESUME")) {
+        srv->user_paused = streq(cmd, "PAUSE");
+        wf_board_set_mode(srv->core->board,
+                          srv->user_paused || srv->degraded ? WF_BOARD_PAUSED : WF_BOARD_RUNNING);
+        s_reply(srv, rid, 0, WEFT_OK);
+    } else if (streq(cmd, "WHY")) {
+        wf_req_t *r = wf_core_find(srv->core, id);
+        s_reply_t *rep = s_reply(srv, rid, 3, WEFT_OK);
+        if (!r || idx >= r->spec.njobs) {
+            rep->rc = WEFT_ENOTFOUND;
+        } else {
+            wf_job_t *j = &r->jobs[idx];
+            rep->a = j->st.state;
+            rep->b = j->st.reason;
+            if (j->st.state == WEFT_JOB_READY)
+                rep->b = wf_board_ready_reason(srv->core->board, j);
+            rep->c = (int)j->waiting;
+        }
+    } else {
+        wf_log_warn("WEFT-CTL-UNKNOWN", "unknown control command \"%.32s\"", cmd);
+        s_reply(srv, rid, 0, WEFT_EINVAL);
+    }
+    free(cmd);
+    zframe_destroy(&rid);
+    zmsg_destroy(&m);
+}
+
+/* ---- board ---- */
+
+static void
+s_liveness(wf_server_t *srv, wf_consumer_t *c)
+{
+    c->last_heard = srv->core->now;
+    wf_timer_set(srv->core->deadlines, &c->timer,
+                 srv->core->now + (int64_t)srv->opts.heartbeat_ms * srv->opts.liveness);
+}
+
+static void
+s_lose(wf_server_t *srv, wf_consumer_t *c, const char *why)
+{
+    if (c->dead)
+        return;
+    wf_log_info("WEFT-BOARD-LOST", "consumer %s (pid %u on %s) lost: %s; %u attempt(s) requeued",
+                c->name, c->pid, c->host, why, c->nleases);
+    for (uint32_t i = 0; i < c->nleases; i++)
+        if (c->leases[i].job)
+            wf_dispatch_lost(srv->core, c->leases[i].job);
+    c->dead = true;
+    wf_timer_cancel(srv->core->deadlines, &c->timer);
+}
+
+static void
+s_error_to(wf_server_t *srv, const uint8_t *rid, size_t rid_len, int code, const char *text)
+{
+    wf_msg_t m;
+    wf_msg_init(&m, WF_MSG_ERROR);
+    m.code = (uint32_t)code;
+    snprintf(m.message, sizeof m.message, "%s", text);
+    s_send_board(srv, rid, rid_len, &m);
+}
+
+static void
+s_hello(wf_server_t *srv, const uint8_t *rid, size_t rid_len, int fd, wf_msg_t *msg)
+{
+    char why[128];
+    wf_consumer_t *old = wf_board_find(srv->core->board, rid, rid_len);
+    if (old) {
+        s_lose(srv, old, "it said HELLO again");
+        wf_board_reap(srv->core->board);
+    }
+    wf_consumer_t *c = wf_board_join(srv->core->board, rid, rid_len, msg, why, sizeof why);
+    if (!c) {
+        s_error_to(srv, rid, rid_len, WEFT_EPROTO, why);
+        return;
+    }
+    c->fd = fd;
+    s_liveness(srv, c);
+    /* Re-adopt the attempts it still runs (after our restart or its reconnect); an attempt we
+     * no longer know still occupies one of its slots until it reports. */
+    for (uint32_t i = 0; i < msg->nrunning && c->nleases < c->slots; i++) {
+        wf_attempt_ref_t *a = &msg->running[i];
+        wf_req_t *r = wf_core_find(srv->core, a->req);
+        wf_job_t *j = r && a->idx < r->spec.njobs ? &r->jobs[a->idx] : NULL;
+        if (j && j->st.attempt == a->attempt && j->st.state == WEFT_JOB_READY &&
+            !wf_timer_armed(&j->timer)) {
+            wf_board_withdraw(srv->core->board, j);
+            wf_core_transition(srv->core, j, WEFT_JOB_RUNNING, WEFT_REASON_LEASED);
+            wf_board_lease_add(srv->core->board, c, j);
+            if (j->spec->timeout_ms)
+                wf_timer_set(srv->core->deadlines, &j->timer, srv->core->now + j->spec->timeout_ms);
+        } else {
+            wf_lease_t *l = &c->leases[c->nleases++];
+            memset(l, 0, sizeof *l);
+            l->req = a->req;
+            l->idx = a->idx;
+            l->attempt = a->attempt;
+            l->pool = -1;
+        }
+    }
+    wf_msg_t w;
+    wf_msg_init(&w, WF_MSG_WELCOME);
+    w.heartbeat_ms = (uint32_t)srv->opts.heartbeat_ms;
+    w.liveness = (uint32_t)srv->opts.liveness;
+    s_send_board(srv, rid, rid_len, &w);
+    wf_log_info("WEFT-BOARD-JOIN", "consumer %s (pid %u on %s) joined: %u type(s), %u slot(s)",
+                c->name, c->pid, c->host, c->ntypes, c->slots);
+}
+
+static void
+s_report(wf_server_t *srv, wf_consumer_t *c, wf_msg_t *msg)
+{
+    wf_lease_t *l = wf_board_lease_find(c, msg->ref.req, msg->ref.idx, msg->ref.attempt);
+    wf_job_t *j = l ? l->job : NULL;
+    if (msg->kind == WF_MSG_PROGRESS) {
+        if (j) {
+            j->st.progress = (uint8_t)msg->percent;
+            wf_str_set(&j->st.progress_msg, msg->message[0] ? msg->message : NULL, WF_MAX_MESSAGE);
+            wf_core_touch(srv->core, j);
+            wf_core_progress_event(srv->core, j);
+        }
+        return;
+    }
+    if (j && msg->kind == WF_MSG_DONE) {
+        wf_board_lease_end(srv->core->board, c, l);
+        wf_dispatch_done(srv->core, j, msg->result, msg->result_len);
+    } else if (j) {
+        wf_board_lease_end(srv->core->board, c, l);
+        wf_dispatch_failed(srv->core, j, msg->exit_code, msg->message);
+    } else {
+        /* Not the current attempt (fencing): count it, free its slot, acknowledge it so the
+         * consumer stops re-sending, and change nothing else. */
+        if (l)
+            wf_board_lease_end(srv->core->board, c, l);
+        srv->core->stale_reports++;
+        wf_log_debug("WEFT-BOARD-STALE", "stale report for %llu/%u attempt %u from %s",
+                     (unsigned long long)msg->ref.req, msg->ref.idx, msg->ref.attempt, c->name);
+    }
+    s_send_ref(srv, c, WF_MSG_ACK, msg->ref.req, msg->ref.idx, msg->ref.attempt);
+}
+
+static void
+s_board_msg(wf_server_t *srv)
+{
+    zmq_msg_t part;
+    uint8_t rid[WF_MAX_ROUTING_ID];
+    size_t rid_len = 0;
+    void *sock = zsock_resolve(srv->board);
+    zmq_msg_init(&part);
+    if (zmq_msg_recv(&part, sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&part);
+        return;
+    }
+    rid_len = zmq_msg_size(&part) <= sizeof rid ? zmq_msg_size(&part) : 0;
+    memcpy(rid, zmq_msg_data(&part), rid_len);
+    int frames = 1, more = zmq_msg_more(&part);
+    zmq_msg_t body;
+    zmq_msg_init(&body);
+    int fd = -1;
+    while (more) {
+        zmq_msg_close(&body);
+        zmq_msg_init(&body);
+        if (zmq_msg_recv(&body, sock, 0) < 0)
+            break;
+        frames++;
+        more = zmq_msg_more(&body);
+    }
+    fd = zmq_msg_get(&body, ZMQ_SRCFD);
+    zmq_msg_close(&part);
+
+    wf_msg_t msg;
+    char why[160] = "";
+    int rc = frames == 2 ? wf_msg_decode(zmq_msg_data(&body), zmq_msg_size(&body), &msg, why,
+                                         sizeof why)
+                         : WEFT_EPROTO;
+    if (frames != 2)
+        snprintf(why, sizeof why, "%d frames, expected 1 after the routing id", frames - 1);
+    if (rc != WEFT_OK || rid_len == 0) {
+        srv->dropped++;
+        wf_log_warn(rc == WEFT_EVERSION ? "WEFT-PROTO-VERSION" : "WEFT-PROTO-DROP",
+                    "dropped a message from a board peer: %s", why);
+        if (rid_len) {
+            char text[200];
+            if (rc == WEFT_EVERSION)
+                snprintf(text, sizeof text, "unsupported protocol version; this board speaks %d..%d",
+                         WF_PROTO_VERSION_MIN, WF_PROTO_VERSION);
+            else
+                snprintf(text, sizeof text, "malformed message: %s", why);
+            s_error_to(srv, rid, rid_len, rc == WEFT_OK ? WEFT_EPROTO : rc, text);
+            wf_consumer_t *c = wf_board_find(srv->core->board, rid, rid_len);
+            if (c)
+                s_lose(srv, c, "protocol error");
+        }
+        zmq_msg_close(&body);
+        return;
+    }
+
+    wf_consumer_t *c = wf_board_find(srv->core->board, rid, rid_len);
+    if (msg.kind == WF_MSG_HELLO) {
+        s_hello(srv, rid, rid_len, fd, &msg);
+    } else if (!c) {
+        /* Not registered (we restarted, or it was declared lost): ask it to say HELLO again. */
+        if (msg.kind != WF_MSG_BYE)
+            s_error_to(srv, rid, rid_len, WEFT_ESTATE, "unknown consumer: send HELLO");
+    } else {
+        if (fd >= 0)
+            c->fd = fd;
+        s_liveness(srv, c);
+        switch (msg.kind) {
+        case WF_MSG_HEARTBEAT:
+            break;
+        case WF_MSG_PROGRESS:
+        case WF_MSG_DONE:
+        case WF_MSG_FAILED:
+            s_report(srv, c, &msg);
+            break;
+        case WF_MSG_BYE:
+            s_lose(srv, c, "it left");
+            break;
+        default:
+            srv->dropped++;
+            wf_log_warn("WEFT-PROTO-UNEXPECTED", "consumer %s sent %s, which only the board sends",
+                        c->name, wf_msg_kind_name(msg.kind));
+            break;
+        }
+    }
+    wf_msg_fini(&msg);
+    zmq_msg_close(&body);
+}
+
+typedef struct s_fd_ctx {
+    wf_server_t *srv;
+    int fd;
+} s_fd_ctx_t;
+
+static void
+s_fd_lost(wf_consumer_t *c, void *arg)
+{
+    s_fd_ctx_t *ctx = arg;
+    if (c->fd >= 0 && c->fd == ctx->fd)
+        s_lose(ctx->srv, c, "its connection dropped");
+}
+
+static void
+s_monitor_event(wf_server_t *srv)
+{
+    zmsg_t *m = zmsg_recv(srv->monitor);
+    if (!m)
+        return;
+    zframe_t *f = zmsg_first(m);
+    if (f && zframe_size(f) == 6) {
+        uint16_t event;
+        uint32_t value;
+        memcpy(&event, zframe_data(f), 2);
+        memcpy(&value, zframe_data(f) + 2, 4);
+        if (event == ZMQ_EVENT_DISCONNECTED) {
+            /* A connection dropped: every consumer whose messages came over it is lost now,
+             * not at the end of its liveness window. */
+            s_fd_ctx_t ctx = {srv, (int)value};
+            wf_board_each(srv->core->board, s_fd_lost, &ctx);
+        }
+    }
+    zmsg_destroy(&m);
+}
+
+/* ---- timers, matching ---- */
+
+static void
+s_heartbeat_one(wf_consumer_t *c, void *arg)
+{
+    wf_server_t *srv = arg;
+    wf_msg_t m;
+    wf_msg_init(&m, WF_MSG_HEARTBEAT);
+    s_send_board(srv, c->rid, c->rid_len, &m);
+}
+
+static void
+s_timers(wf_server_t *srv)
+{
+    wf_timer_t *t;
+    while ((t = wf_deadlines_pop_due(srv->core->deadlines, srv->core->now)) != NULL) {
+        switch (t->kind) {
+        case WF_TIMER_JOB:
+            wf_dispatch_timer(srv->core, t->obj);
+            break;
+        case WF_TIMER_CONSUMER:
+            s_lose(srv, t->obj, "silent for the liveness window");
+            break;
+        case WF_TIMER_HEARTBEAT:
+            wf_board_each(srv->core->board, s_heartbeat_one, srv);
+            wf_timer_set(srv->core->deadlines, &srv->heartbeat, srv->core->now + srv->opts.heartbeat_ms);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+static void
+s_grant(wf_consumer_t *c, wf_job_t *j, void *arg)
+{
+    wf_server_t *srv = arg;
+    wf_core_t *core = srv->core;
+    j->st.attempt++;
+    j->st.started_ms = core->wall;
+    j->st.progress = 0;
+    wf_str_set(&j->st.progress_msg, NULL, 0);
+    wf_core_transition(core, j, WEFT_JOB_RUNNING, WEFT_REASON_LEASED);
+    wf_board_lease_add(core->board, c, j);
+    if (j->spec->timeout_ms)
+        wf_timer_set(core->deadlines, &j->timer, core->now + j->spec->timeout_ms);
+
+    wf_msg_t m;
+    wf_msg_init(&m, WF_MSG_JOB);
+    m.ref.req = j->req->rec.id;
+    m.ref.idx = j->idx;
+    m.ref.attempt = j->st.attempt;
+    snprintf(m.job, sizeof m.job, "%s", j->spec->id);
+    snprintf(m.type, sizeof m.type, "%s", j->spec->type);
+    m.payload = j->spec->payload;
+    m.payload_len = j->spec->payload_len;
+    m.timeout_ms = j->spec->timeout_ms;
+    s_send_board(srv, c->rid, c->rid_len, &m);
+}
+
+/* ---- commit ---- */
+
+static int
+s_commit(wf_server_t *srv)
+{
+    wf_core_t *core = srv->core;
+    if (core->ndirty == 0 && !core->dirty_reqs && !srv->next_req_dirty)
+        return WEFT_OK;
+    wf_batch_reset(srv->batch);
+    for (wf_req_t *r = core->dirty_reqs; r; r = r->next_dirty) {
+        if (r->is_new)
+            wf_batch_put_new_request(srv->batch, &r->rec, &r->spec);
+        else
+            wf_batch_put_request(srv->batch, &r->rec);
+    }
+    for (uint32_t i = 0; i < core->ndirty; i++) {
+        wf_job_t *j = core->dirty_jobs[i];
+        wf_batch_put_jobstate(srv->batch, j->req->rec.id, j->idx, &j->st);
+    }
+    if (srv->next_req_dirty)
+        wf_batch_put_next_req(srv->batch, srv->next_req);
+    char err[256] = "";
+    int rc = wf_store_commit(srv->store, srv->batch, err, sizeof err);
+    if (rc != WEFT_OK)
+        wf_log_error(rc == WEFT_EFULL ? "WEFT-STORE-FULL" : "WEFT-STORE-COMMIT", "commit failed: %s",
+                     err[0] ? err : weft_strerror(rc));
+    else
+        srv->next_req_dirty = false;
+    return rc;
+}
+
+/* The commit failed: memory is ahead of the store.  Forget memory and rebuild it from the
+ * store through the resume path; hand-outs of this turn never left, so consumers know nothing
+ * of them. */
+static void
+s_reload(wf_server_t *srv)
+{
+    wf_core_t *core = srv->core;
+    wf_board_forget_leases(core->board);
+    wf_core_clear_turn(core);
+    while (core->nreqs > 0)
+        wf_core_evict(core, core->reqs[core->nreqs - 1]);
+    srv->next_req = wf_store_next_reqid(srv->store);
+    srv->next_req_dirty = false;
+    s_load_all(srv);
+    /* Write what the resume path changed (requeued jobs).  If that works the store is healthy
+     * again (a too-big request, say, was refused whole); if not, refuse new work and try again
+     * every turn until it does. */
+    if (s_commit(srv) == WEFT_OK) {
+        s_publish(srv);
+        wf_core_clear_turn(core);
+        srv->degraded = false;
+        wf_board_set_mode(core->board, srv->user_paused ? WF_BOARD_PAUSED : WF_BOARD_RUNNING);
+        return;
+    }
+    srv->degraded = true;
+    wf_board_set_mode(core->board, WF_BOARD_PAUSED);
+}
+
+static void
+s_end_turn(wf_server_t *srv)
+{
+    wf_core_t *core = srv->core;
+    wf_board_match(core->board, s_grant, srv);
+    int rc = s_commit(srv);
+    bool ok = rc == WEFT_OK;
+    s_flush_board(srv, ok);
+    s_flush_replies(srv, ok);
+    if (!ok) {
+        s_reload(srv);
+        return;
+    }
+    s_publish(srv);
+    /* Finished requests leave memory once their end is durable (collected before the dirty
+     * list is cleared). */
+    uint32_t n = 0;
+    wf_req_t **list = NULL;
+    for (wf_req_t *r = core->dirty_reqs; r; r = r->next_dirty)
+        if (r->evict)
+            n++;
+    if (n) {
+        list = malloc(n * sizeof *list);
+        if (!list)
+            abort();
+        n = 0;
+        for (wf_req_t *r = core->dirty_reqs; r; r = r->next_dirty)
+            if (r->evict)
+                list[n++] = r;
+    }
+    wf_core_clear_turn(core);
+    for (uint32_t i = 0; i < n; i++)
+        wf_core_evict(core, list[i]);
+    free(list);
+    if (srv->degraded) {
+        srv->degraded = false;
+        wf_log_warn("WEFT-STORE-RECOVERED", "the store accepts writes again; taking work");
+        wf_board_set_mode(core->board, srv->user_paused ? WF_BOARD_PAUSED : WF_BOARD_RUNNING);
+    }
+    wf_board_reap(core->board);
+}
+
+/* ---- lifecycle ---- */
+
+int
+wf_server_open(wf_server_t **srv_p, const wf_server_opts_t *opts, char *errbuf, size_t errlen)
+{
+    *srv_p = NULL;
+    wf_server_t *srv = calloc(1, sizeof *srv);
+    if (!srv)
+        abort();
+    srv->opts = *opts;
+    if (srv->opts.heartbeat_ms <= 0)
+        srv->opts.heartbeat_ms = 1000;
+    if (srv->opts.liveness <= 0)
+        srv->opts.liveness = 3;
+    int rc = wf_store_open(&srv->store, opts->dir, &opts->store, errbuf, errlen);
+    if (rc != WEFT_OK) {
+        free(srv);
+        return rc;
+    }
+    wf_core_hooks_t hooks = {s_hook_cancel, s_hook_finished, srv};
+    srv->core = wf_core_new(&hooks);
+    srv->batch = wf_batch_new(srv->store);
+    srv->board_out = zlist_new();
+    srv->next_req = wf_store_next_reqid(srv->store);
+
+    srv->board = zsock_new(ZMQ_ROUTER);
+    srv->control = zsock_new(ZMQ_ROUTER);
+    srv->events = zsock_new(ZMQ_PUB);
+    if (!srv->board || !srv->control || !srv->events)
+        goto sockfail;
+    zsock_set_router_mandatory(srv->board, 1);
+    zsock_set_sndtimeo(srv->board, 0);
+    zsock_set_maxmsgsize(srv->board, WF_MAX_WIRE_MSG);
+    zsock_set_linger(srv->board, 0);
+    zsock_set_sndhwm(srv->board, 100000);
+    zsock_set_rcvhwm(srv->board, 100000);
+    zsock_set_sndhwm(srv->events, 1000000);
+    zsock_set_linger(srv->control, 0);
+    zsock_set_linger(srv->events, 0);
+    if (zsock_bind(srv->board, "%s", opts->board_ep) < 0 ||
+        zsock_bind(srv->control, "%s", opts->control_ep) < 0 ||
+        zsock_bind(srv->events, "%s", opts->events_ep) < 0)
+        goto sockfail;
+    if (opts->board_bind && *opts->board_bind && zsock_bind(srv->board, "%s", opts->board_bind) < 0) {
+        snprintf(errbuf, errlen, "cannot bind the board to %s: %s", opts->board_bind,
+                 zmq_strerror(errno));
+        rc = WEFT_EINVAL;
+        goto fail;
+    }
+    snprintf(srv->monitor_ep, sizeof srv->monitor_ep, "inproc://weft-monitor-%p", (void *)srv);
+    if (zmq_socket_monitor(zsock_resolve(srv->board), srv->monitor_ep, ZMQ_EVENT_DISCONNECTED) == 0) {
+        srv->monitor = zsock_new(ZMQ_PAIR);
+        if (srv->monitor)
+            zsock_connect(srv->monitor, "%s", srv->monitor_ep);
+    }
+    wf_timer_init(&srv->heartbeat, WF_TIMER_HEARTBEAT, srv);
+
+    wf_core_set_time(srv->core, s_mono_ms(), s_wall_ms());
+    rc = s_load_all(srv);
+    if (rc != WEFT_OK) {
+        snprintf(errbuf, errlen, "cannot load the unfinished requests: %s", weft_strerror(rc));
+        goto fail;
+    }
+    *srv_p = srv;
+    return WEFT_OK;
+sockfail:
+    snprintf(errbuf, errlen, "cannot create the engine's sockets: %s", zmq_strerror(errno));
+    rc = WEFT_ESYS;
+fail:
+    wf_server_close(&srv);
+    return rc;
+}
+
+wf_store_t *
+wf_server_store(wf_server_t *srv)
+{
+    return srv->store;
+}
+
+int
+wf_server_run(wf_server_t *srv, zsock_t *pipe)
+{
+    zmq_pollitem_t items[4];
+    int n = 0;
+    items[n++] = (zmq_pollitem_t){zsock_resolve(pipe), 0, ZMQ_POLLIN, 0};
+    items[n++] = (zmq_pollitem_t){zsock_resolve(srv->control), 0, ZMQ_POLLIN, 0};
+    items[n++] = (zmq_pollitem_t){zsock_resolve(srv->board), 0, ZMQ_POLLIN, 0};
+    if (srv->monitor)
+        items[n++] = (zmq_pollitem_t){zsock_resolve(srv->monitor), 0, ZMQ_POLLIN, 0};
+    wf_core_set_time(srv->core, s_mono_ms(), s_wall_ms());
+    wf_timer_set(srv->core->deadlines, &srv->heartbeat, srv->core->now + srv->opts.heartbeat_ms);
+    s_end_turn(srv); /* commit what loading changed (requeued jobs), hand out what is ready */
+
+    while (!srv->terminated) {
+        int64_t now = s_mono_ms();
+        int64_t next = wf_deadlines_next(srv->core->deadlines);
+        long timeout = next == INT64_MAX ? -1 : (next <= now ? 0 : (long)(next - now));
+        if (srv->degraded && (timeout < 0 || timeout > 1000))
+            timeout = 1000; /* retry the failed store regularly */
+        int rc = zmq_poll(items, n, timeout);
+        if (rc < 0 && errno != EINTR)
+            break;
+        wf_core_set_time(srv->core, s_mono_ms(), s_wall_ms());
+        if (items[0].revents & ZMQ_POLLIN) {
+            char *cmd = zstr_recv(pipe);
+            if (!cmd || streq(cmd, "$TERM"))
+                srv->terminated = true;
+            free(cmd);
+        }
+        for (int i = 0; i < WF_MAX_MSGS_PER_TURN && (zsock_events(srv->control) & ZMQ_POLLIN); i++)
+            s_ctl(srv);
+        for (int i = 0; i < WF_MAX_MSGS_PER_TURN && (zsock_events(srv->board) & ZMQ_POLLIN); i++)
+            s_board_msg(srv);
+        while (srv->monitor && (zsock_events(srv->monitor) & ZMQ_POLLIN))
+            s_monitor_event(srv);
+        s_timers(srv);
+        s_end_turn(srv);
+    }
+    return WEFT_OK;
+}
+
+void
+wf_server_close(wf_server_t **srv_p)
+{
+    if (!srv_p || !*srv_p)
+        return;
+    wf_server_t *srv = *srv_p;
+    if (srv->board && srv->monitor)
+        zmq_socket_monitor(zsock_resolve(srv->board), NULL, 0);
+    zsock_destroy(&srv->monitor);
+    zsock_destroy(&srv->board);
+    zsock_destroy(&srv->control);
+    zsock_destroy(&srv->events);
+    if (srv->board_out) {
+        zmsg_t *m;
+        while ((m = zlist_pop(srv->board_out)) != NULL)
+            zmsg_destroy(&m);
+        zlist_destroy(&srv->board_out);
+    }
+    for (uint32_t i = 0; i < srv->nreplies; i++) {
+        zframe_destroy(&srv->replies[i].rid);
+        free(srv->replies[i].msg);
+    }
+    free(srv->replies);
+    while (srv->waiters) {
+        s_waiter_t *w = srv->waiters;
+        srv->waiters = w->next;
+        zframe_destroy(&w->rid);
+        free(w);
+    }
+    wf_core_destroy(&srv->core);
+    wf_batch_destroy(&srv->batch);
+    wf_store_close(&srv->store);
+    free(srv);
+    *srv_p = NULL;
+}

@@ -22,11 +22,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "limits.h"
+#include "wf_limits.h"
 
 #define WF_PROTO_SIGNATURE "WEFT"
 #define WF_PROTO_VERSION 1
 #define WF_PROTO_VERSION_MIN 1 /* oldest version this build still speaks */
+
+/* WELCOME ranges: a heartbeat at most hourly, and at most 100 missed ones before a peer is lost. */
+#define WF_PROTO_MAX_HEARTBEAT_MS 3600000u
+#define WF_PROTO_MAX_LIVENESS 100u
 
 typedef enum wf_msg_kind {
     /* consumer -> board */
@@ -113,7 +117,9 @@ wf_msg_encode(const wf_msg_t *msg, uint8_t **buf_p, size_t *len_p);
  * *out is left finalised and, if why is not NULL, a short reason ("truncated", "field 4: name
  * has a bad character", ...) is written to why (why_len bytes, NUL-terminated).
  * Errors: WEFT_EPROTO (malformed), WEFT_EVERSION (good signature, unsupported version),
- *         WEFT_ETOOBIG (a string, bytes or count over its limit).
+ *         WEFT_ETOOBIG (a string, bytes or count over its limit, or len > WF_MAX_WIRE_MSG),
+ *         WEFT_EINVAL (out is NULL, or buf is NULL with len > 0).
+ * *out need not be initialised, and what it held is not freed: fini a decoded message first.
  */
 int
 wf_msg_decode(const uint8_t *buf, size_t len, wf_msg_t *out, char *why, size_t why_len);

@@ -1,5 +1,5 @@
 /*
- * limits.h -- every limit weft enforces, wire and engine, each with its reason.
+ * wf_limits.h -- every limit weft enforces, wire and engine, each with its reason.
  *
  * A limit is checked before anything is allocated from a size a peer or a file chose.
  * docs/limits.md mirrors this file; change both together.

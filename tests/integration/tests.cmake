@@ -1,0 +1,14 @@
+# Integration tests: the whole engine through the public API, real LMDB and ZeroMQ.
+# (included from tests/CMakeLists.txt)
+weft_test(engine_test SOURCES integration/engine_test.c LIBS weft_static LABELS integration TIMEOUT 300)
+weft_test(rules_test SOURCES integration/rules_test.c LIBS weft_static LABELS integration TIMEOUT 300)
+weft_test(board_test SOURCES integration/board_test.c LIBS weft_static wf_proto LABELS integration TIMEOUT 300)
+target_include_directories(board_test PRIVATE ${PROJECT_SOURCE_DIR}/proto)
+
+# Helper programs run as separate processes by process_test (real processes, real signals).
+add_executable(weft_test_worker integration/weft_test_worker.c)
+target_link_libraries(weft_test_worker PRIVATE weft_static)
+add_executable(weft_test_crash_child integration/crash_child.c)
+target_link_libraries(weft_test_crash_child PRIVATE weft_static)
+weft_test(process_test SOURCES integration/process_test.c LIBS weft_static LABELS integration TIMEOUT 600)
+add_dependencies(process_test weft_test_worker weft_test_crash_child)
