@@ -276,12 +276,13 @@ wf_dispatch_timer(wf_core_t *core, wf_job_t *j)
 }
 
 void
-wf_dispatch_lost(wf_core_t *core, wf_job_t *j)
+wf_dispatch_lost(wf_core_t *core, wf_job_t *j, bool charge)
 {
     s_work_t w = {0};
     wf_timer_cancel(core->deadlines, &j->timer);
     wf_board_detach(core->board, j);
-    j->st.lost++;
+    if (charge)
+        j->st.lost++;
     if (j->st.lost <= j->spec->lost_retries) {
         s_ready(core, j, WEFT_REASON_REQUEUED);
         return;

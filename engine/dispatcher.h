@@ -26,8 +26,10 @@ void wf_dispatch_done(wf_core_t *core, wf_job_t *job, const uint8_t *result, uin
 void wf_dispatch_failed(wf_core_t *core, wf_job_t *job, int32_t exit_code, const char *msg);
 /* A job's timer fired: a running job timed out, or a backing-off job may go. */
 void wf_dispatch_timer(wf_core_t *core, wf_job_t *job);
-/* The job's consumer was lost while it ran this attempt. */
-void wf_dispatch_lost(wf_core_t *core, wf_job_t *job);
+/* The job's consumer was lost while it ran this attempt: back to ready, spending one of its
+ * lost_retries if charge (a crash or silence), or fail when they are spent.  A consumer that
+ * leaves cleanly (BYE) hands its attempts back with charge false. */
+void wf_dispatch_lost(wf_core_t *core, wf_job_t *job, bool charge);
 
 /* Cancel one job (and cascade) or a whole request.  ESTATE if the job is already terminal. */
 int wf_dispatch_cancel_job(wf_core_t *core, wf_job_t *job);

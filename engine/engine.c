@@ -181,8 +181,9 @@ weft_engine_open(weft_engine_t **eng_p, const char *dir, const weft_options_t *o
         opts = &defaults;
     }
     wf_log_set_level(opts->log_level);
+    /* weft never takes over the application's SIGINT/SIGTERM: say so before czmq starts. */
+    zsys_handler_set(NULL);
     zsys_init();
-    zsys_handler_set(NULL); /* weft never takes over the application's SIGINT/SIGTERM */
 
     weft_engine_t *eng = calloc(1, sizeof *eng);
     if (!eng)

@@ -450,8 +450,10 @@ s_liveness(wf_server_t *srv, wf_consumer_t *c)
                  srv->core->now + (int64_t)srv->opts.heartbeat_ms * srv->opts.liveness);
 }
 
+/* A consumer is gone.  Its running attempts go back to ready; `charge` says whether that
+ * spends the jobs' lost_retries (a crash or silence does; a clean BYE does not). */
 static void
-s_lose(wf_server_t *srv, wf_consumer_t *c, const char *why)
+s_lose_ex(wf_server_t *srv, wf_consumer_t *c, const char *why, bool charge)
 {
     if (c->dead)
         return;
@@ -459,9 +461,15 @@ s_lose(wf_server_t *srv, wf_consumer_t *c, const char *why)
                 c->name, c->pid, c->host, why, c->nleases);
     for (uint32_t i = 0; i < c->nleases; i++)
         if (c->leases[i].job)
-            wf_dispatch_lost(srv->core, c->leases[i].job);
+            wf_dispatch_lost(srv->core, c->leases[i].job, charge);
     c->dead = true;
     wf_timer_cancel(srv->core->deadlines, &c->timer);
+}
+
+static void
+s_lose(wf_server_t *srv, wf_consumer_t *c, const char *why)
+{
+    s_lose_ex(srv, c, why, true);
 }
 
 static void
@@ -480,7 +488,19 @@ s_hello(wf_server_t *srv, const uint8_t *rid, size_t rid_len, int fd, wf_msg_t *
     char why[128];
     wf_consumer_t *old = wf_board_find(srv->core->board, rid, rid_len);
     if (old) {
-        s_lose(srv, old, "it said HELLO again");
+        /* The same connection registers again: what it still runs passes to the new
+         * registration below at no cost; the rest goes back to ready as if it were lost. */
+        for (uint32_t i = 0; i < old->nleases; i++) {
+            wf_lease_t *l = &old->leases[i];
+            bool still = false;
+            for (uint32_t k = 0; k < msg->nrunning && !still; k++)
+                still = msg->running[k].req == l->req && msg->running[k].idx == l->idx &&
+                        msg->running[k].attempt == l->attempt;
+            if (l->job && !still)
+                wf_dispatch_lost(srv->core, l->job, true);
+        }
+        old->dead = true;
+        wf_timer_cancel(srv->core->deadlines, &old->timer);
         wf_board_reap(srv->core->board);
     }
     wf_consumer_t *c = wf_board_join(srv->core->board, rid, rid_len, msg, why, sizeof why);
@@ -496,20 +516,25 @@ s_hello(wf_server_t *srv, const uint8_t *rid, size_t rid_len, int fd, wf_msg_t *
         wf_attempt_ref_t *a = &msg->running[i];
         wf_req_t *r = wf_core_find(srv->core, a->req);
         wf_job_t *j = r && a->idx < r->spec.njobs ? &r->jobs[a->idx] : NULL;
-        if (j && j->st.attempt == a->attempt && j->st.state == WEFT_JOB_READY &&
-            !wf_timer_armed(&j->timer)) {
+        if (j && j->st.attempt == a->attempt && j->st.state == WEFT_JOB_RUNNING && !j->owner) {
+            wf_board_lease_add(srv->core->board, c, j); /* its old registration's attempt */
+        } else if (j && j->st.attempt == a->attempt && j->st.state == WEFT_JOB_READY &&
+                   !wf_timer_armed(&j->timer)) {
             wf_board_withdraw(srv->core->board, j);
             wf_core_transition(srv->core, j, WEFT_JOB_RUNNING, WEFT_REASON_LEASED);
             wf_board_lease_add(srv->core->board, c, j);
             if (j->spec->timeout_ms)
                 wf_timer_set(srv->core->deadlines, &j->timer, srv->core->now + j->spec->timeout_ms);
         } else {
+            /* Not current any more (finished elsewhere, cancelled, or its request is gone):
+             * tell it to stop; the slot stays taken until it reports. */
             wf_lease_t *l = &c->leases[c->nleases++];
             memset(l, 0, sizeof *l);
             l->req = a->req;
             l->idx = a->idx;
             l->attempt = a->attempt;
             l->pool = -1;
+            s_send_ref(srv, c, WF_MSG_CANCEL, a->req, a->idx, a->attempt);
         }
     }
     wf_msg_t w;
@@ -629,7 +654,7 @@ s_board_msg(wf_server_t *srv)
             s_report(srv, c, &msg);
             break;
         case WF_MSG_BYE:
-            s_lose(srv, c, "it left");
+            s_lose_ex(srv, c, "it left", false);
             break;
         default:
             srv->dropped++;
@@ -848,12 +873,15 @@ wf_server_open(wf_server_t **srv_p, const wf_server_opts_t *opts, char *errbuf, 
     if (!srv)
         abort();
     srv->opts = *opts;
+    /* The caller's strings may not outlive this call: keep our own copy of the one we reuse. */
+    srv->opts.board_bind = opts->board_bind && *opts->board_bind ? strdup(opts->board_bind) : NULL;
     if (srv->opts.heartbeat_ms <= 0)
         srv->opts.heartbeat_ms = 1000;
     if (srv->opts.liveness <= 0)
         srv->opts.liveness = 3;
     int rc = wf_store_open(&srv->store, opts->dir, &opts->store, errbuf, errlen);
     if (rc != WEFT_OK) {
+        free((char *)srv->opts.board_bind);
         free(srv);
         return rc;
     }
@@ -969,6 +997,9 @@ wf_server_close(wf_server_t **srv_p)
         zmq_socket_monitor(zsock_resolve(srv->board), NULL, 0);
     zsock_destroy(&srv->monitor);
     zsock_destroy(&srv->board);
+    /* libzmq leaves an ipc socket file behind; remove ours so the path can be bound again. */
+    if (srv->opts.board_bind && strncmp(srv->opts.board_bind, "ipc://", 6) == 0)
+        unlink(srv->opts.board_bind + 6);
     zsock_destroy(&srv->control);
     zsock_destroy(&srv->events);
     if (srv->board_out) {
@@ -991,6 +1022,7 @@ wf_server_close(wf_server_t **srv_p)
     wf_core_destroy(&srv->core);
     wf_batch_destroy(&srv->batch);
     wf_store_close(&srv->store);
+    free((char *)srv->opts.board_bind);
     free(srv);
     *srv_p = NULL;
 }

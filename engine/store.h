@@ -13,7 +13,13 @@
  *
  * Reads may come from any thread (each takes its own read transaction); they copy records out,
  * so nothing borrowed from the map outlives a call.  A reader/resize lock keeps reads out while
- * the map is resized (LMDB requires no live transaction in the process then).
+ * the map is resized (LMDB requires no live transaction in the process then).  The wf_store_each_*
+ * functions hold their read transaction (one snapshot) while they call fn, so fn must not wait on
+ * the engine thread, and a commit made from inside fn fails with ESTORE if the map has to grow.
+ *
+ * Every record read from disk is checked (bounds walk, exact types, enum ranges, needs/children
+ * below the request's job count): a corrupt record is WEFT_ESTORE, never a crash.  A commit
+ * refuses (WEFT_EINVAL) any record the reader would reject.  Layouts: docs/storage.md.
  *
  * Opening takes an exclusive flock on DIR/weft.lock: a second engine on the same directory gets
  * WEFT_EBUSY naming the holder's pid.  Stale reader slots of killed processes are cleared.
@@ -30,20 +36,29 @@ typedef struct wf_store wf_store_t;
 typedef struct wf_batch wf_batch_t;
 
 typedef struct wf_store_opts {
-    int durability;          /* weft_durability */
-    uint64_t map_size;       /* initial; 0 = 64 MiB */
-    uint64_t map_max;        /* 0 = 64 GiB */
+    int durability;    /* weft_durability */
+    uint64_t map_size; /* initial; 0 = 64 MiB (or map_max if smaller) */
+    uint64_t map_max;  /* 0 = 64 GiB */
 } wf_store_opts_t;
 
-/* Errors: EINVAL, EBUSY, EVERSION (schema on disk newer/older than this build reads), ESTORE,
- * ESYS.  errbuf gets a sentence (may be NULL). */
-int wf_store_open(wf_store_t **store_p, const char *dir, const wf_store_opts_t *opts,
-                  char *errbuf, size_t errlen);
+/* Create DIR if missing (0700), lock it, open or create the environment and check the schema.
+ * opts may be NULL (full durability, 64 MiB map growing to 64 GiB).
+ * Errors: EINVAL (bad argument; map_size > map_max), EBUSY (another engine holds DIR),
+ * EVERSION (schema on disk newer/older than this build reads), ESTORE, EFULL (the map cannot
+ * even hold the schema), ESYS.  errbuf gets a sentence (may be NULL).  *store_p is NULL on
+ * failure. */
+int wf_store_open(wf_store_t **store_p, const char *dir, const wf_store_opts_t *opts, char *errbuf,
+                  size_t errlen);
 void wf_store_close(wf_store_t **store_p);
 
-/* The next request id to hand out (1 on a new store); the engine increments it in memory and
- * persists it with wf_batch_put_next_req. */
+/* The next request id to hand out: at open, meta next_req but above every id in `requests`
+ * (1 on a new store); after a commit, the last value put with wf_batch_put_next_req.  The engine
+ * increments it in memory and persists it that way.  Engine thread. */
 uint64_t wf_store_next_reqid(wf_store_t *self);
+/* The current map size in bytes (grows by doubling up to map_max).  Engine thread. */
+uint64_t wf_store_map_size(wf_store_t *self);
+/* Stale reader slots (of killed processes) that mdb_reader_check cleared at open. */
+int wf_store_stale_readers(wf_store_t *self);
 
 /* ---- writes ---- */
 wf_batch_t *wf_batch_new(wf_store_t *store);
@@ -51,37 +66,53 @@ void wf_batch_destroy(wf_batch_t **batch_p);
 /* Empty the batch for the next turn (keeps its memory). */
 void wf_batch_reset(wf_batch_t *self);
 bool wf_batch_empty(const wf_batch_t *self);
-/* A new request: its record, every job spec and name index entry, the idem key if any, and
- * its entry in `active`.  spec must be resolved (wf_graph_resolve). */
+/* A new request: its record, every job spec and name index entry, the idem key if any, its
+ * entry in `active` (if running), and an initial state for every job: pending, waiting on
+ * parents, cause WF_NO_JOB.  Jobstates put later in the same batch overwrite those (ops apply
+ * in order).  spec must be resolved (wf_graph_resolve); rec->njobs == spec->njobs; the request
+ * id should be above every stored one (keys are appended; a lower id still works, slower). */
 void wf_batch_put_new_request(wf_batch_t *self, const wf_reqrec_t *rec, const wf_reqspec_t *spec);
 /* A request's record changed (state, finished); removes it from `active` once finished. */
 void wf_batch_put_request(wf_batch_t *self, const wf_reqrec_t *rec);
 void wf_batch_put_jobstate(wf_batch_t *self, uint64_t req, uint32_t idx, const wf_jobstate_t *st);
 void wf_batch_put_next_req(wf_batch_t *self, uint64_t next);
-/* Write the batch in one transaction (fsync per durability).  The batch is left empty whatever
- * happens.  Errors: EFULL (map cannot grow; nothing written), ESTORE (detail in errbuf). */
+/* Write the batch in one transaction (fsync per durability), growing the map and replaying the
+ * batch on MDB_MAP_FULL.  The batch is left empty whatever happens, and on any error nothing of
+ * it is written.  Engine thread only.  Errors: EFULL (map cannot grow), EINVAL (a record the
+ * store could not read back, or a jobstate for a job without a spec: an engine bug), ESTORE
+ * (detail in errbuf). */
 int wf_store_commit(wf_store_t *self, wf_batch_t *batch, char *errbuf, size_t errlen);
 
-/* ---- reads (any thread; results copied out, free with the _fini of schema.h) ---- */
-int wf_store_get_request(wf_store_t *self, uint64_t req, wf_reqrec_t *out);     /* ENOTFOUND */
+/* ---- reads (any thread; results copied out, free with the _fini of schema.h) ----
+ * Every read may also fail with ESTORE (LMDB error, corrupt record); out structs are zeroed
+ * then, so a _fini is always safe. */
+int wf_store_get_request(wf_store_t *self, uint64_t req, wf_reqrec_t *out); /* ENOTFOUND */
+/* ENOTFOUND; EINVAL for NULL arguments. */
 int wf_store_find_job(wf_store_t *self, uint64_t req, const char *id, uint32_t *idx_p);
-/* Either out pointer may be NULL. */
+/* Either out pointer may be NULL.  ENOTFOUND: no such job.  The returned spec has needs and
+ * children (each below the request's njobs) but no need_names. */
 int wf_store_get_job(wf_store_t *self, uint64_t req, uint32_t idx, wf_jobspec_t *spec,
                      wf_jobstate_t *state);
-int wf_store_find_idem(wf_store_t *self, const char *key, uint64_t *req_p);    /* ENOTFOUND */
-/* Every request, ascending id; stop when fn returns non-zero (that value is returned). */
+int wf_store_find_idem(wf_store_t *self, const char *key, uint64_t *req_p); /* ENOTFOUND */
+/* Every request, ascending id; stop when fn returns non-zero (that value is returned).  rec is
+ * the store's private copy, finalised after fn returns: fn may move its heap fields out (cast
+ * away const, set the pointers NULL), as each_job allows. */
 typedef int(wf_store_req_fn)(const wf_reqrec_t *rec, void *arg);
 int wf_store_each_request(wf_store_t *self, wf_store_req_fn *fn, void *arg);
 /* Every request in `active` (unfinished), ascending id: the resume path. */
 int wf_store_each_active(wf_store_t *self, wf_store_req_fn *fn, void *arg);
-/* Every job of a request in index order, spec and state (both copied; fn takes ownership of
- * nothing: they are finalised after fn returns).  Used by resume to rebuild memory. */
+/* Every job of a request in index order 0..njobs-1, spec and state (both copied out of the
+ * map).  fn may take ownership of any heap field of spec or state by moving it out (setting the
+ * pointer in the struct to NULL); whatever is left is finalised after fn returns.  Used by
+ * resume to rebuild memory.  ENOTFOUND: no such request; ESTORE: a job missing, stray or
+ * corrupt (fn may have been called for earlier jobs). */
 typedef int(wf_store_job_fn)(uint32_t idx, wf_jobspec_t *spec, wf_jobstate_t *state, void *arg);
 int wf_store_each_job(wf_store_t *self, uint64_t req, wf_store_job_fn *fn, void *arg);
 
 #ifdef WEFT_TESTING
-/* Fail the countdown-th LMDB write operation from now (0 = off) with MDB_PANIC-like ESTORE,
- * or with MDB_MAP_FULL when full is true. */
+/* Fail the countdown-th LMDB write operation from now (0 = off; one-shot): each put, delete and
+ * the final commit of a wf_store_commit counts one.  The fault is an I/O error (ESTORE), or
+ * MDB_MAP_FULL when full is true (the map grows and the batch is replayed, or EFULL at max). */
 void wf_store_set_fault(wf_store_t *self, unsigned countdown, bool full);
 #endif
 

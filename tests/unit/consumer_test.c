@@ -1,1 +1,1032 @@
-/* not yet written */
+/*
+ * consumer_test.c -- the consumer (weft_worker_t) against a FAKE BOARD: a real ZeroMQ ROUTER
+ * in the test thread speaking the board protocol through wf_msg_encode/wf_msg_decode.
+ *
+ * The fake board answers every HEARTBEAT with one (unless told to go silent) and queues every
+ * other message, so a test asks "the next DONE" and never misses one that arrived while it was
+ * waiting for something else.  Nothing sleeps for timing: tests wait for messages or
+ * conditions with generous deadlines; only "this must NOT happen" checks wait a bounded
+ * number of heartbeats.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "testutil.h"
+
+#include "consumer.h"
+#include "proto.h"
+
+#include <czmq.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define T_HEARTBEAT_MS 100
+#define T_LIVENESS 10 /* a 1 s silence window: the test thread is never that slow to answer */
+
+/* ------------------------------------------------------------------------------------------ */
+/* The fake board                                                                             */
+
+typedef struct fb {
+    zsock_t *router;
+    char *endpoint;
+    zframe_t *peer;    /* routing id of the last message's sender */
+    zlist_t *queue;    /* zmsg_t [routing id][body] of non-HEARTBEAT messages, oldest first */
+    zmsg_t *cur;       /* the message the last fb_expect decoded (its borrowed pointers need it) */
+    bool echo;         /* answer HEARTBEAT with HEARTBEAT */
+    int heartbeats;    /* HEARTBEATs received */
+    int seen[32];      /* messages received per kind (all, queued or not) */
+} fb_t;
+
+static fb_t *
+fb_new(const char *transport)
+{
+    fb_t *fb = calloc(1, sizeof *fb);
+    assert_non_null(fb);
+    fb->endpoint = wf_test_endpoint(transport);
+    fb->router = zsock_new(ZMQ_ROUTER);
+    assert_non_null(fb->router);
+    zsock_set_linger(fb->router, 0);
+    assert_int_equal(zsock_bind(fb->router, "%s", fb->endpoint), 0);
+    fb->queue = zlist_new();
+    fb->echo = true;
+    return fb;
+}
+
+static void
+fb_destroy(fb_t **fb_p)
+{
+    fb_t *fb = *fb_p;
+    if (!fb)
+        return;
+    zmsg_t *q;
+    while ((q = zlist_pop(fb->queue)))
+        zmsg_destroy(&q);
+    zlist_destroy(&fb->queue);
+    zmsg_destroy(&fb->cur);
+    zframe_destroy(&fb->peer);
+    zsock_destroy(&fb->router);
+    free(fb->endpoint);
+    free(fb);
+    *fb_p = NULL;
+}
+
+static void
+fb_send(fb_t *fb, const wf_msg_t *m)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(wf_msg_encode(m, &buf, &len), WEFT_OK);
+    assert_non_null(fb->peer);
+    zmsg_t *msg = zmsg_new();
+    zmsg_append(msg, &(zframe_t *){zframe_dup(fb->peer)});
+    zmsg_addmem(msg, buf, len);
+    assert_int_equal(zmsg_send(&msg, fb->router), 0);
+    free(buf);
+}
+
+static void
+fb_send_frames(fb_t *fb, const void *a, size_t alen, const void *b, size_t blen)
+{
+    zmsg_t *msg = zmsg_new();
+    zmsg_append(msg, &(zframe_t *){zframe_dup(fb->peer)});
+    zmsg_addmem(msg, a, alen);
+    if (b)
+        zmsg_addmem(msg, b, blen);
+    assert_int_equal(zmsg_send(&msg, fb->router), 0);
+}
+
+/* Take at most one message, waiting up to timeout_ms.  True if one came. */
+static bool
+fb_poll(fb_t *fb, int timeout_ms)
+{
+    zmq_pollitem_t item = {zsock_resolve(fb->router), 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&item, 1, timeout_ms) <= 0)
+        return false;
+    zmsg_t *msg = zmsg_recv(fb->router);
+    assert_non_null(msg);
+    assert_int_equal(zmsg_size(msg), 2); /* [routing id][one frame] */
+    zframe_destroy(&fb->peer);
+    fb->peer = zframe_dup(zmsg_first(msg));
+    zframe_t *body = zmsg_last(msg);
+    wf_msg_t m;
+    char why[160];
+    int rc = wf_msg_decode(zframe_data(body), zframe_size(body), &m, why, sizeof why);
+    if (rc != WEFT_OK)
+        fail_msg("the worker sent a malformed frame: %s", why);
+    fb->seen[m.kind & 31]++;
+    if (m.kind == WF_MSG_HEARTBEAT) {
+        fb->heartbeats++;
+        zmsg_destroy(&msg);
+        if (fb->echo) {
+            wf_msg_t hb;
+            wf_msg_init(&hb, WF_MSG_HEARTBEAT);
+            fb_send(fb, &hb);
+        }
+    } else {
+        zlist_append(fb->queue, msg);
+    }
+    wf_msg_fini(&m);
+    return true;
+}
+
+/* The oldest queued message of `kind` (decoded into *out; wf_msg_fini it), waiting for it. */
+static bool
+fb_expect(fb_t *fb, wf_msg_kind kind, wf_msg_t *out, int timeout_ms)
+{
+    int64_t end = wf_test_now_ms() + timeout_ms;
+    for (;;) {
+        for (zmsg_t *q = zlist_first(fb->queue); q; q = zlist_next(fb->queue)) {
+            zframe_t *f = zmsg_last(q);
+            assert_int_equal(wf_msg_decode(zframe_data(f), zframe_size(f), out, NULL, 0),
+                             WEFT_OK);
+            if (out->kind == kind) {
+                zlist_remove(fb->queue, q);
+                zmsg_destroy(&fb->cur);
+                fb->cur = q;
+                return true;
+            }
+            wf_msg_fini(out);
+        }
+        int64_t left = end - wf_test_now_ms();
+        if (left <= 0)
+            return false;
+        fb_poll(fb, (int)left);
+    }
+}
+
+/* Service the board (echo heartbeats, queue messages) until cond(arg) holds. */
+static bool
+fb_wait(fb_t *fb, bool (*cond)(void *), void *arg, int timeout_ms)
+{
+    int64_t end = wf_test_now_ms() + timeout_ms;
+    while (!cond(arg)) {
+        if (wf_test_now_ms() >= end)
+            return cond(arg);
+        fb_poll(fb, 5);
+    }
+    return true;
+}
+
+/* Service the board until n more HEARTBEATs arrived. */
+static bool
+fb_heartbeats(fb_t *fb, int n, int timeout_ms)
+{
+    int64_t end = wf_test_now_ms() + timeout_ms;
+    int target = fb->heartbeats + n;
+    while (fb->heartbeats < target) {
+        int64_t left = end - wf_test_now_ms();
+        if (left <= 0)
+            return false;
+        fb_poll(fb, (int)left);
+    }
+    return true;
+}
+
+static void
+fb_welcome(fb_t *fb, uint32_t heartbeat_ms, uint32_t liveness)
+{
+    wf_msg_t m;
+    wf_msg_init(&m, WF_MSG_WELCOME);
+    m.heartbeat_ms = heartbeat_ms;
+    m.liveness = liveness;
+    fb_send(fb, &m);
+}
+
+static wf_attempt_ref_t
+ref_of(uint64_t req, uint32_t idx, uint32_t attempt)
+{
+    wf_attempt_ref_t r = {req, idx, attempt};
+    return r;
+}
+
+static void
+fb_job_timeout(fb_t *fb, wf_attempt_ref_t ref, const char *id, const char *type,
+               const char *payload, uint32_t timeout_ms)
+{
+    wf_msg_t m;
+    wf_msg_init(&m, WF_MSG_JOB);
+    m.ref = ref;
+    snprintf(m.job, sizeof m.job, "%s", id);
+    snprintf(m.type, sizeof m.type, "%s", type);
+    m.payload = (const uint8_t *)payload;
+    m.payload_len = (uint32_t)strlen(payload);
+    m.timeout_ms = timeout_ms;
+    fb_send(fb, &m);
+}
+
+static void
+fb_job(fb_t *fb, wf_attempt_ref_t ref, const char *id, const char *type, const char *payload)
+{
+    fb_job_timeout(fb, ref, id, type, payload, 0);
+}
+
+static void
+fb_ref_msg(fb_t *fb, wf_msg_kind kind, wf_attempt_ref_t ref)
+{
+    wf_msg_t m;
+    wf_msg_init(&m, kind);
+    m.ref = ref;
+    fb_send(fb, &m);
+}
+
+static void
+assert_ref(wf_attempt_ref_t got, wf_attempt_ref_t want)
+{
+    assert_int_equal(got.req, want.req);
+    assert_int_equal(got.idx, want.idx);
+    assert_int_equal(got.attempt, want.attempt);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Handlers and what they saw                                                                 */
+
+typedef struct seen {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    atomic_int started;     /* handlers that began */
+    atomic_bool release;    /* lets h_block return */
+    atomic_bool saw_cancel; /* h_wait_cancel saw weft_job_cancelled */
+    atomic_int toobig_rc;
+    int barrier;            /* under mu */
+    char id[WEFT_MAX_ID + 1], type[WEFT_MAX_ID + 1], payload[256];
+    uint64_t req;
+    uint32_t attempt;
+} seen_t;
+
+static seen_t g_seen;
+
+static void
+seen_reset(void)
+{
+    pthread_mutex_destroy(&g_seen.mu);
+    pthread_cond_destroy(&g_seen.cv);
+    memset(&g_seen, 0, sizeof g_seen);
+    pthread_mutex_init(&g_seen.mu, NULL);
+    pthread_cond_init(&g_seen.cv, NULL);
+}
+
+static int
+h_echo(weft_job_t *job, void *arg)
+{
+    seen_t *s = arg;
+    size_t len = 0;
+    const char *p = weft_job_payload(job, &len);
+    pthread_mutex_lock(&s->mu);
+    snprintf(s->id, sizeof s->id, "%s", weft_job_id(job));
+    snprintf(s->type, sizeof s->type, "%s", weft_job_type(job));
+    snprintf(s->payload, sizeof s->payload, "%.*s", (int)len, p);
+    s->req = weft_job_request(job);
+    s->attempt = weft_job_attempt(job);
+    pthread_mutex_unlock(&s->mu);
+    static uint8_t big[WEFT_MAX_RESULT + 1];
+    atomic_store(&s->toobig_rc, weft_job_set_result(job, big, sizeof big));
+    char out[300];
+    int n = snprintf(out, sizeof out, "got:%.*s", (int)len, p);
+    atomic_fetch_add(&s->started, 1);
+    return weft_job_set_result(job, out, (size_t)n);
+}
+
+static int
+h_fail(weft_job_t *job, void *arg)
+{
+    (void)arg;
+    weft_job_set_error(job, "boom: the disk is full");
+    return 3;
+}
+
+static int
+h_fail_plain(weft_job_t *job, void *arg)
+{
+    (void)job;
+    (void)arg;
+    return 7;
+}
+
+static int
+h_progress(weft_job_t *job, void *arg)
+{
+    (void)arg;
+    if (weft_job_progress(job, 101, "no") != WEFT_EINVAL)
+        return 1;
+    return weft_job_progress(job, 50, "half way");
+}
+
+static bool
+c_released_only(void *arg)
+{
+    (void)arg;
+    return atomic_load(&g_seen.release);
+}
+
+/* 1000 progress calls as fast as possible, then wait to be released. */
+static int
+h_progress_flood(weft_job_t *job, void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 1000; i++) {
+        char msg[32];
+        snprintf(msg, sizeof msg, "step %d", i);
+        if (weft_job_progress(job, i / 10, msg) != WEFT_OK)
+            return 1;
+    }
+    atomic_fetch_add(&g_seen.started, 1);
+    wf_test_wait(c_released_only, NULL, WF_TEST_DEADLINE_MS);
+    return 0;
+}
+
+static bool
+c_cancelled(void *job)
+{
+    return weft_job_cancelled(job);
+}
+
+static int
+h_wait_cancel(weft_job_t *job, void *arg)
+{
+    seen_t *s = arg;
+    atomic_fetch_add(&s->started, 1);
+    wf_test_wait(c_cancelled, job, WF_TEST_DEADLINE_MS);
+    atomic_store(&s->saw_cancel, weft_job_cancelled(job));
+    return 5;
+}
+
+typedef struct block_arg {
+    seen_t *s;
+    weft_job_t *job;
+} block_arg_t;
+
+static bool
+c_released(void *arg)
+{
+    block_arg_t *b = arg;
+    return atomic_load(&b->s->release) || weft_job_cancelled(b->job);
+}
+
+static int
+h_block(weft_job_t *job, void *arg)
+{
+    block_arg_t b = {arg, job};
+    atomic_fetch_add(&b.s->started, 1);
+    wf_test_wait(c_released, &b, WF_TEST_DEADLINE_MS);
+    weft_job_set_result(job, "released", 8);
+    return weft_job_cancelled(job) ? 9 : 0;
+}
+
+static int
+h_barrier(weft_job_t *job, void *arg)
+{
+    (void)job;
+    seen_t *s = arg;
+    struct timespec end;
+    clock_gettime(CLOCK_REALTIME, &end);
+    end.tv_sec += WF_TEST_DEADLINE_MS / 1000;
+    pthread_mutex_lock(&s->mu);
+    s->barrier++;
+    pthread_cond_broadcast(&s->cv);
+    int rc = 0;
+    while (s->barrier < 3 && rc == 0)
+        rc = pthread_cond_timedwait(&s->cv, &s->mu, &end);
+    bool all = s->barrier >= 3;
+    pthread_mutex_unlock(&s->mu);
+    return all ? 0 : 1;
+}
+
+static bool
+c_started1(void *arg)
+{
+    (void)arg;
+    return atomic_load(&g_seen.started) >= 1;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Fixture: a fake board and a started worker that has said HELLO and been WELCOMEd          */
+
+typedef struct fix {
+    fb_t *fb;
+    weft_worker_t *w;
+    wf_msg_t hello;
+} fix_t;
+
+static void
+fix_open(fix_t *f, const char *transport, unsigned slots)
+{
+    seen_reset();
+    memset(f, 0, sizeof *f);
+    f->fb = fb_new(transport);
+    assert_int_equal(weft_worker_new(&f->w, f->fb->endpoint, "test-worker"), WEFT_OK);
+    assert_int_equal(weft_worker_register(f->w, "echo", h_echo, &g_seen), WEFT_OK);
+    assert_int_equal(weft_worker_register(f->w, "fail", h_fail, &g_seen), WEFT_OK);
+    assert_int_equal(weft_worker_register(f->w, "fail.plain", h_fail_plain, &g_seen), WEFT_OK);
+    assert_int_equal(weft_worker_register(f->w, "progress", h_progress, &g_seen), WEFT_OK);
+    assert_int_equal(weft_worker_register(f->w, "wait-cancel", h_wait_cancel, &g_seen), WEFT_OK);
+    assert_int_equal(weft_worker_register(f->w, "block", h_block, &g_seen), WEFT_OK);
+    assert_int_equal(weft_worker_register(f->w, "barrier", h_barrier, &g_seen), WEFT_OK);
+    assert_int_equal(weft_worker_register(f->w, "flood", h_progress_flood, &g_seen), WEFT_OK);
+    assert_int_equal(weft_worker_set_heartbeat(f->w, T_HEARTBEAT_MS), WEFT_OK);
+    assert_int_equal(weft_worker_start(f->w, slots), WEFT_OK);
+    assert_true(fb_expect(f->fb, WF_MSG_HELLO, &f->hello, WF_TEST_DEADLINE_MS));
+    fb_welcome(f->fb, T_HEARTBEAT_MS, T_LIVENESS);
+}
+
+static void
+fix_close(fix_t *f)
+{
+    wf_msg_fini(&f->hello);
+    weft_worker_destroy(&f->w);
+    assert_null(f->w);
+    fb_destroy(&f->fb);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Tests                                                                                      */
+
+static void
+test_consumer_api_validates_arguments(void **state)
+{
+    (void)state;
+    weft_worker_t *w = NULL;
+    assert_int_equal(weft_worker_new(&w, NULL, "x"), WEFT_EINVAL);
+    assert_int_equal(weft_worker_new(&w, "http://x", "x"), WEFT_EINVAL);
+    assert_int_equal(weft_worker_new(&w, "tcp://", "x"), WEFT_EINVAL);
+    assert_int_equal(weft_worker_new(&w, "inproc://x", "bad name"), WEFT_EINVAL);
+    assert_int_equal(weft_worker_new(&w, "inproc://x", ""), WEFT_EINVAL);
+    assert_null(w);
+    assert_int_equal(weft_worker_new(&w, "inproc://x", "ok-name"), WEFT_OK);
+    assert_string_equal(wf_worker_name(w), "ok-name");
+
+    assert_int_equal(weft_worker_register(w, "a", h_echo, NULL), WEFT_OK);
+    assert_int_equal(weft_worker_register(w, "a", h_echo, NULL), WEFT_EEXIST);
+    assert_int_equal(weft_worker_register(w, "b/c", h_echo, NULL), WEFT_EINVAL);
+    assert_int_equal(weft_worker_register(w, "", h_echo, NULL), WEFT_EINVAL);
+    assert_int_equal(weft_worker_register(w, "b", NULL, NULL), WEFT_EINVAL);
+    for (unsigned i = 1; i < WF_MAX_TYPES; i++) {
+        char t[32];
+        snprintf(t, sizeof t, "t%u", i);
+        assert_int_equal(weft_worker_register(w, t, h_echo, NULL), WEFT_OK);
+    }
+    assert_int_equal(weft_worker_register(w, "one-too-many", h_echo, NULL), WEFT_ELIMIT);
+    assert_int_equal(weft_worker_set_heartbeat(w, 0), WEFT_EINVAL);
+    assert_int_equal(weft_worker_set_heartbeat(w, 250), WEFT_OK);
+    assert_int_equal(weft_worker_start(w, 0), WEFT_EINVAL);
+    assert_int_equal(weft_worker_start(w, WF_MAX_SLOTS + 1), WEFT_EINVAL);
+    assert_int_equal(weft_worker_start(w, 1), WEFT_OK);
+    assert_int_equal(weft_worker_start(w, 1), WEFT_ESTATE);
+    assert_int_equal(weft_worker_register(w, "late", h_echo, NULL), WEFT_ESTATE);
+    assert_int_equal(weft_worker_set_heartbeat(w, 100), WEFT_ESTATE);
+    /* Nothing listens at inproc://x: destroy must not wait for a board. */
+    weft_worker_destroy(&w);
+    assert_null(w);
+    weft_worker_destroy(&w);
+    weft_worker_destroy(NULL);
+
+    /* A worker with no types cannot start; one never started destroys cleanly. */
+    assert_int_equal(weft_worker_new(&w, "inproc://y", NULL), WEFT_OK);
+    assert_int_equal(weft_worker_start(w, 1), WEFT_EINVAL);
+    weft_worker_destroy(&w);
+}
+
+static void
+test_consumer_default_name_is_host_and_pid(void **state)
+{
+    (void)state;
+    weft_worker_t *w = NULL;
+    assert_int_equal(weft_worker_new(&w, "tcp://127.0.0.1:1", NULL), WEFT_OK);
+    const char *name = wf_worker_name(w);
+    assert_true(wf_name_ok(name, strlen(name)));
+    char suffix[32];
+    snprintf(suffix, sizeof suffix, "-%u", (unsigned)getpid());
+    size_t n = strlen(name), s = strlen(suffix);
+    assert_true(n > s);
+    assert_string_equal(name + n - s, suffix);
+    weft_worker_destroy(&w);
+}
+
+static void
+s_hello_carries_types_and_slots(const char *transport)
+{
+    fix_t f;
+    fix_open(&f, transport, 2);
+    assert_string_equal(f.hello.name, "test-worker");
+    assert_int_equal(f.hello.slots, 2);
+    assert_int_equal(f.hello.pid, (uint32_t)getpid());
+    assert_true(wf_name_ok(f.hello.host, strlen(f.hello.host)));
+    assert_int_equal(f.hello.nrunning, 0);
+    assert_int_equal(f.hello.ntypes, 8);
+    assert_string_equal(f.hello.types[0], "echo");
+    assert_string_equal(f.hello.types[6], "barrier");
+    /* After WELCOME the worker heartbeats at the board's interval. */
+    assert_true(fb_heartbeats(f.fb, 2, WF_TEST_DEADLINE_MS));
+    fix_close(&f);
+}
+
+static void
+test_consumer_hello_carries_types_and_slots_inproc(void **state)
+{
+    (void)state;
+    s_hello_carries_types_and_slots("inproc");
+}
+
+static void
+test_consumer_hello_carries_types_and_slots_ipc(void **state)
+{
+    (void)state;
+    s_hello_carries_types_and_slots("ipc");
+}
+
+static void
+s_job_runs_handler_and_reports_done(const char *transport)
+{
+    fix_t f;
+    fix_open(&f, transport, 1);
+    wf_attempt_ref_t ref = ref_of(42, 3, 2);
+    fb_job(f.fb, ref, "build", "echo", "make all");
+    wf_msg_t m;
+    assert_true(fb_expect(f.fb, WF_MSG_DONE, &m, WF_TEST_DEADLINE_MS));
+    assert_ref(m.ref, ref);
+    assert_int_equal(m.result_len, strlen("got:make all"));
+    assert_memory_equal(m.result, "got:make all", m.result_len);
+    wf_msg_fini(&m);
+    assert_string_equal(g_seen.id, "build");
+    assert_string_equal(g_seen.type, "echo");
+    assert_string_equal(g_seen.payload, "make all");
+    assert_int_equal(g_seen.req, 42);
+    assert_int_equal(g_seen.attempt, 2);
+    assert_int_equal(atomic_load(&g_seen.toobig_rc), WEFT_ETOOBIG);
+
+    fb_ref_msg(f.fb, WF_MSG_ACK, ref);
+    wf_worker_stats_t st;
+    for (int64_t end = wf_test_now_ms() + WF_TEST_DEADLINE_MS; wf_test_now_ms() < end;) {
+        wf_worker_stats(f.w, &st);
+        if (st.acks == 1)
+            break;
+        fb_poll(f.fb, 5);
+    }
+    assert_int_equal(st.acks, 1);
+    assert_int_equal(st.unacked, 0);
+    assert_int_equal(st.running, 0);
+    assert_int_equal(st.jobs_started, 1);
+    fix_close(&f);
+}
+
+static void
+test_consumer_job_runs_handler_and_reports_done_inproc(void **state)
+{
+    (void)state;
+    s_job_runs_handler_and_reports_done("inproc");
+}
+
+static void
+test_consumer_job_runs_handler_and_reports_done_ipc(void **state)
+{
+    (void)state;
+    s_job_runs_handler_and_reports_done("ipc");
+}
+
+static void
+test_consumer_failing_handler_reports_failed(void **state)
+{
+    (void)state;
+    fix_t f;
+    fix_open(&f, "inproc", 2);
+    wf_attempt_ref_t a = ref_of(7, 0, 1), b = ref_of(7, 1, 4);
+    fb_job(f.fb, a, "a", "fail", "");
+    wf_msg_t m;
+    assert_true(fb_expect(f.fb, WF_MSG_FAILED, &m, WF_TEST_DEADLINE_MS));
+    assert_ref(m.ref, a);
+    assert_int_equal(m.exit_code, 3);
+    assert_string_equal(m.message, "boom: the disk is full");
+    wf_msg_fini(&m);
+    fb_job(f.fb, b, "b", "fail.plain", "");
+    assert_true(fb_expect(f.fb, WF_MSG_FAILED, &m, WF_TEST_DEADLINE_MS));
+    assert_ref(m.ref, b);
+    assert_int_equal(m.exit_code, 7);
+    assert_string_equal(m.message, "handler returned 7");
+    wf_msg_fini(&m);
+    fix_close(&f);
+}
+
+static void
+test_consumer_progress_arrives_as_progress(void **state)
+{
+    (void)state;
+    fix_t f;
+    fix_open(&f, "inproc", 1);
+    wf_attempt_ref_t ref = ref_of(9, 2, 1);
+    fb_job(f.fb, ref, "p", "progress", "");
+    wf_msg_t m;
+    assert_true(fb_expect(f.fb, WF_MSG_PROGRESS, &m, WF_TEST_DEADLINE_MS));
+    assert_ref(m.ref, ref);
+    assert_int_equal(m.percent, 50);
+    assert_string_equal(m.message, "half way");
+    wf_msg_fini(&m);
+    assert_true(fb_expect(f.fb, WF_MSG_DONE, &m, WF_TEST_DEADLINE_MS));
+    assert_ref(m.ref, ref);
+    assert_int_equal(m.result_len, 0);
+    wf_msg_fini(&m);
+    assert_int_equal(f.fb->seen[WF_MSG_PROGRESS], 1);
+    fix_close(&f);
+}
+
+static void
+test_consumer_cancel_sets_flag_and_reports_failed(void **state)
+{
+    (void)state;
+    fix_t f;
+    fix_open(&f, "inproc", 1);
+    wf_attempt_ref_t ref = ref_of(11, 0, 3);
+    fb_job(f.fb, ref, "c", "wait-cancel", "");
+    assert_true(fb_wait(f.fb, c_started1, NULL, WF_TEST_DEADLINE_MS));
+    /* A CANCEL for another attempt of the same job must not stop this one. */
+    fb_ref_msg(f.fb, WF_MSG_CANCEL, ref_of(11, 0, 2));
+    fb_ref_msg(f.fb, WF_MSG_CANCEL, ref);
+    wf_msg_t m;
+    assert_true(fb_expect(f.fb, WF_MSG_FAILED, &m, WF_TEST_DEADLINE_MS));
+    assert_ref(m.ref, ref);
+    assert_int_equal(m.exit_code, 5);
+    assert_string_equal(m.message, "cancelled");
+    wf_msg_fini(&m);
+    assert_true(atomic_load(&g_seen.saw_cancel));
+    wf_worker_stats_t st;
+    wf_worker_stats(f.w, &st);
+    assert_int_equal(st.cancels, 1);
+    fix_close(&f);
+}
+
+static bool
+c_acked1(void *w)
+{
+    wf_worker_stats_t st;
+    wf_worker_stats(w, &st);
+    return st.acks >= 1;
+}
+
+static void
+test_consumer_done_is_resent_until_acked(void **state)
+{
+    (void)state;
+    fix_t f;
+    fix_open(&f, "inproc", 1);
+    wf_attempt_ref_t ref = ref_of(5, 1, 1);
+    fb_job(f.fb, ref, "r", "echo", "x");
+    wf_msg_t m;
+    assert_true(fb_expect(f.fb, WF_MSG_DONE, &m, WF_TEST_DEADLINE_MS));
+    wf_msg_fini(&m);
+    int hb0 = f.fb->heartbeats;
+    /* No ACK: the same DONE comes again after `liveness` heartbeats. */
+    assert_true(fb_expect(f.fb, WF_MSG_DONE, &m, WF_TEST_DEADLINE_MS));
+    assert_ref(m.ref, ref);
+    assert_memory_equal(m.result, "got:x", 5);
+    wf_msg_fini(&m);
+    assert_true(f.fb->heartbeats - hb0 >= T_LIVENESS - 1);
+    assert_int_equal(f.fb->seen[WF_MSG_HELLO], 1); /* re-sent on the same connection */
+    /* An ACK for an attempt the worker never reported is ignored. */
+    fb_ref_msg(f.fb, WF_MSG_ACK, ref_of(5, 1, 2));
+    fb_ref_msg(f.fb, WF_MSG_ACK, ref);
+    assert_true(fb_wait(f.fb, c_acked1, f.w, WF_TEST_DEADLINE_MS));
+    /* A DONE sent before the ACK was read would arrive before this heartbeat. */
+    assert_true(fb_heartbeats(f.fb, 1, WF_TEST_DEADLINE_MS));
+    int done_seen = f.fb->seen[WF_MSG_DONE];
+    /* Twice the re-send period without a DONE: the re-sends stopped. */
+    assert_true(fb_heartbeats(f.fb, 2 * T_LIVENESS + 1, WF_TEST_DEADLINE_MS));
+    assert_int_equal(f.fb->seen[WF_MSG_DONE], done_seen);
+    wf_worker_stats_t st;
+    wf_worker_stats(f.w, &st);
+    assert_int_equal(st.acks, 1);
+    assert_int_equal(st.acks_unknown, 1);
+    assert_int_equal(st.unacked, 0);
+    assert_true(st.resends >= 1);
+    fix_close(&f);
+}
+
+static bool
+c_reported1(void *w)
+{
+    wf_worker_stats_t st;
+    wf_worker_stats(w, &st);
+    return st.reports >= 1;
+}
+
+static void
+test_consumer_silent_board_causes_reconnect_listing_running_attempt(void **state)
+{
+    (void)state;
+    fix_t f;
+    fix_open(&f, "inproc", 2);
+    wf_attempt_ref_t ref = ref_of(77, 4, 2);
+    fb_job(f.fb, ref, "long", "block", "");
+    assert_true(fb_wait(f.fb, c_started1, NULL, WF_TEST_DEADLINE_MS));
+    zframe_t *old_peer = zframe_dup(f.fb->peer);
+    f.fb->echo = false; /* the board goes silent */
+    wf_msg_t hello;
+    assert_true(fb_expect(f.fb, WF_MSG_HELLO, &hello, WF_TEST_DEADLINE_MS));
+    assert_false(zframe_eq(old_peer, f.fb->peer)); /* a new DEALER */
+    zframe_destroy(&old_peer);
+    assert_int_equal(hello.nrunning, 1);
+    assert_ref(hello.running[0], ref);
+    wf_msg_fini(&hello);
+    /* Finished before the board WELCOMEs the new connection: held back until it does. */
+    atomic_store(&g_seen.release, true);
+    assert_true(fb_wait(f.fb, c_reported1, f.w, WF_TEST_DEADLINE_MS));
+    fb_poll(f.fb, 50);
+    assert_int_equal(f.fb->seen[WF_MSG_DONE], 0);
+    f.fb->echo = true;
+    fb_welcome(f.fb, T_HEARTBEAT_MS, T_LIVENESS);
+    wf_msg_t m;
+    assert_true(fb_expect(f.fb, WF_MSG_DONE, &m, WF_TEST_DEADLINE_MS));
+    assert_ref(m.ref, ref);
+    assert_memory_equal(m.result, "released", 8);
+    wf_msg_fini(&m);
+    wf_worker_stats_t st;
+    wf_worker_stats(f.w, &st);
+    assert_int_equal(st.connects, 2);
+    assert_int_equal(st.welcomes, 2);
+    fix_close(&f);
+}
+
+static void
+test_consumer_unacked_report_is_resent_after_reconnect(void **state)
+{
+    (void)state;
+    fix_t f;
+    fix_open(&f, "inproc", 1);
+    wf_attempt_ref_t ref = ref_of(8, 0, 1);
+    fb_job(f.fb, ref, "j", "echo", "y");
+    wf_msg_t m;
+    assert_true(fb_expect(f.fb, WF_MSG_DONE, &m, WF_TEST_DEADLINE_MS));
+    wf_msg_fini(&m);
+    f.fb->echo = false;
+    assert_true(fb_expect(f.fb, WF_MSG_HELLO, &m, WF_TEST_DEADLINE_MS));
+    /* Finished but not ACKed: still held, so listed for re-adoption. */
+    assert_int_equal(m.nrunning, 1);
+    assert_ref(m.running[0], ref);
+    wf_msg_fini(&m);
+    zframe_t *new_peer = zframe_dup(f.fb->peer);
+    f.fb->echo = true;
+    fb_welcome(f.fb, T_HEARTBEAT_MS, T_LIVENESS);
+    /* Skip DONEs re-sent on the old connection while it waited; one must come on the new. */
+    bool on_new = false;
+    while (!on_new) {
+        assert_true(fb_expect(f.fb, WF_MSG_DONE, &m, WF_TEST_DEADLINE_MS));
+        assert_ref(m.ref, ref);
+        on_new = zframe_eq(zmsg_first(f.fb->cur), new_peer);
+        wf_msg_fini(&m);
+    }
+    zframe_destroy(&new_peer);
+    fix_close(&f);
+}
+
+static void
+test_consumer_timeout_stops_attempt_and_reports_timed_out(void **state)
+{
+    (void)state;
+    fix_t f;
+    fix_open(&f, "inproc", 1);
+    wf_attempt_ref_t ref = ref_of(12, 0, 1);
+    fb_job_timeout(f.fb, ref, "slow", "wait-cancel", "", 150);
+    wf_msg_t m;
+    assert_true(fb_expect(f.fb, WF_MSG_FAILED, &m, WF_TEST_DEADLINE_MS));
+    assert_ref(m.ref, ref);
+    assert_int_equal(m.exit_code, 5);
+    assert_string_equal(m.message, "timed out");
+    wf_msg_fini(&m);
+    assert_true(atomic_load(&g_seen.saw_cancel));
+    fix_close(&f);
+}
+
+static void
+test_consumer_progress_is_coalesced(void **state)
+{
+    (void)state;
+    fix_t f;
+    fix_open(&f, "inproc", 1);
+    wf_attempt_ref_t ref = ref_of(13, 0, 1);
+    fb_job(f.fb, ref, "chatty", "flood", "");
+    /* The last of 1000 updates arrives (the latest wins), carried by a handful of messages. */
+    int got = 0;
+    for (bool last = false; !last; got++) {
+        wf_msg_t m;
+        assert_true(fb_expect(f.fb, WF_MSG_PROGRESS, &m, WF_TEST_DEADLINE_MS));
+        assert_ref(m.ref, ref);
+        last = strcmp(m.message, "step 999") == 0;
+        if (last)
+            assert_int_equal(m.percent, 99);
+        wf_msg_fini(&m);
+    }
+    assert_true(got < 100);
+    atomic_store(&g_seen.release, true);
+    wf_msg_t m;
+    assert_true(fb_expect(f.fb, WF_MSG_DONE, &m, WF_TEST_DEADLINE_MS));
+    wf_msg_fini(&m);
+    fix_close(&f);
+}
+
+static void
+test_consumer_destroy_while_running_returns_promptly(void **state)
+{
+    (void)state;
+    fix_t f;
+    fix_open(&f, "inproc", 2);
+    wf_attempt_ref_t ref = ref_of(3, 0, 1);
+    fb_job(f.fb, ref, "forever", "wait-cancel", "");
+    assert_true(fb_wait(f.fb, c_started1, NULL, WF_TEST_DEADLINE_MS));
+    int64_t t0 = wf_test_now_ms();
+    weft_worker_destroy(&f.w);
+    assert_null(f.w);
+    assert_true(wf_test_now_ms() - t0 < 5000);
+    assert_true(atomic_load(&g_seen.saw_cancel));
+    /* The board hears BYE, and no FAILED before it: an attempt stopped by the worker's own
+     * shutdown is given back (like a lost one), not failed against the job's retries. */
+    wf_msg_t m;
+    assert_true(fb_expect(f.fb, WF_MSG_BYE, &m, WF_TEST_DEADLINE_MS));
+    wf_msg_fini(&m);
+    assert_int_equal(f.fb->seen[WF_MSG_FAILED], 0);
+    (void)ref;
+    fix_close(&f);
+}
+
+static void
+test_consumer_destroy_with_board_gone_returns_promptly(void **state)
+{
+    (void)state;
+    fix_t f;
+    fix_open(&f, "ipc", 1);
+    fb_job(f.fb, ref_of(4, 0, 1), "forever", "wait-cancel", "");
+    assert_true(fb_wait(f.fb, c_started1, NULL, WF_TEST_DEADLINE_MS));
+    fb_destroy(&f.fb);
+    int64_t t0 = wf_test_now_ms();
+    weft_worker_destroy(&f.w);
+    assert_true(wf_test_now_ms() - t0 < 5000);
+    fix_close(&f);
+}
+
+static void
+test_consumer_slots_run_jobs_concurrently(void **state)
+{
+    (void)state;
+    fix_t f;
+    fix_open(&f, "inproc", 3);
+    for (uint32_t i = 0; i < 3; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "b%u", i);
+        fb_job(f.fb, ref_of(21, i, 1), id, "barrier", "");
+    }
+    bool done[3] = {false, false, false};
+    for (int i = 0; i < 3; i++) {
+        wf_msg_t m;
+        assert_true(fb_expect(f.fb, WF_MSG_DONE, &m, WF_TEST_DEADLINE_MS));
+        assert_int_equal(m.ref.req, 21);
+        assert_true(m.ref.idx < 3);
+        done[m.ref.idx] = true;
+        wf_msg_fini(&m);
+    }
+    assert_true(done[0] && done[1] && done[2]);
+    assert_int_equal(f.fb->seen[WF_MSG_FAILED], 0);
+    fix_close(&f);
+}
+
+static void
+test_consumer_unknown_type_and_excess_jobs_fail(void **state)
+{
+    (void)state;
+    fix_t f;
+    fix_open(&f, "inproc", 1);
+    wf_msg_t m;
+    fb_job(f.fb, ref_of(1, 0, 1), "x", "no-such-type", "");
+    assert_true(fb_expect(f.fb, WF_MSG_FAILED, &m, WF_TEST_DEADLINE_MS));
+    assert_ref(m.ref, ref_of(1, 0, 1));
+    assert_int_equal(m.exit_code, -1);
+    assert_non_null(strstr(m.message, "no handler for type no-such-type"));
+    wf_msg_fini(&m);
+
+    fb_job(f.fb, ref_of(1, 1, 1), "busy", "block", "");
+    assert_true(fb_wait(f.fb, c_started1, NULL, WF_TEST_DEADLINE_MS));
+    fb_job(f.fb, ref_of(1, 2, 1), "extra", "echo", "");
+    assert_true(fb_expect(f.fb, WF_MSG_FAILED, &m, WF_TEST_DEADLINE_MS));
+    assert_ref(m.ref, ref_of(1, 2, 1));
+    assert_int_equal(m.exit_code, -1);
+    assert_non_null(strstr(m.message, "no free slot"));
+    wf_msg_fini(&m);
+    /* The same attempt again while it runs is not run twice. */
+    fb_job(f.fb, ref_of(1, 1, 1), "busy", "block", "");
+    atomic_store(&g_seen.release, true);
+    assert_true(fb_expect(f.fb, WF_MSG_DONE, &m, WF_TEST_DEADLINE_MS));
+    assert_ref(m.ref, ref_of(1, 1, 1));
+    wf_msg_fini(&m);
+    assert_int_equal(atomic_load(&g_seen.started), 1);
+    wf_worker_stats_t st;
+    wf_worker_stats(f.w, &st);
+    assert_int_equal(st.jobs_rejected, 2);
+    fix_close(&f);
+}
+
+static void
+test_consumer_malformed_frames_are_dropped(void **state)
+{
+    (void)state;
+    fix_t f;
+    fix_open(&f, "inproc", 1);
+    static const uint8_t garbage[] = {0xc1, 0x00, 0xff, 0x13};
+    fb_send_frames(f.fb, garbage, sizeof garbage, NULL, 0);
+    fb_send_frames(f.fb, "", 0, NULL, 0);
+    /* Two frames where the protocol has one. */
+    wf_msg_t hb;
+    wf_msg_init(&hb, WF_MSG_HEARTBEAT);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(wf_msg_encode(&hb, &buf, &len), WEFT_OK);
+    fb_send_frames(f.fb, buf, len, buf, len);
+    /* Another protocol version: ["WEFT", 99, 2]. */
+    assert_int_equal(buf[0], 0x93);
+    assert_int_equal(buf[6], WF_PROTO_VERSION);
+    buf[6] = 99;
+    fb_send_frames(f.fb, buf, len, NULL, 0);
+    free(buf);
+    /* A message only a consumer sends. */
+    wf_msg_t bye;
+    wf_msg_init(&bye, WF_MSG_BYE);
+    fb_send(f.fb, &bye);
+
+    fb_job(f.fb, ref_of(2, 0, 1), "after", "echo", "still fine");
+    wf_msg_t m;
+    assert_true(fb_expect(f.fb, WF_MSG_DONE, &m, WF_TEST_DEADLINE_MS));
+    assert_memory_equal(m.result, "got:still fine", m.result_len);
+    wf_msg_fini(&m);
+    wf_worker_stats_t st;
+    wf_worker_stats(f.w, &st);
+    assert_int_equal(st.malformed, 5);
+    assert_int_equal(st.connects, 1);
+    fix_close(&f);
+}
+
+static bool
+c_board_errors2(void *w)
+{
+    wf_worker_stats_t st;
+    wf_worker_stats(w, &st);
+    return st.board_errors >= 2;
+}
+
+static void
+test_consumer_error_from_board_reconnects_and_eversion_gives_up(void **state)
+{
+    (void)state;
+    fix_t f;
+    fix_open(&f, "inproc", 1);
+    wf_msg_t e, m;
+    wf_msg_init(&e, WF_MSG_ERROR);
+    e.code = WEFT_EPROTO;
+    snprintf(e.message, sizeof e.message, "you said something odd");
+    fb_send(f.fb, &e);
+    assert_true(fb_expect(f.fb, WF_MSG_HELLO, &m, WF_TEST_DEADLINE_MS));
+    wf_msg_fini(&m);
+    fb_welcome(f.fb, T_HEARTBEAT_MS, T_LIVENESS);
+    e.code = WEFT_EVERSION;
+    snprintf(e.message, sizeof e.message, "this board speaks 7..9");
+    fb_send(f.fb, &e);
+    assert_true(fb_wait(f.fb, c_board_errors2, f.w, WF_TEST_DEADLINE_MS));
+    /* Gave up: no HELLO within many backoff periods (the first would come after 100 ms). */
+    assert_false(fb_expect(f.fb, WF_MSG_HELLO, &m, 1500));
+    wf_worker_stats_t st;
+    wf_worker_stats(f.w, &st);
+    assert_int_equal(st.connects, 2);
+    fix_close(&f);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_consumer_api_validates_arguments),
+        cmocka_unit_test(test_consumer_default_name_is_host_and_pid),
+        cmocka_unit_test(test_consumer_hello_carries_types_and_slots_inproc),
+        cmocka_unit_test(test_consumer_hello_carries_types_and_slots_ipc),
+        cmocka_unit_test(test_consumer_job_runs_handler_and_reports_done_inproc),
+        cmocka_unit_test(test_consumer_job_runs_handler_and_reports_done_ipc),
+        cmocka_unit_test(test_consumer_failing_handler_reports_failed),
+        cmocka_unit_test(test_consumer_progress_arrives_as_progress),
+        cmocka_unit_test(test_consumer_cancel_sets_flag_and_reports_failed),
+        cmocka_unit_test(test_consumer_done_is_resent_until_acked),
+        cmocka_unit_test(test_consumer_silent_board_causes_reconnect_listing_running_attempt),
+        cmocka_unit_test(test_consumer_unacked_report_is_resent_after_reconnect),
+        cmocka_unit_test(test_consumer_timeout_stops_attempt_and_reports_timed_out),
+        cmocka_unit_test(test_consumer_progress_is_coalesced),
+        cmocka_unit_test(test_consumer_destroy_while_running_returns_promptly),
+        cmocka_unit_test(test_consumer_destroy_with_board_gone_returns_promptly),
+        cmocka_unit_test(test_consumer_slots_run_jobs_concurrently),
+        cmocka_unit_test(test_consumer_unknown_type_and_excess_jobs_fail),
+        cmocka_unit_test(test_consumer_malformed_frames_are_dropped),
+        cmocka_unit_test(test_consumer_error_from_board_reconnects_and_eversion_gives_up),
+    };
+    seen_reset();
+    int rc = cmocka_run_group_tests_name("consumer", tests, NULL, NULL);
+    pthread_mutex_destroy(&g_seen.mu);
+    pthread_cond_destroy(&g_seen.cv);
+    return rc;
+}
