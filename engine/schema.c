@@ -15,14 +15,16 @@ static void *
 s_xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
-    if (!p) abort(); /* OOM aborts: docs/decisions/0001-oom-aborts.md */
+    if (!p)
+        abort(); /* OOM aborts: docs/decisions/0001-oom-aborts.md */
     return p;
 }
 
 void
 wf_jobspec_fini(wf_jobspec_t *js)
 {
-    if (!js) return;
+    if (!js)
+        return;
     free(js->id);
     free(js->type);
     free(js->pool);
@@ -40,7 +42,8 @@ wf_jobspec_fini(wf_jobspec_t *js)
 void
 wf_reqspec_fini(wf_reqspec_t *rs)
 {
-    if (!rs) return;
+    if (!rs)
+        return;
     free(rs->name);
     free(rs->session);
     free(rs->key);
@@ -60,7 +63,8 @@ wf_reqspec_fini(wf_reqspec_t *rs)
 void
 wf_reqrec_fini(wf_reqrec_t *rr)
 {
-    if (!rr) return;
+    if (!rr)
+        return;
     free(rr->name);
     free(rr->session);
     free(rr->key);
@@ -75,7 +79,8 @@ wf_reqrec_fini(wf_reqrec_t *rr)
 void
 wf_jobstate_fini(wf_jobstate_t *st)
 {
-    if (!st) return;
+    if (!st)
+        return;
     free(st->progress_msg);
     free(st->error);
     free(st->result);

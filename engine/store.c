@@ -118,7 +118,8 @@ static void *
 s_xmalloc(size_t n)
 {
     void *p = malloc(n ? n : 1);
-    if (!p) abort(); /* OOM aborts: docs/decisions/0001-oom-aborts.md */
+    if (!p)
+        abort(); /* OOM aborts: docs/decisions/0001-oom-aborts.md */
     return p;
 }
 
@@ -126,7 +127,8 @@ static void *
 s_xrealloc(void *p, size_t n)
 {
     p = realloc(p, n ? n : 1);
-    if (!p) abort();
+    if (!p)
+        abort();
     return p;
 }
 
@@ -142,7 +144,8 @@ s_xstrndup(const char *s, size_t n)
 __attribute__((format(printf, 3, 4))) static void
 s_err(char *errbuf, size_t errlen, const char *fmt, ...)
 {
-    if (!errbuf || errlen == 0) return;
+    if (!errbuf || errlen == 0)
+        return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(errbuf, errlen, fmt, ap);
@@ -305,7 +308,8 @@ s_reqrec_ok(const wf_reqrec_t *r)
         r->npools > WF_MAX_POOLS || (r->npools && !r->pools))
         return false;
     for (uint32_t i = 0; i < r->npools; i++)
-        if (!r->pools[i].name || r->pools[i].limit < 1) return false;
+        if (!r->pools[i].name || r->pools[i].limit < 1)
+            return false;
     return true;
 }
 
@@ -316,9 +320,11 @@ s_jobspec_ok(const wf_jobspec_t *js, uint32_t njobs)
         (js->nneeds && !js->needs) || (js->nchildren && !js->children))
         return false;
     for (uint32_t i = 0; i < js->nneeds; i++)
-        if (js->needs[i] >= njobs || (i > 0 && js->needs[i] <= js->needs[i - 1])) return false;
+        if (js->needs[i] >= njobs || (i > 0 && js->needs[i] <= js->needs[i - 1]))
+            return false;
     for (uint32_t i = 0; i < js->nchildren; i++)
-        if (js->children[i] >= njobs) return false;
+        if (js->children[i] >= njobs)
+            return false;
     return true;
 }
 
@@ -387,7 +393,8 @@ static char *
 s_rd_str(s_rd_t *rd, bool required)
 {
     const msgpack_object *o = s_rd_next(rd);
-    if (o && o->type == MSGPACK_OBJECT_NIL && !required) return NULL;
+    if (o && o->type == MSGPACK_OBJECT_NIL && !required)
+        return NULL;
     if (!o || o->type != MSGPACK_OBJECT_STR ||
         (o->via.str.size && memchr(o->via.str.ptr, '\0', o->via.str.size))) {
         rd->bad = true;
@@ -402,13 +409,15 @@ s_rd_bin(s_rd_t *rd, uint32_t *len)
 {
     const msgpack_object *o = s_rd_next(rd);
     *len = 0;
-    if (o && o->type == MSGPACK_OBJECT_NIL) return NULL;
+    if (o && o->type == MSGPACK_OBJECT_NIL)
+        return NULL;
     if (!o || o->type != MSGPACK_OBJECT_BIN) {
         rd->bad = true;
         return NULL;
     }
     uint8_t *p = s_xmalloc(o->via.bin.size);
-    if (o->via.bin.size) memcpy(p, o->via.bin.ptr, o->via.bin.size);
+    if (o->via.bin.size)
+        memcpy(p, o->via.bin.ptr, o->via.bin.size);
     *len = o->via.bin.size;
     return p;
 }
@@ -434,8 +443,10 @@ s_rd_u32s(s_rd_t *rd, uint32_t *n_p, uint32_t bound, bool sorted)
 {
     s_rd_t sub;
     *n_p = 0;
-    if (!s_rd_array(rd, &sub)) return NULL;
-    if (sub.n == 0) return NULL;
+    if (!s_rd_array(rd, &sub))
+        return NULL;
+    if (sub.n == 0)
+        return NULL;
     uint32_t *v = s_xmalloc((size_t)sub.n * sizeof *v);
     for (uint32_t i = 0; i < sub.n; i++) {
         uint64_t x = s_rd_uint(&sub, UINT32_MAX);
@@ -466,7 +477,8 @@ s_rd_open(msgpack_zone *zone, const MDB_val *val, s_rd_t *rd)
     rd->n = root.via.array.size;
     rd->i = 0;
     rd->bad = false;
-    if (s_rd_uint(rd, UINT32_MAX) != S_REC_VERSION || rd->bad) return WEFT_ESTORE;
+    if (s_rd_uint(rd, UINT32_MAX) != S_REC_VERSION || rd->bad)
+        return WEFT_ESTORE;
     return WEFT_OK;
 }
 
@@ -481,7 +493,8 @@ s_dec_reqrec(msgpack_zone *zone, const MDB_val *val, wf_reqrec_t *r)
 {
     s_rd_t rd, pools = {0};
     memset(r, 0, sizeof *r);
-    if (s_rd_open(zone, val, &rd) != WEFT_OK) return WEFT_ESTORE;
+    if (s_rd_open(zone, val, &rd) != WEFT_OK)
+        return WEFT_ESTORE;
     r->id = s_rd_uint(&rd, UINT64_MAX);
     r->name = s_rd_str(&rd, false);
     r->session = s_rd_str(&rd, false);
@@ -506,7 +519,8 @@ s_dec_reqrec(msgpack_zone *zone, const MDB_val *val, wf_reqrec_t *r)
                 }
                 r->pools[i].name = s_rd_str(&pool, true);
                 r->pools[i].limit = (uint32_t)s_rd_uint(&pool, UINT32_MAX);
-                if (!s_rd_done(&pool) || r->pools[i].limit < 1) rd.bad = true;
+                if (!s_rd_done(&pool) || r->pools[i].limit < 1)
+                    rd.bad = true;
             }
         }
     }
@@ -523,7 +537,8 @@ s_dec_jobspec(msgpack_zone *zone, const MDB_val *val, uint32_t njobs, wf_jobspec
 {
     s_rd_t rd;
     memset(js, 0, sizeof *js);
-    if (s_rd_open(zone, val, &rd) != WEFT_OK) return WEFT_ESTORE;
+    if (s_rd_open(zone, val, &rd) != WEFT_OK)
+        return WEFT_ESTORE;
     js->id = s_rd_str(&rd, true);
     js->type = s_rd_str(&rd, true);
     js->pool = s_rd_str(&rd, false);
@@ -548,7 +563,8 @@ s_dec_jobstate(msgpack_zone *zone, const MDB_val *val, wf_jobstate_t *st)
 {
     s_rd_t rd;
     memset(st, 0, sizeof *st);
-    if (s_rd_open(zone, val, &rd) != WEFT_OK) return WEFT_ESTORE;
+    if (s_rd_open(zone, val, &rd) != WEFT_OK)
+        return WEFT_ESTORE;
     st->state = (uint8_t)s_rd_uint(&rd, WEFT_JOB_STATE_COUNT_ - 1);
     st->reason = (uint8_t)s_rd_uint(&rd, WEFT_REASON_COUNT_ - 1);
     st->progress = (uint8_t)s_rd_uint(&rd, 100);
@@ -580,12 +596,15 @@ s_mkdir_p(const char *dir)
     char *p = s_xstrndup(dir, strlen(dir));
     int rc = 0;
     for (char *s = p + 1; *s && rc == 0; s++) {
-        if (*s != '/') continue;
+        if (*s != '/')
+            continue;
         *s = '\0';
-        if (mkdir(p, 0777) != 0 && errno != EEXIST) rc = -1;
+        if (mkdir(p, 0777) != 0 && errno != EEXIST)
+            rc = -1;
         *s = '/';
     }
-    if (rc == 0 && mkdir(p, 0700) != 0 && errno != EEXIST) rc = -1;
+    if (rc == 0 && mkdir(p, 0700) != 0 && errno != EEXIST)
+        rc = -1;
     struct stat sb;
     if (rc == 0 && stat(p, &sb) != 0)
         rc = -1;
@@ -651,7 +670,8 @@ static void
 s_update_map_size(wf_store_t *s)
 {
     MDB_envinfo info;
-    if (mdb_env_info(s->env, &info) == 0) s->map_size = info.me_mapsize;
+    if (mdb_env_info(s->env, &info) == 0)
+        s->map_size = info.me_mapsize;
 }
 
 /* One write txn: open or create every database, check or write the schema, read next_req. */
@@ -662,11 +682,13 @@ s_open_schema(wf_store_t *s, char *errbuf, size_t errlen)
     MDB_val k, v;
     const char *what = "begin";
     int mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    if (mrc) goto fail;
+    if (mrc)
+        goto fail;
     what = "opening databases";
     for (int i = 0; i < S_DB_COUNT_; i++) {
         mrc = mdb_dbi_open(txn, s_db_names[i], MDB_CREATE, &s->dbi[i]);
-        if (mrc) goto fail;
+        if (mrc)
+            goto fail;
     }
 
     what = "reading the schema version";
@@ -696,7 +718,8 @@ s_open_schema(wf_store_t *s, char *errbuf, size_t errlen)
         v.mv_size = 4;
         what = "writing the schema version";
         mrc = mdb_put(txn, s->dbi[S_DB_META], &k, &v, 0);
-        if (mrc) goto fail;
+        if (mrc)
+            goto fail;
     } else {
         goto fail;
     }
@@ -713,24 +736,30 @@ s_open_schema(wf_store_t *s, char *errbuf, size_t errlen)
     /* Never hand out an id that is already taken, whatever meta says. */
     MDB_cursor *cur = NULL;
     mrc = mdb_cursor_open(txn, s->dbi[S_DB_REQUESTS], &cur);
-    if (mrc) goto fail;
+    if (mrc)
+        goto fail;
     mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
     if (mrc == 0 && k.mv_size == 8) {
         uint64_t last = s_get_be(k.mv_data, 8);
-        if (last != UINT64_MAX && last >= s->next_req) s->next_req = last + 1;
+        if (last != UINT64_MAX && last >= s->next_req)
+            s->next_req = last + 1;
     }
     mdb_cursor_close(cur);
-    if (mrc != 0 && mrc != MDB_NOTFOUND) goto fail;
-    if (s->next_req == 0) s->next_req = 1;
+    if (mrc != 0 && mrc != MDB_NOTFOUND)
+        goto fail;
+    if (s->next_req == 0)
+        s->next_req = 1;
 
     what = "commit";
     mrc = mdb_txn_commit(txn);
     txn = NULL;
-    if (mrc) goto fail;
+    if (mrc)
+        goto fail;
     return WEFT_OK;
 
 fail:
-    if (txn) mdb_txn_abort(txn);
+    if (txn)
+        mdb_txn_abort(txn);
     s_err(errbuf, errlen, "cannot open store in %s (%s): %s", s->dir, what, mdb_strerror(mrc));
     return mrc == MDB_MAP_FULL ? WEFT_EFULL : WEFT_ESTORE;
 }
@@ -740,7 +769,8 @@ wf_store_open(wf_store_t **store_p, const char *dir, const wf_store_opts_t *opts
               size_t errlen)
 {
     wf_store_opts_t def = {.durability = WEFT_DURABLE_FULL};
-    if (errbuf && errlen) errbuf[0] = '\0';
+    if (errbuf && errlen)
+        errbuf[0] = '\0';
     if (!store_p) {
         s_err(errbuf, errlen, "no store pointer");
         return WEFT_EINVAL;
@@ -750,14 +780,16 @@ wf_store_open(wf_store_t **store_p, const char *dir, const wf_store_opts_t *opts
         s_err(errbuf, errlen, "no state directory given");
         return WEFT_EINVAL;
     }
-    if (!opts) opts = &def;
+    if (!opts)
+        opts = &def;
     if (opts->durability != WEFT_DURABLE_FULL && opts->durability != WEFT_DURABLE_PROCESS) {
         s_err(errbuf, errlen, "unknown durability level %d", opts->durability);
         return WEFT_EINVAL;
     }
     uint64_t map_max = opts->map_max ? opts->map_max : S_DEFAULT_MAP_MAX;
     uint64_t map_size = opts->map_size;
-    if (!map_size) map_size = S_DEFAULT_MAP_SIZE < map_max ? S_DEFAULT_MAP_SIZE : map_max;
+    if (!map_size)
+        map_size = S_DEFAULT_MAP_SIZE < map_max ? S_DEFAULT_MAP_SIZE : map_max;
     if (map_size > map_max) {
         s_err(errbuf, errlen, "map size %" PRIu64 " exceeds the map maximum %" PRIu64, map_size,
               map_max);
@@ -774,7 +806,8 @@ wf_store_open(wf_store_t **store_p, const char *dir, const wf_store_opts_t *opts
     pthread_rwlockattr_t attr;
     pthread_rwlockattr_init(&attr);
     pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_READER_NP);
-    if (pthread_rwlock_init(&s->resize, &attr) != 0) abort();
+    if (pthread_rwlock_init(&s->resize, &attr) != 0)
+        abort();
     pthread_rwlockattr_destroy(&attr);
 
     int rc;
@@ -785,15 +818,21 @@ wf_store_open(wf_store_t **store_p, const char *dir, const wf_store_opts_t *opts
         goto fail;
     }
     rc = s_lock_dir(s, errbuf, errlen);
-    if (rc) goto fail;
+    if (rc)
+        goto fail;
 
     int mrc = mdb_env_create(&s->env);
-    if (mrc == 0) mrc = mdb_env_set_maxdbs(s->env, S_MAX_DBS);
-    if (mrc == 0) mrc = mdb_env_set_maxreaders(s->env, S_MAX_READERS);
-    if (mrc == 0) mrc = mdb_env_set_mapsize(s->env, (size_t)map_size);
+    if (mrc == 0)
+        mrc = mdb_env_set_maxdbs(s->env, S_MAX_DBS);
+    if (mrc == 0)
+        mrc = mdb_env_set_maxreaders(s->env, S_MAX_READERS);
+    if (mrc == 0)
+        mrc = mdb_env_set_mapsize(s->env, (size_t)map_size);
     unsigned flags = MDB_NOTLS;
-    if (opts->durability == WEFT_DURABLE_PROCESS) flags |= MDB_NOSYNC;
-    if (mrc == 0) mrc = mdb_env_open(s->env, dir, flags, 0600);
+    if (opts->durability == WEFT_DURABLE_PROCESS)
+        flags |= MDB_NOSYNC;
+    if (mrc == 0)
+        mrc = mdb_env_open(s->env, dir, flags, 0600);
     if (mrc) {
         s_err(errbuf, errlen, "cannot open LMDB environment in %s: %s", dir, mdb_strerror(mrc));
         rc = WEFT_ESTORE;
@@ -808,7 +847,8 @@ wf_store_open(wf_store_t **store_p, const char *dir, const wf_store_opts_t *opts
     }
     s->max_key = (size_t)mdb_env_get_maxkeysize(s->env);
     rc = s_open_schema(s, errbuf, errlen);
-    if (rc) goto fail;
+    if (rc)
+        goto fail;
     s_update_map_size(s);
     *store_p = s;
     return WEFT_OK;
@@ -821,10 +861,13 @@ fail:
 void
 wf_store_close(wf_store_t **store_p)
 {
-    if (!store_p || !*store_p) return;
+    if (!store_p || !*store_p)
+        return;
     wf_store_t *s = *store_p;
-    if (s->env) mdb_env_close(s->env);
-    if (s->lock_fd >= 0) close(s->lock_fd); /* drops the flock */
+    if (s->env)
+        mdb_env_close(s->env);
+    if (s->lock_fd >= 0)
+        close(s->lock_fd); /* drops the flock */
     pthread_rwlock_destroy(&s->resize);
     free(s->dir);
     free(s->enc.data);
@@ -865,7 +908,8 @@ wf_batch_new(wf_store_t *store)
 void
 wf_batch_destroy(wf_batch_t **batch_p)
 {
-    if (!batch_p || !*batch_p) return;
+    if (!batch_p || !*batch_p)
+        return;
     free((*batch_p)->ops);
     free(*batch_p);
     *batch_p = NULL;
@@ -942,14 +986,16 @@ wf_store_set_fault(wf_store_t *self, unsigned countdown, bool full)
 static int
 s_fault(wf_store_t *s, s_why_t *why)
 {
-    if (s->fault_countdown == 0 || --s->fault_countdown != 0) return 0;
+    if (s->fault_countdown == 0 || --s->fault_countdown != 0)
+        return 0;
     why->injected = true;
     return s->fault_full ? MDB_MAP_FULL : EIO;
 }
 #define S_FAULT(s, why)                                                                            \
     do {                                                                                           \
         int frc_ = s_fault((s), (why));                                                            \
-        if (frc_) return frc_;                                                                     \
+        if (frc_)                                                                                  \
+            return frc_;                                                                           \
     } while (0)
 #else
 #define S_FAULT(s, why) ((void)(s), (void)(why))
@@ -994,7 +1040,8 @@ s_cmp_ids(const void *a, const void *b, void *arg)
     const char *x = jobs[*(const uint32_t *)a].id, *y = jobs[*(const uint32_t *)b].id;
     size_t lx = strlen(x), ly = strlen(y);
     int c = memcmp(x, y, lx < ly ? lx : ly);
-    if (c) return c;
+    if (c)
+        return c;
     return lx < ly ? -1 : lx > ly;
 }
 
@@ -1008,19 +1055,23 @@ s_write_new_request(wf_store_t *s, MDB_txn *txn, const wf_reqrec_t *rec, const w
     s_be64(key, req);
 
     why->what = "request record";
-    if (!s_reqrec_ok(rec) || rec->njobs != spec->njobs) return S_RC_INVALID;
+    if (!s_reqrec_ok(rec) || rec->njobs != spec->njobs)
+        return S_RC_INVALID;
     s->enc.len = 0;
     s_enc_reqrec(&s->enc, rec);
-    if ((rc = s_put_buf(s, txn, S_DB_REQUESTS, key, 8, MDB_APPEND, why))) return rc;
+    if ((rc = s_put_buf(s, txn, S_DB_REQUESTS, key, 8, MDB_APPEND, why)))
+        return rc;
 
     why->what = "job spec";
     for (uint32_t i = 0; i < spec->njobs; i++) {
         why->idx = i;
-        if (!s_jobspec_ok(&spec->jobs[i], spec->njobs)) return S_RC_INVALID;
+        if (!s_jobspec_ok(&spec->jobs[i], spec->njobs))
+            return S_RC_INVALID;
         s_be32(key + 8, i);
         s->enc.len = 0;
         s_enc_jobspec(&s->enc, &spec->jobs[i]);
-        if ((rc = s_put_buf(s, txn, S_DB_JOBSPECS, key, 12, MDB_APPEND, why))) return rc;
+        if ((rc = s_put_buf(s, txn, S_DB_JOBSPECS, key, 12, MDB_APPEND, why)))
+            return rc;
     }
 
     /* Every job starts pending on its parents; the engine overwrites those it makes ready
@@ -1033,7 +1084,8 @@ s_write_new_request(wf_store_t *s, MDB_txn *txn, const wf_reqrec_t *rec, const w
     for (uint32_t i = 0; i < spec->njobs; i++) {
         why->idx = i;
         s_be32(key + 8, i);
-        if ((rc = s_put_buf(s, txn, S_DB_JOBSTATES, key, 12, MDB_APPEND, why))) return rc;
+        if ((rc = s_put_buf(s, txn, S_DB_JOBSTATES, key, 12, MDB_APPEND, why)))
+            return rc;
     }
 
     why->what = "job name index";
@@ -1062,20 +1114,23 @@ s_write_new_request(wf_store_t *s, MDB_txn *txn, const wf_reqrec_t *rec, const w
     }
     free(nkey);
     free(order);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     why->idx = WF_NO_JOB;
 
     if (rec->key) {
         why->what = "idempotency key";
         MDB_val k = {.mv_size = strlen(rec->key), .mv_data = rec->key};
         MDB_val v = {.mv_size = 8, .mv_data = key};
-        if ((rc = s_put(s, txn, S_DB_IDEM, &k, &v, 0, why))) return rc;
+        if ((rc = s_put(s, txn, S_DB_IDEM, &k, &v, 0, why)))
+            return rc;
     }
     if (rec->state == WEFT_REQ_RUNNING) {
         why->what = "active entry";
         MDB_val k = {.mv_size = 8, .mv_data = key};
         MDB_val v = {.mv_size = 0, .mv_data = NULL};
-        if ((rc = s_put(s, txn, S_DB_ACTIVE, &k, &v, MDB_APPEND, why))) return rc;
+        if ((rc = s_put(s, txn, S_DB_ACTIVE, &k, &v, MDB_APPEND, why)))
+            return rc;
     }
     return 0;
 }
@@ -1094,10 +1149,12 @@ s_write_op(wf_store_t *s, MDB_txn *txn, const s_op_t *op, s_why_t *why)
     case S_OP_REQUEST: {
         const wf_reqrec_t *rec = op->ptr;
         why->what = "request record";
-        if (!s_reqrec_ok(rec)) return S_RC_INVALID;
+        if (!s_reqrec_ok(rec))
+            return S_RC_INVALID;
         s->enc.len = 0;
         s_enc_reqrec(&s->enc, rec);
-        if ((rc = s_put_buf(s, txn, S_DB_REQUESTS, key, 8, 0, why))) return rc;
+        if ((rc = s_put_buf(s, txn, S_DB_REQUESTS, key, 8, 0, why)))
+            return rc;
         why->what = "active entry";
         MDB_val k = {.mv_size = 8, .mv_data = key};
         if (rec->state == WEFT_REQ_RUNNING) {
@@ -1111,11 +1168,14 @@ s_write_op(wf_store_t *s, MDB_txn *txn, const s_op_t *op, s_why_t *why)
         why->idx = op->idx;
         s_be32(key + 8, op->idx);
         MDB_val k = {.mv_size = 12, .mv_data = key}, v;
-        if (!s_jobstate_ok(op->ptr)) return S_RC_INVALID;
+        if (!s_jobstate_ok(op->ptr))
+            return S_RC_INVALID;
         /* A state without a spec would make the request unreadable (each_job is strict). */
         rc = mdb_get(txn, s->dbi[S_DB_JOBSPECS], &k, &v);
-        if (rc == MDB_NOTFOUND) return S_RC_INVALID;
-        if (rc) return rc;
+        if (rc == MDB_NOTFOUND)
+            return S_RC_INVALID;
+        if (rc)
+            return rc;
         s->enc.len = 0;
         s_enc_jobstate(&s->enc, op->ptr);
         return s_put_buf(s, txn, S_DB_JOBSTATES, key, 12, 0, why);
@@ -1137,7 +1197,8 @@ s_write_batch(wf_store_t *s, const wf_batch_t *b, s_why_t *why)
     MDB_txn *txn = NULL;
     why->what = "begin";
     int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     for (size_t i = 0; i < b->n; i++) {
         rc = s_write_op(s, txn, &b->ops[i], why);
         if (rc) {
@@ -1178,7 +1239,8 @@ s_grow(wf_store_t *s, char *errbuf, size_t errlen)
     uint64_t next = cur > s->map_max / 2 ? s->map_max : cur * 2;
     pthread_rwlock_wrlock(&s->resize);
     int mrc = mdb_env_set_mapsize(s->env, (size_t)next);
-    if (mrc == 0) s_update_map_size(s);
+    if (mrc == 0)
+        s_update_map_size(s);
     pthread_rwlock_unlock(&s->resize);
     if (mrc) {
         s_err(errbuf, errlen, "cannot grow the store map to %" PRIu64 " bytes: %s", next,
@@ -1197,21 +1259,25 @@ int
 wf_store_commit(wf_store_t *self, wf_batch_t *batch, char *errbuf, size_t errlen)
 {
     assert(self && batch && batch->store == self);
-    if (errbuf && errlen) errbuf[0] = '\0';
-    if (batch->n == 0) return WEFT_OK;
+    if (errbuf && errlen)
+        errbuf[0] = '\0';
+    if (batch->n == 0)
+        return WEFT_OK;
     int rc;
     for (;;) {
         s_why_t why = {.what = "", .idx = WF_NO_JOB};
         int mrc = s_write_batch(self, batch, &why);
         if (mrc == 0) {
             for (size_t i = 0; i < batch->n; i++)
-                if (batch->ops[i].kind == S_OP_NEXT_REQ) self->next_req = batch->ops[i].req;
+                if (batch->ops[i].kind == S_OP_NEXT_REQ)
+                    self->next_req = batch->ops[i].req;
             rc = WEFT_OK;
             break;
         }
         if (mrc == MDB_MAP_FULL) {
             rc = s_grow(self, errbuf, errlen);
-            if (rc) break;
+            if (rc)
+                break;
             continue; /* replay the whole batch in a fresh txn */
         }
         char where[64] = "";
@@ -1261,7 +1327,8 @@ s_rend(wf_store_t *s, MDB_txn *txn)
 static void
 s_zone_init(msgpack_zone *zone, size_t chunk)
 {
-    if (!msgpack_zone_init(zone, chunk)) abort();
+    if (!msgpack_zone_init(zone, chunk))
+        abort();
 }
 
 static int
@@ -1278,7 +1345,8 @@ s_get_reqrec(wf_store_t *s, MDB_txn *txn, msgpack_zone *zone, uint64_t req, wf_r
     s_be64(key, req);
     MDB_val k = {.mv_size = 8, .mv_data = key}, v;
     int mrc = mdb_get(txn, s->dbi[S_DB_REQUESTS], &k, &v);
-    if (mrc) return s_map_get(mrc);
+    if (mrc)
+        return s_map_get(mrc);
     int rc = s_dec_reqrec(zone, &v, out);
     if (rc == WEFT_OK && out->id != req) {
         wf_reqrec_fini(out);
@@ -1293,7 +1361,8 @@ wf_store_get_request(wf_store_t *self, uint64_t req, wf_reqrec_t *out)
     MDB_txn *txn;
     msgpack_zone zone;
     memset(out, 0, sizeof *out);
-    if (s_rbegin(self, &txn)) return WEFT_ESTORE;
+    if (s_rbegin(self, &txn))
+        return WEFT_ESTORE;
     s_zone_init(&zone, 1024);
     int rc = s_get_reqrec(self, txn, &zone, req, out);
     msgpack_zone_destroy(&zone);
@@ -1304,7 +1373,8 @@ wf_store_get_request(wf_store_t *self, uint64_t req, wf_reqrec_t *out)
 int
 wf_store_find_job(wf_store_t *self, uint64_t req, const char *id, uint32_t *idx_p)
 {
-    if (!id || !idx_p) return WEFT_EINVAL;
+    if (!id || !idx_p)
+        return WEFT_EINVAL;
     size_t len = strlen(id);
     if (len == 0 || 8 + len > self->max_key)
         return WEFT_ENOTFOUND; /* no such key can have been written */
@@ -1331,12 +1401,15 @@ wf_store_find_job(wf_store_t *self, uint64_t req, const char *id, uint32_t *idx_
 int
 wf_store_find_idem(wf_store_t *self, const char *key, uint64_t *req_p)
 {
-    if (!key || !req_p) return WEFT_EINVAL;
+    if (!key || !req_p)
+        return WEFT_EINVAL;
     size_t len = strlen(key);
-    if (len == 0 || len > self->max_key) return WEFT_ENOTFOUND;
+    if (len == 0 || len > self->max_key)
+        return WEFT_ENOTFOUND;
     MDB_txn *txn;
     int rc = s_rbegin(self, &txn);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     MDB_val k = {.mv_size = len, .mv_data = (void *)key}, v;
     int mrc = mdb_get(txn, self->dbi[S_DB_IDEM], &k, &v);
     if (mrc)
@@ -1357,13 +1430,16 @@ wf_store_get_job(wf_store_t *self, uint64_t req, uint32_t idx, wf_jobspec_t *spe
     MDB_txn *txn;
     msgpack_zone zone;
     wf_reqrec_t rec = {0};
-    if (spec) memset(spec, 0, sizeof *spec);
-    if (state) memset(state, 0, sizeof *state);
+    if (spec)
+        memset(spec, 0, sizeof *spec);
+    if (state)
+        memset(state, 0, sizeof *state);
     s_be64(key, req);
     s_be32(key + 8, idx);
     MDB_val k = {.mv_size = 12, .mv_data = key}, v;
     int rc = s_rbegin(self, &txn);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     s_zone_init(&zone, 1024);
     if (spec) {
         int mrc = mdb_get(txn, self->dbi[S_DB_JOBSPECS], &k, &v);
@@ -1375,15 +1451,18 @@ wf_store_get_job(wf_store_t *self, uint64_t req, uint32_t idx, wf_jobspec_t *spe
         rc = s_get_reqrec(self, txn, &zone, req, &rec);
         if (rc == WEFT_ENOTFOUND || (rc == WEFT_OK && idx >= rec.njobs))
             rc = WEFT_ESTORE; /* a spec without its request, or beyond its count */
-        if (rc) goto done;
+        if (rc)
+            goto done;
         rc = s_dec_jobspec(&zone, &v, rec.njobs, spec);
-        if (rc) goto done;
+        if (rc)
+            goto done;
     }
     if (state) {
         int mrc = mdb_get(txn, self->dbi[S_DB_JOBSTATES], &k, &v);
         if (mrc) {
             rc = s_map_get(mrc);
-            if (rc == WEFT_ENOTFOUND && spec) rc = WEFT_ESTORE; /* a spec without its state */
+            if (rc == WEFT_ENOTFOUND && spec)
+                rc = WEFT_ESTORE; /* a spec without its state */
             goto done;
         }
         rc = s_dec_jobstate(&zone, &v, state);
@@ -1407,7 +1486,8 @@ wf_store_each_request(wf_store_t *self, wf_store_req_fn *fn, void *arg)
     msgpack_zone zone;
     MDB_val k, v;
     int rc = s_rbegin(self, &txn);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     s_zone_init(&zone, 1024);
     if (mdb_cursor_open(txn, self->dbi[S_DB_REQUESTS], &cur)) {
         rc = WEFT_ESTORE;
@@ -1415,7 +1495,8 @@ wf_store_each_request(wf_store_t *self, wf_store_req_fn *fn, void *arg)
     }
     for (int op = MDB_FIRST;; op = MDB_NEXT) {
         int mrc = mdb_cursor_get(cur, &k, &v, op);
-        if (mrc == MDB_NOTFOUND) break;
+        if (mrc == MDB_NOTFOUND)
+            break;
         wf_reqrec_t rec;
         if (mrc || k.mv_size != 8) {
             rc = WEFT_ESTORE;
@@ -1426,13 +1507,16 @@ wf_store_each_request(wf_store_t *self, wf_store_req_fn *fn, void *arg)
             wf_reqrec_fini(&rec);
             rc = WEFT_ESTORE;
         }
-        if (rc) break;
+        if (rc)
+            break;
         rc = fn(&rec, arg);
         wf_reqrec_fini(&rec);
-        if (rc) break;
+        if (rc)
+            break;
     }
 done:
-    if (cur) mdb_cursor_close(cur);
+    if (cur)
+        mdb_cursor_close(cur);
     msgpack_zone_destroy(&zone);
     s_rend(self, txn);
     return rc;
@@ -1446,7 +1530,8 @@ wf_store_each_active(wf_store_t *self, wf_store_req_fn *fn, void *arg)
     msgpack_zone zone;
     MDB_val k, v;
     int rc = s_rbegin(self, &txn);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     s_zone_init(&zone, 1024);
     if (mdb_cursor_open(txn, self->dbi[S_DB_ACTIVE], &cur)) {
         rc = WEFT_ESTORE;
@@ -1454,7 +1539,8 @@ wf_store_each_active(wf_store_t *self, wf_store_req_fn *fn, void *arg)
     }
     for (int op = MDB_FIRST;; op = MDB_NEXT) {
         int mrc = mdb_cursor_get(cur, &k, &v, op);
-        if (mrc == MDB_NOTFOUND) break;
+        if (mrc == MDB_NOTFOUND)
+            break;
         if (mrc || k.mv_size != 8) {
             rc = WEFT_ESTORE;
             break;
@@ -1467,10 +1553,12 @@ wf_store_each_active(wf_store_t *self, wf_store_req_fn *fn, void *arg)
         }
         rc = fn(&rec, arg);
         wf_reqrec_fini(&rec);
-        if (rc) break;
+        if (rc)
+            break;
     }
 done:
-    if (cur) mdb_cursor_close(cur);
+    if (cur)
+        mdb_cursor_close(cur);
     msgpack_zone_destroy(&zone);
     s_rend(self, txn);
     return rc;
@@ -1493,10 +1581,12 @@ wf_store_each_job(wf_store_t *self, uint64_t req, wf_store_job_fn *fn, void *arg
     wf_reqrec_t rec = {0};
     uint8_t key[12];
     int rc = s_rbegin(self, &txn);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     s_zone_init(&zone, 4096);
     rc = s_get_reqrec(self, txn, &zone, req, &rec);
-    if (rc) goto done;
+    if (rc)
+        goto done;
     if (mdb_cursor_open(txn, self->dbi[S_DB_JOBSPECS], &cspec) ||
         mdb_cursor_open(txn, self->dbi[S_DB_JOBSTATES], &cstate)) {
         rc = WEFT_ESTORE;
@@ -1517,7 +1607,8 @@ wf_store_each_job(wf_store_t *self, uint64_t req, wf_store_job_fn *fn, void *arg
         wf_jobspec_t spec;
         wf_jobstate_t state;
         rc = s_dec_jobspec(&zone, &vs, rec.njobs, &spec);
-        if (rc) goto done;
+        if (rc)
+            goto done;
         rc = s_dec_jobstate(&zone, &vt, &state);
         if (rc) {
             wf_jobspec_fini(&spec);
@@ -1526,7 +1617,8 @@ wf_store_each_job(wf_store_t *self, uint64_t req, wf_store_job_fn *fn, void *arg
         rc = fn(idx, &spec, &state, arg);
         wf_jobspec_fini(&spec);
         wf_jobstate_fini(&state);
-        if (rc) goto done;
+        if (rc)
+            goto done;
         ms = mdb_cursor_get(cspec, &ks, &vs, MDB_NEXT);
         mt = mdb_cursor_get(cstate, &kt, &vt, MDB_NEXT);
     }
@@ -1535,8 +1627,10 @@ wf_store_each_job(wf_store_t *self, uint64_t req, wf_store_job_fn *fn, void *arg
         (ms && ms != MDB_NOTFOUND) || (mt && mt != MDB_NOTFOUND))
         rc = WEFT_ESTORE; /* more jobs stored than the request counts */
 done:
-    if (cspec) mdb_cursor_close(cspec);
-    if (cstate) mdb_cursor_close(cstate);
+    if (cspec)
+        mdb_cursor_close(cspec);
+    if (cstate)
+        mdb_cursor_close(cstate);
     msgpack_zone_destroy(&zone);
     s_rend(self, txn);
     wf_reqrec_fini(&rec);
