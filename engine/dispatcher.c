@@ -155,8 +155,18 @@ void
 wf_dispatch_start(wf_core_t *core, wf_req_t *req)
 {
     s_work_t w = {0};
+    /* Jobs carried over from an earlier run count as done at once; their children hear of it
+     * like of any other parent. */
+    for (uint32_t i = 0; i < req->spec.njobs; i++) {
+        wf_job_t *j = &req->jobs[i];
+        if (j->spec->carried) {
+            j->st.progress = 100;
+            s_end(core, &w, j, WEFT_JOB_DONE, WEFT_REASON_CARRIED, WF_NO_JOB);
+        }
+    }
+    s_propagate(core, &w);
     for (uint32_t i = 0; i < req->spec.njobs; i++)
-        if (req->jobs[i].spec->nneeds == 0)
+        if (req->jobs[i].spec->nneeds == 0 && req->jobs[i].st.state == WEFT_JOB_PENDING)
             s_decide(core, &w, &req->jobs[i]);
     s_propagate(core, &w);
 }

@@ -23,6 +23,7 @@
 #include "store.h"
 
 struct weft_options {
+    int readonly;
     int durability;
     uint64_t map_size, map_max;
     int heartbeat_ms, liveness;
@@ -38,6 +39,8 @@ typedef struct s_handler {
 
 struct weft_engine {
     char *dir;
+    bool readonly;            /* inspect only: no engine thread, reads only */
+    wf_store_t *own_store;    /* the read-only store, owned here (else the loop owns it) */
     char board_ep[80], control_ep[80], events_ep[80];
     zactor_t *actor;
     wf_store_t *store; /* owned by the loop; reads are thread-safe */
@@ -120,6 +123,11 @@ weft_options_set_int(weft_options_t *o, weft_option opt, int64_t v)
             return WEFT_EINVAL;
         o->log_level = (int)v;
         return WEFT_OK;
+    case WEFT_OPT_READONLY:
+        if (v != 0 && v != 1)
+            return WEFT_EINVAL;
+        o->readonly = (int)v;
+        return WEFT_OK;
     default:
         return WEFT_EINVAL;
     }
@@ -189,6 +197,20 @@ weft_engine_open(weft_engine_t **eng_p, const char *dir, const weft_options_t *o
     if (!eng)
         abort();
     eng->dir = strdup(dir);
+    if (opts->readonly) {
+        /* Inspecting: no thread, no sockets, no lock; the store alone, opened read-only. */
+        wf_store_opts_t so = {.durability = opts->durability, .readonly = true};
+        int rc = wf_store_open(&eng->own_store, dir, &so, errbuf, errlen);
+        if (rc != WEFT_OK) {
+            free(eng->dir);
+            free(eng);
+            return rc;
+        }
+        eng->readonly = true;
+        eng->store = eng->own_store;
+        *eng_p = eng;
+        return WEFT_OK;
+    }
     static atomic_uint counter;
     unsigned n = atomic_fetch_add(&counter, 1);
     snprintf(eng->board_ep, sizeof eng->board_ep, "inproc://weft-board-%d-%u", (int)getpid(), n);
@@ -233,6 +255,7 @@ weft_engine_close(weft_engine_t **eng_p)
     zactor_destroy(&eng->event_thread);
     weft_worker_destroy(&eng->local);
     zactor_destroy(&eng->actor);
+    wf_store_close(&eng->own_store);
     for (uint32_t i = 0; i < eng->nhandlers; i++)
         free(eng->handlers[i].type);
     free(eng->handlers);
@@ -253,6 +276,8 @@ weft_engine_board_endpoint(const weft_engine_t *eng)
 static zsock_t *
 s_ctl_open(weft_engine_t *eng)
 {
+    if (eng->readonly)
+        return NULL;
     zsock_t *s = zsock_new(ZMQ_DEALER);
     if (!s)
         return NULL;
@@ -270,6 +295,8 @@ s_ctl_simple(weft_engine_t *eng, const char *cmd, const uint64_t *id, const uint
 {
     if (!eng)
         return WEFT_EINVAL;
+    if (eng->readonly)
+        return WEFT_ESTATE;
     zsock_t *s = s_ctl_open(eng);
     if (!s)
         return WEFT_ECLOSED;
@@ -325,7 +352,7 @@ weft_engine_start_consumers(weft_engine_t *eng, unsigned threads)
 {
     if (!eng || threads == 0 || threads > WF_MAX_SLOTS || eng->nhandlers == 0)
         return WEFT_EINVAL;
-    if (eng->local)
+    if (eng->local || eng->readonly)
         return WEFT_ESTATE;
     weft_worker_t *w = NULL;
     int rc = weft_worker_new(&w, eng->board_ep, "local");
@@ -523,6 +550,11 @@ weft_request_job_set(weft_request_t *r, const char *job, weft_jobopt opt, int64_
             return WEFT_EINVAL;
         j->when = (uint8_t)v;
         break;
+    case WEFT_JOBOPT_DONE:
+        if (v != 0 && v != 1)
+            return WEFT_EINVAL;
+        j->carried = v == 1;
+        break;
     default:
         return WEFT_EINVAL;
     }
@@ -539,6 +571,19 @@ weft_request_job_set_pool(weft_request_t *r, const char *job, const char *pool)
         return WEFT_EINVAL;
     wf_str_set(&j->pool, pool, WF_MAX_NAME);
     return WEFT_OK;
+}
+
+int
+weft_request_job_fingerprint(weft_request_t *r, const char *job, uint64_t *fp_p)
+{
+    wf_jobspec_t *j = s_find(r, job);
+    if (!j || !fp_p)
+        return r && fp_p ? WEFT_ENOTFOUND : WEFT_EINVAL;
+    r->errmsg[0] = 0;
+    int rc = wf_graph_resolve(&r->spec, r->errmsg, sizeof r->errmsg);
+    if (rc == WEFT_OK)
+        *fp_p = wf_jobspec_fingerprint(j);
+    return rc;
 }
 
 const char *
@@ -598,6 +643,8 @@ weft_request_submit(weft_engine_t *eng, weft_request_t *r, weft_reqid_t *id_p)
 {
     if (!eng || !r)
         return WEFT_EINVAL;
+    if (eng->readonly)
+        return WEFT_ESTATE;
     r->errmsg[0] = 0;
     int rc = wf_graph_resolve(&r->spec, r->errmsg, sizeof r->errmsg);
     if (rc != WEFT_OK)
@@ -708,6 +755,7 @@ weft_job_status_at(weft_engine_t *eng, weft_reqid_t id, uint32_t index, weft_job
     out->result_len = st.result_len;
     out->started_ms = st.started_ms;
     out->finished_ms = st.finished_ms;
+    out->fingerprint = wf_jobspec_fingerprint(&spec);
     if (st.cause != WF_NO_JOB) {
         wf_jobspec_t cause = {0};
         if (wf_store_get_job(eng->store, id, st.cause, &cause, NULL) == WEFT_OK)
@@ -806,6 +854,8 @@ weft_request_wait(weft_engine_t *eng, weft_reqid_t id, int timeout_ms, weft_req_
 {
     if (!eng)
         return WEFT_EINVAL;
+    if (eng->readonly)
+        return WEFT_ESTATE;
     zsock_t *s = s_ctl_open(eng);
     if (!s)
         return WEFT_ECLOSED;
@@ -866,6 +916,8 @@ weft_events_open(weft_engine_t *eng, weft_reqid_t id, weft_events_t **ev_p)
 {
     if (!eng || !ev_p)
         return WEFT_EINVAL;
+    if (eng->readonly)
+        return WEFT_ESTATE;
     weft_events_t *ev = calloc(1, sizeof *ev);
     if (!ev)
         abort();
@@ -961,6 +1013,8 @@ weft_engine_on_event(weft_engine_t *eng, weft_event_fn *fn, void *arg)
 {
     if (!eng)
         return WEFT_EINVAL;
+    if (eng->readonly)
+        return WEFT_ESTATE;
     zactor_destroy(&eng->event_thread);
     if (!fn)
         return WEFT_OK;

@@ -109,3 +109,42 @@ wf_str_set(char **field, const char *s, size_t max)
     free(*field);
     *field = copy;
 }
+
+static uint64_t
+s_fnv(uint64_t h, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+static uint64_t
+s_fnv_str(uint64_t h, const char *s)
+{
+    /* length first, so ("ab","c") and ("a","bc") differ */
+    uint32_t n = s ? (uint32_t)strlen(s) + 1 : 0;
+    h = s_fnv(h, &n, sizeof n);
+    return s ? s_fnv(h, s, n - 1) : h;
+}
+
+uint64_t
+wf_jobspec_fingerprint(const wf_jobspec_t *js)
+{
+    uint64_t h = 14695981039346656037ull;
+    h = s_fnv_str(h, js->id);
+    h = s_fnv_str(h, js->type);
+    h = s_fnv_str(h, js->pool);
+    h = s_fnv(h, &js->payload_len, sizeof js->payload_len);
+    if (js->payload_len)
+        h = s_fnv(h, js->payload, js->payload_len);
+    uint32_t v[6] = {js->retries, js->lost_retries, js->retry_delay_ms, js->timeout_ms,
+                     (uint32_t)js->priority, js->when};
+    h = s_fnv(h, v, sizeof v);
+    h = s_fnv(h, &js->nneeds, sizeof js->nneeds);
+    if (js->nneeds)
+        h = s_fnv(h, js->needs, js->nneeds * sizeof *js->needs);
+    return h;
+}

@@ -44,6 +44,7 @@ typedef struct wf_jobspec {
     uint32_t *needs;        /* parent indexes, sorted, no duplicates */
     uint32_t nchildren;
     uint32_t *children;     /* child indexes */
+    bool carried;           /* submit as done without running (not stored: used at submit) */
 } wf_jobspec_t;
 
 typedef struct wf_pooldef {
@@ -96,6 +97,10 @@ typedef struct wf_jobstate {
     uint32_t result_len;
 } wf_jobstate_t;
 
+/* A digest of a resolved job's definition: FNV-1a 64 over id, type, payload, pool, budgets,
+ * delays, priority, rule and parent indexes.  Stable across versions of weft that keep
+ * WF_SCHEMA_VERSION. */
+uint64_t wf_jobspec_fingerprint(const wf_jobspec_t *js);
 void wf_jobspec_fini(wf_jobspec_t *js);
 void wf_reqspec_fini(wf_reqspec_t *rs);
 void wf_reqrec_fini(wf_reqrec_t *rr);

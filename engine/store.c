@@ -77,6 +77,7 @@ struct wf_store {
     uint64_t map_max;
     uint64_t next_req; /* as last made durable */
     int stale_readers; /* cleared by mdb_reader_check at open */
+    bool readonly;     /* opened to inspect: no lock, no writes */
     size_t max_key;
     s_buf_t enc; /* engine thread: encoding scratch, kept between commits */
 #ifdef WEFT_TESTING
@@ -681,12 +682,18 @@ s_open_schema(wf_store_t *s, char *errbuf, size_t errlen)
     MDB_txn *txn = NULL;
     MDB_val k, v;
     const char *what = "begin";
-    int mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    int mrc = mdb_txn_begin(s->env, NULL, s->readonly ? MDB_RDONLY : 0, &txn);
     if (mrc)
         goto fail;
     what = "opening databases";
     for (int i = 0; i < S_DB_COUNT_; i++) {
-        mrc = mdb_dbi_open(txn, s_db_names[i], MDB_CREATE, &s->dbi[i]);
+        mrc = mdb_dbi_open(txn, s_db_names[i], s->readonly ? 0 : MDB_CREATE, &s->dbi[i]);
+        if (mrc == MDB_NOTFOUND && s->readonly) {
+            mdb_txn_abort(txn);
+            s_err(errbuf, errlen, "%s is not a weft state directory (no \"%s\" database)", s->dir,
+                  s_db_names[i]);
+            return WEFT_ENOTFOUND;
+        }
         if (mrc)
             goto fail;
     }
@@ -711,6 +718,10 @@ s_open_schema(wf_store_t *s, char *errbuf, size_t errlen)
                   s->dir, ver, WF_SCHEMA_VERSION);
             return WEFT_EVERSION;
         }
+    } else if (mrc == MDB_NOTFOUND && s->readonly) {
+        mdb_txn_abort(txn);
+        s_err(errbuf, errlen, "%s is not a weft state directory (no schema version)", s->dir);
+        return WEFT_ENOTFOUND;
     } else if (mrc == MDB_NOTFOUND) {
         uint8_t buf[4];
         s_be32(buf, WF_SCHEMA_VERSION);
@@ -810,27 +821,41 @@ wf_store_open(wf_store_t **store_p, const char *dir, const wf_store_opts_t *opts
         abort();
     pthread_rwlockattr_destroy(&attr);
 
+    s->readonly = opts->readonly;
     int rc;
-    if (s_mkdir_p(dir) != 0) {
+    if (s->readonly) {
+        struct stat sb;
+        char data[4096];
+        snprintf(data, sizeof data, "%s/data.mdb", dir);
+        if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode) || stat(data, &sb) != 0) {
+            s_err(errbuf, errlen, "%s is not a weft state directory", dir);
+            rc = WEFT_ENOTFOUND;
+            goto fail;
+        }
+    } else if (s_mkdir_p(dir) != 0) {
         int e = errno;
         s_err(errbuf, errlen, "cannot create state directory %s: %s", dir, strerror(e));
         rc = WEFT_ESYS;
         goto fail;
     }
-    rc = s_lock_dir(s, errbuf, errlen);
-    if (rc)
-        goto fail;
+    if (!s->readonly) {
+        rc = s_lock_dir(s, errbuf, errlen);
+        if (rc)
+            goto fail;
+    }
 
     int mrc = mdb_env_create(&s->env);
     if (mrc == 0)
         mrc = mdb_env_set_maxdbs(s->env, S_MAX_DBS);
     if (mrc == 0)
         mrc = mdb_env_set_maxreaders(s->env, S_MAX_READERS);
-    if (mrc == 0)
+    if (mrc == 0 && !s->readonly) /* read-only: adopt the size the writer left */
         mrc = mdb_env_set_mapsize(s->env, (size_t)map_size);
     unsigned flags = MDB_NOTLS;
     if (opts->durability == WEFT_DURABLE_PROCESS)
         flags |= MDB_NOSYNC;
+    if (s->readonly)
+        flags |= MDB_RDONLY;
     if (mrc == 0)
         mrc = mdb_env_open(s->env, dir, flags, 0600);
     if (mrc) {
@@ -1263,6 +1288,11 @@ wf_store_commit(wf_store_t *self, wf_batch_t *batch, char *errbuf, size_t errlen
         errbuf[0] = '\0';
     if (batch->n == 0)
         return WEFT_OK;
+    if (self->readonly) {
+        wf_batch_reset(batch);
+        s_err(errbuf, errlen, "the store was opened read-only");
+        return WEFT_EINVAL;
+    }
     int rc;
     for (;;) {
         s_why_t why = {.what = "", .idx = WF_NO_JOB};
@@ -1308,6 +1338,16 @@ s_rbegin(wf_store_t *s, MDB_txn **txn)
 {
     pthread_rwlock_rdlock(&s->resize);
     int mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+    if (mrc == MDB_MAP_RESIZED && s->readonly) {
+        /* Another process (the engine we inspect) grew the map: adopt its size.  Only a
+         * read-only store can see this; in the engine's own process the resize is ours. */
+        pthread_rwlock_unlock(&s->resize);
+        pthread_rwlock_wrlock(&s->resize);
+        mdb_env_set_mapsize(s->env, 0);
+        pthread_rwlock_unlock(&s->resize);
+        pthread_rwlock_rdlock(&s->resize);
+        mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+    }
     if (mrc) {
         pthread_rwlock_unlock(&s->resize);
         return WEFT_ESTORE;

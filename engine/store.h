@@ -27,6 +27,7 @@
 #ifndef WF_STORE_H
 #define WF_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,8 @@ typedef struct wf_store_opts {
     int durability;    /* weft_durability */
     uint64_t map_size; /* initial; 0 = 64 MiB (or map_max if smaller) */
     uint64_t map_max;  /* 0 = 64 GiB */
+    bool readonly;     /* inspect a state directory another engine may hold: no lock taken,
+                        * nothing created, reads only (commits fail with EINVAL) */
 } wf_store_opts_t;
 
 /* Create DIR if missing (0700), lock it, open or create the environment and check the schema.

@@ -83,6 +83,7 @@ weft_reason_name(int reason)
         [WEFT_REASON_CANCELLED_PARENT] = "cancelled because a parent failed",
         [WEFT_REASON_SKIPPED_PARENT] = "skipped because a parent was skipped",
         [WEFT_REASON_SKIPPED_NO_FAILURE] = "skipped: no parent failed",
+        [WEFT_REASON_CARRIED] = "done in an earlier run",
     };
     return reason >= 0 && reason < WEFT_REASON_COUNT_ ? names[reason] : "unknown";
 }

@@ -118,6 +118,7 @@ typedef enum weft_reason {
     WEFT_REASON_CANCELLED_PARENT, /* cancelled because job `cause` failed or was cancelled */
     WEFT_REASON_SKIPPED_PARENT,   /* skipped: a parent was skipped (when: success) */
     WEFT_REASON_SKIPPED_NO_FAILURE, /* skipped: when: failure and no parent failed */
+    WEFT_REASON_CARRIED,          /* done: carried over from an earlier run (WEFT_JOBOPT_DONE) */
     WEFT_REASON_COUNT_
 } weft_reason;
 
@@ -144,6 +145,9 @@ typedef enum weft_option {
     WEFT_OPT_LIVENESS,       /* int: missed heartbeats before a consumer is lost (default 3) */
     WEFT_OPT_BOARD_BIND,     /* string: an extra endpoint the board binds (ipc:// or tcp://) */
     WEFT_OPT_LOG_LEVEL,      /* int: 0 quiet, 1 errors, 2 warnings (default), 3 info, 4 debug */
+    WEFT_OPT_READONLY,       /* int: 1 = inspect only: no lock, no engine thread; reads work
+                              * (status, jobs, results, lists) even while another engine runs the
+                              * directory; every call that changes state returns WEFT_ESTATE */
 } weft_option;
 
 WEFT_EXPORT int weft_options_new(weft_options_t **opts_p);
@@ -239,6 +243,8 @@ typedef enum weft_jobopt {
     WEFT_JOBOPT_TIMEOUT_MS,     /* per attempt; 0 = none (default) */
     WEFT_JOBOPT_PRIORITY,       /* higher first (default 0) */
     WEFT_JOBOPT_WHEN,           /* weft_when (default success) */
+    WEFT_JOBOPT_DONE,           /* 1: counts as done without running (carried over from an
+                                 * earlier run); give it only to jobs whose parents have it too */
 } weft_jobopt;
 
 WEFT_EXPORT int weft_request_new(weft_request_t **req_p, const char *name);
@@ -256,6 +262,10 @@ WEFT_EXPORT int weft_request_add_need(weft_request_t *req, const char *job, cons
 WEFT_EXPORT int weft_request_job_set(weft_request_t *req, const char *job, weft_jobopt opt,
                                      int64_t value);
 WEFT_EXPORT int weft_request_job_set_pool(weft_request_t *req, const char *job, const char *pool);
+/* A digest of the job's definition (type, payload, options, its parents' positions): equal for
+ * the same definition, so a caller can tell which jobs changed since an earlier submission
+ * (compare with weft_job_info_t.fingerprint).  Resolves the request first; errors as submit. */
+WEFT_EXPORT int weft_request_job_fingerprint(weft_request_t *req, const char *job, uint64_t *fp_p);
 
 /*
  * Validate and durably submit.  On WEFT_OK the request with all its jobs and edges is in LMDB
@@ -305,6 +315,7 @@ typedef struct weft_job_info {
     char error[WEFT_MAX_MESSAGE + 1];
     uint32_t result_len;   /* read the bytes with weft_job_result() */
     int64_t started_ms, finished_ms; /* wall clock of the last attempt; 0 if none */
+    uint64_t fingerprint;  /* see weft_request_job_fingerprint */
 } weft_job_info_t;
 
 WEFT_EXPORT int weft_request_status(weft_engine_t *eng, weft_reqid_t id, weft_request_info_t *out);

@@ -495,6 +495,88 @@ test_engine_full_store_fails_cleanly(void **state)
     free(dir);
 }
 
+
+static void
+test_engine_readonly_inspects_a_busy_directory(void **state)
+{
+    it_fixture_t *f = *state;
+    weft_request_t *r = NULL;
+    weft_request_new(&r, "inspect");
+    it_job(r, "a", "ok");
+    weft_reqid_t id = it_submit(f, r);
+    weft_options_t *o = NULL;
+    weft_options_new(&o);
+    assert_int_equal(weft_options_set_int(o, WEFT_OPT_READONLY, 1), WEFT_OK);
+    weft_engine_t *ro = NULL;
+    char err[256] = "";
+    assert_int_equal(weft_engine_open(&ro, f->dir, o, err, sizeof err), WEFT_OK);
+    weft_request_info_t info;
+    assert_int_equal(weft_request_status(ro, id, &info), WEFT_OK);
+    assert_int_equal(info.njobs, 1);
+    weft_job_info_t ji;
+    assert_int_equal(weft_job_status(ro, id, "a", &ji), WEFT_OK);
+    assert_int_equal(ji.state, WEFT_JOB_READY);
+    /* nothing that changes state */
+    assert_int_equal(weft_request_cancel(ro, id), WEFT_ESTATE);
+    assert_int_equal(weft_request_submit(ro, r, NULL), WEFT_ESTATE);
+    assert_int_equal(weft_request_wait(ro, id, 10, NULL), WEFT_ESTATE);
+    weft_events_t *ev = NULL;
+    assert_int_equal(weft_events_open(ro, 0, &ev), WEFT_ESTATE);
+    /* it sees what the live engine makes durable */
+    assert_int_equal(weft_engine_start_consumers(f->eng, 1), WEFT_OK);
+    assert_int_equal(it_wait(f, id), WEFT_REQ_SUCCEEDED);
+    assert_int_equal(weft_request_status(ro, id, &info), WEFT_OK);
+    assert_int_equal(info.state, WEFT_REQ_SUCCEEDED);
+    weft_engine_close(&ro);
+    /* a directory that is not a state directory */
+    char *empty = wf_test_tmpdir("empty");
+    assert_int_equal(weft_engine_open(&ro, empty, o, err, sizeof err), WEFT_ENOTFOUND);
+    assert_null(ro);
+    wf_test_rmtree(empty);
+    free(empty);
+    weft_options_destroy(&o);
+    weft_request_destroy(&r);
+}
+
+static void
+test_engine_carried_jobs_and_fingerprints(void **state)
+{
+    it_fixture_t *f = *state;
+    weft_request_t *r = NULL;
+    weft_request_new(&r, "carry");
+    it_job(r, "a", "ok");
+    it_job(r, "b", "ok");
+    it_job(r, "c", "ok");
+    it_need(r, "b", "a");
+    it_need(r, "c", "b");
+    uint64_t fa = 0, fb = 0;
+    assert_int_equal(weft_request_job_fingerprint(r, "a", &fa), WEFT_OK);
+    assert_int_equal(weft_request_job_fingerprint(r, "b", &fb), WEFT_OK);
+    assert_true(fa != fb);
+    assert_int_equal(weft_request_job_set(r, "a", WEFT_JOBOPT_DONE, 1), WEFT_OK);
+    assert_int_equal(weft_request_job_set(r, "b", WEFT_JOBOPT_DONE, 1), WEFT_OK);
+    weft_reqid_t id = it_submit(f, r);
+    assert_int_equal(weft_engine_start_consumers(f->eng, 1), WEFT_OK);
+    assert_int_equal(it_wait(f, id), WEFT_REQ_SUCCEEDED);
+    weft_job_info_t info = it_info(f, id, "a");
+    assert_int_equal(info.state, WEFT_JOB_DONE);
+    assert_int_equal(info.reason, WEFT_REASON_CARRIED);
+    assert_int_equal(info.attempts, 0);
+    assert_true(info.fingerprint == fa);
+    assert_int_equal(it_log_count(f, "start", "a"), 0);
+    assert_int_equal(it_log_count(f, "start", "b"), 0);
+    assert_int_equal(it_log_count(f, "start", "c"), 1);
+    /* a changed job has another fingerprint */
+    weft_request_t *r2 = NULL;
+    weft_request_new(&r2, "carry");
+    it_job(r2, "a", "fail");
+    uint64_t fa2 = 0;
+    assert_int_equal(weft_request_job_fingerprint(r2, "a", &fa2), WEFT_OK);
+    assert_true(fa2 != fa);
+    weft_request_destroy(&r2);
+    weft_request_destroy(&r);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, it_setup, it_teardown)
 
 int
@@ -515,6 +597,8 @@ main(void)
         T(test_engine_waiting_reasons),
         T(test_engine_resumes_after_reopen),
         T(test_engine_second_engine_refused),
+        T(test_engine_readonly_inspects_a_busy_directory),
+        T(test_engine_carried_jobs_and_fingerprints),
         cmocka_unit_test(test_engine_full_store_fails_cleanly),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);

@@ -1,0 +1,4 @@
+# Tests of the command line: the workflow loader (golden diagnostics) and the weft verbs.
+weft_test(workflow_test SOURCES cli/workflow_test.c LIBS wf_cli LABELS unit)
+set_tests_properties(weft.workflow_test PROPERTIES ENVIRONMENT
+                     "WEFT_CLI_DATA=${CMAKE_CURRENT_SOURCE_DIR}/cli/data")
