@@ -53,8 +53,21 @@ struct weft_engine {
 struct weft_request {
     wf_reqspec_t spec;
     wf_namemap_t *ids;
+    bool resolved; /* spec's needs/children are current: no change since the last resolve */
     char errmsg[1024];
 };
+
+/* Resolve the graph unless nothing changed since the last successful resolve. */
+static int
+s_resolve(weft_request_t *r)
+{
+    if (r->resolved)
+        return WEFT_OK;
+    r->errmsg[0] = 0;
+    int rc = wf_graph_resolve(&r->spec, r->errmsg, sizeof r->errmsg);
+    r->resolved = rc == WEFT_OK;
+    return rc;
+}
 
 struct weft_events {
     zsock_t *sub;
@@ -413,6 +426,8 @@ weft_request_destroy(weft_request_t **req_p)
 int
 weft_request_set_session(weft_request_t *r, const char *session)
 {
+    if (r)
+        r->resolved = false;
     if (!r || !s_name_arg(session))
         return WEFT_EINVAL;
     wf_str_set(&r->spec.session, session, WF_MAX_NAME);
@@ -422,6 +437,8 @@ weft_request_set_session(weft_request_t *r, const char *session)
 int
 weft_request_set_key(weft_request_t *r, const char *key)
 {
+    if (r)
+        r->resolved = false;
     if (!r || !s_name_arg(key))
         return WEFT_EINVAL;
     wf_str_set(&r->spec.key, key, WF_MAX_NAME);
@@ -431,6 +448,8 @@ weft_request_set_key(weft_request_t *r, const char *key)
 int
 weft_request_set_pool(weft_request_t *r, const char *pool, uint32_t limit)
 {
+    if (r)
+        r->resolved = false;
     if (!r || !s_name_arg(pool) || limit == 0)
         return WEFT_EINVAL;
     for (uint32_t i = 0; i < r->spec.npools; i++) {
@@ -452,6 +471,8 @@ int
 weft_request_add_job(weft_request_t *r, const char *id, const char *type, const void *payload,
                      size_t len)
 {
+    if (r)
+        r->resolved = false;
     if (!r || !s_name_arg(id) || !s_name_arg(type) || (len && !payload))
         return WEFT_EINVAL;
     if (len > WF_MAX_PAYLOAD)
@@ -496,6 +517,8 @@ s_find(weft_request_t *r, const char *id)
 int
 weft_request_add_need(weft_request_t *r, const char *job, const char *parent)
 {
+    if (r)
+        r->resolved = false;
     wf_jobspec_t *j = s_find(r, job);
     if (!s_name_arg(parent))
         return WEFT_EINVAL;
@@ -516,6 +539,8 @@ weft_request_add_need(weft_request_t *r, const char *job, const char *parent)
 int
 weft_request_job_set(weft_request_t *r, const char *job, weft_jobopt opt, int64_t v)
 {
+    if (r)
+        r->resolved = false;
     wf_jobspec_t *j = s_find(r, job);
     if (!j)
         return r ? WEFT_ENOTFOUND : WEFT_EINVAL;
@@ -564,6 +589,8 @@ weft_request_job_set(weft_request_t *r, const char *job, weft_jobopt opt, int64_
 int
 weft_request_job_set_pool(weft_request_t *r, const char *job, const char *pool)
 {
+    if (r)
+        r->resolved = false;
     wf_jobspec_t *j = s_find(r, job);
     if (!j)
         return r ? WEFT_ENOTFOUND : WEFT_EINVAL;
@@ -579,8 +606,7 @@ weft_request_job_fingerprint(weft_request_t *r, const char *job, uint64_t *fp_p)
     wf_jobspec_t *j = s_find(r, job);
     if (!j || !fp_p)
         return r && fp_p ? WEFT_ENOTFOUND : WEFT_EINVAL;
-    r->errmsg[0] = 0;
-    int rc = wf_graph_resolve(&r->spec, r->errmsg, sizeof r->errmsg);
+    int rc = s_resolve(r);
     if (rc == WEFT_OK)
         *fp_p = wf_jobspec_fingerprint(j);
     return rc;
@@ -646,7 +672,7 @@ weft_request_submit(weft_engine_t *eng, weft_request_t *r, weft_reqid_t *id_p)
     if (eng->readonly)
         return WEFT_ESTATE;
     r->errmsg[0] = 0;
-    int rc = wf_graph_resolve(&r->spec, r->errmsg, sizeof r->errmsg);
+    int rc = s_resolve(r);
     if (rc != WEFT_OK)
         return rc;
     wf_reqspec_t *copy = s_clone(&r->spec);
@@ -800,6 +826,24 @@ weft_job_status(weft_engine_t *eng, weft_reqid_t id, const char *job, weft_job_i
         return WEFT_EINVAL;
     int rc = wf_store_find_job(eng->store, id, job, &idx);
     return rc == WEFT_OK ? weft_job_status_at(eng, id, idx, out) : rc;
+}
+
+int
+weft_job_needs(weft_engine_t *eng, weft_reqid_t id, uint32_t index, uint32_t *buf, size_t cap,
+               size_t *n_p)
+{
+    if (!eng || (cap && !buf))
+        return WEFT_EINVAL;
+    wf_jobspec_t spec = {0};
+    int rc = wf_store_get_job(eng->store, id, index, &spec, NULL);
+    if (rc == WEFT_OK) {
+        if (n_p)
+            *n_p = spec.nneeds;
+        for (size_t i = 0; i < spec.nneeds && i < cap; i++)
+            buf[i] = spec.needs[i];
+    }
+    wf_jobspec_fini(&spec);
+    return rc;
 }
 
 int

@@ -2,3 +2,6 @@
 weft_test(workflow_test SOURCES cli/workflow_test.c LIBS wf_cli LABELS unit)
 set_tests_properties(weft.workflow_test PROPERTIES ENVIRONMENT
                      "WEFT_CLI_DATA=${CMAKE_CURRENT_SOURCE_DIR}/cli/data")
+add_test(NAME weft.cli_run COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/run_test.sh
+         $<TARGET_FILE:weft_cli> ${PROJECT_SOURCE_DIR}/examples/workflows)
+set_tests_properties(weft.cli_run PROPERTIES TIMEOUT 600 LABELS integration)
