@@ -6,34 +6,21 @@
  * elements would ask for ~100 GB.  Every element takes at least one byte, so a container whose
  * count exceeds the bytes left after its header is a lie; we reject it here, together with
  * nesting deeper than the caller allows and trailing bytes.  After this walk the unpacker's
- * allocations are bounded by a small multiple of the message size.
+ * allocations are bounded by a small multiple of the message size.  Never allocates.
  */
 #include "proto.h"
 
-#include <string.h>
-
-static bool
-s_read_be(const uint8_t *p, size_t avail, size_t n, uint64_t *out)
+const char *
+wf_msgpack_check(const uint8_t *buf, size_t len, int max_depth)
 {
-    if (avail < n)
-        return false;
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v = (v << 8) | p[i];
-    *out = v;
-    return true;
-}
-
-bool
-wf_msgpack_safe(const uint8_t *buf, size_t len, int max_depth)
-{
-    /* pending[d] = objects still to read at depth d; depth 0 holds the single top object. */
+    if (!buf || len == 0)
+        return "empty";
+    if (max_depth < 1 || max_depth > WF_MAX_DEPTH)
+        return "bad depth limit";
     uint64_t pending[WF_MAX_DEPTH + 2];
     int depth = 0;
     size_t pos = 0;
 
-    if (!buf || len == 0 || max_depth < 1 || max_depth > WF_MAX_DEPTH)
-        return false;
     pending[0] = 1;
     while (depth >= 0) {
         if (pending[depth] == 0) {
@@ -42,84 +29,68 @@ wf_msgpack_safe(const uint8_t *buf, size_t len, int max_depth)
         }
         pending[depth]--;
         if (pos >= len)
-            return false;
+            return "truncated";
         uint8_t b = buf[pos++];
-        size_t avail = len - pos;
-        uint64_t n = 0;     /* payload bytes to skip */
-        uint64_t items = 0; /* child objects of a container */
-        bool container = false;
+        uint64_t skip = 0, items = 0;
+        int hdr = 0; /* bytes of length after the type byte */
+        bool container = false, map = false;
 
-        if (b <= 0x7f || b >= 0xe0 || (b >= 0xc0 && b <= 0xc3 && b != 0xc1)) {
-            n = 0;
-        } else if (b >= 0x80 && b <= 0x8f) {
-            items = 2ull * (b & 0x0f);
-            container = true;
-        } else if (b >= 0x90 && b <= 0x9f) {
-            items = b & 0x0f;
-            container = true;
-        } else if (b >= 0xa0 && b <= 0xbf) {
-            n = b & 0x1f;
+        if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+            skip = 0;
+        } else if (b <= 0x8f) {
+            items = 2u * (b & 0x0f), container = map = true;
+        } else if (b <= 0x9f) {
+            items = b & 0x0f, container = true;
+        } else if (b <= 0xbf) {
+            skip = b & 0x1f;
+        } else if (b == 0xc1) {
+            return "reserved byte 0xc1";
         } else {
+            static const struct { uint8_t b; uint8_t hdr; uint8_t fixed; uint8_t kind; } t[] = {
+                /* kind: 0 = hdr gives byte length, 1 = ext (+1 type byte), 2 = array, 3 = map,
+                 *       4 = fixed size */
+                { 0xc4, 1, 0, 0 }, { 0xc5, 2, 0, 0 }, { 0xc6, 4, 0, 0 }, { 0xc7, 1, 0, 1 },
+                { 0xc8, 2, 0, 1 }, { 0xc9, 4, 0, 1 }, { 0xca, 0, 4, 4 }, { 0xcb, 0, 8, 4 },
+                { 0xcc, 0, 1, 4 }, { 0xcd, 0, 2, 4 }, { 0xce, 0, 4, 4 }, { 0xcf, 0, 8, 4 },
+                { 0xd0, 0, 1, 4 }, { 0xd1, 0, 2, 4 }, { 0xd2, 0, 4, 4 }, { 0xd3, 0, 8, 4 },
+                { 0xd4, 0, 2, 4 }, { 0xd5, 0, 3, 4 }, { 0xd6, 0, 5, 4 }, { 0xd7, 0, 9, 4 },
+                { 0xd8, 0, 17, 4 }, { 0xd9, 1, 0, 0 }, { 0xda, 2, 0, 0 }, { 0xdb, 4, 0, 0 },
+                { 0xdc, 2, 0, 2 }, { 0xdd, 4, 0, 2 }, { 0xde, 2, 0, 3 }, { 0xdf, 4, 0, 3 },
+            };
+            unsigned i = b - 0xc4; /* t[] is indexed by b - 0xc4 for 0xc4..0xdf */
+            hdr = t[i].hdr;
+            if ((size_t)hdr > len - pos)
+                return "truncated";
             uint64_t v = 0;
-            switch (b) {
-            case 0xc4: case 0xd9: /* bin8, str8 */
-                if (!s_read_be(buf + pos, avail, 1, &v)) return false;
-                pos += 1; n = v; break;
-            case 0xc5: case 0xda: /* bin16, str16 */
-                if (!s_read_be(buf + pos, avail, 2, &v)) return false;
-                pos += 2; n = v; break;
-            case 0xc6: case 0xdb: /* bin32, str32 */
-                if (!s_read_be(buf + pos, avail, 4, &v)) return false;
-                pos += 4; n = v; break;
-            case 0xc7: /* ext8: len, type */
-                if (!s_read_be(buf + pos, avail, 1, &v)) return false;
-                pos += 1; n = v + 1; break;
-            case 0xc8:
-                if (!s_read_be(buf + pos, avail, 2, &v)) return false;
-                pos += 2; n = v + 1; break;
-            case 0xc9:
-                if (!s_read_be(buf + pos, avail, 4, &v)) return false;
-                pos += 4; n = v + 1; break;
-            case 0xca: n = 4; break;
-            case 0xcb: n = 8; break;
-            case 0xcc: case 0xd0: n = 1; break;
-            case 0xcd: case 0xd1: n = 2; break;
-            case 0xce: case 0xd2: n = 4; break;
-            case 0xcf: case 0xd3: n = 8; break;
-            case 0xd4: n = 2; break;
-            case 0xd5: n = 3; break;
-            case 0xd6: n = 5; break;
-            case 0xd7: n = 9; break;
-            case 0xd8: n = 17; break;
-            case 0xdc: /* array16 */
-                if (!s_read_be(buf + pos, avail, 2, &v)) return false;
-                pos += 2; items = v; container = true; break;
-            case 0xdd:
-                if (!s_read_be(buf + pos, avail, 4, &v)) return false;
-                pos += 4; items = v; container = true; break;
-            case 0xde: /* map16 */
-                if (!s_read_be(buf + pos, avail, 2, &v)) return false;
-                pos += 2; items = 2 * v; container = true; break;
-            case 0xdf:
-                if (!s_read_be(buf + pos, avail, 4, &v)) return false;
-                pos += 4; items = 2 * v; container = true; break;
-            default: /* 0xc1: never used */
-                return false;
+            for (int j = 0; j < hdr; j++)
+                v = (v << 8) | buf[pos++];
+            switch (t[i].kind) {
+            case 0: skip = v; break;
+            case 1: skip = v + 1; break;
+            case 2: items = v, container = true; break;
+            case 3: items = 2 * v, container = map = true; break;
+            default: skip = t[i].fixed; break;
             }
         }
         if (container) {
             if (items > len - pos)
-                return false; /* claims more elements than bytes remain */
+                return map ? "map count exceeds bytes" : "array count exceeds bytes";
             if (items > 0) {
                 if (depth + 1 >= max_depth)
-                    return false;
+                    return "nesting too deep";
                 pending[++depth] = items;
             }
         } else {
-            if (n > len - pos)
-                return false;
-            pos += (size_t)n;
+            if (skip > len - pos)
+                return "truncated";
+            pos += (size_t)skip;
         }
     }
-    return pos == len; /* exactly one object, no trailing bytes */
+    return pos == len ? NULL : "trailing bytes";
+}
+
+bool
+wf_msgpack_safe(const uint8_t *buf, size_t len, int max_depth)
+{
+    return wf_msgpack_check(buf, len, max_depth) == NULL;
 }

@@ -140,4 +140,9 @@ wf_name_ok(const char *s, size_t len);
 bool
 wf_msgpack_safe(const uint8_t *buf, size_t len, int max_depth);
 
+/* The same check, saying why: NULL when safe, else the first problem ("truncated", "trailing
+ * bytes", "array count exceeds bytes", "nesting too deep", ...). */
+const char *
+wf_msgpack_check(const uint8_t *buf, size_t len, int max_depth);
+
 #endif
