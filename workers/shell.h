@@ -1,25 +1,55 @@
 /*
  * shell.h -- the shell runner: runs a `shell` job's command with /bin/sh -c in its own process
  * group, as a weft_handler_fn, so local consumer threads and remote workers run shell jobs the
- * same way.
+ * same way.  This comment is the full statement of a shell job's behaviour; shell.c keeps it.
  *
  * Payload of a shell job (msgpack map, built by wf_shell_payload_encode, which the workflow
  * loader uses):  { "run": str, "env": { str: str, ... }, "cwd": str }   ("env", "cwd" optional)
+ * Decoding is strict (WEFT_EPROTO otherwise): exactly one msgpack map with no trailing bytes,
+ * str keys, no unknown or duplicate key, "run" present; strings hold no NUL byte; "cwd" is not
+ * empty; env names match [A-Za-z_][A-Za-z0-9_]*, appear once, and number at most
+ * WF_SHELL_MAX_ENV; the whole payload is at most WF_MAX_PAYLOAD bytes.
  *
- * What the handler guarantees (docs/workflow-format.md, "Shell jobs"):
- *   - the command runs as `/bin/sh -c RUN` in a new process group, in `cwd` (relative paths are
- *     taken from the runner's base dir), with the runner's environment plus WEFT_REQUEST,
- *     WEFT_JOB, WEFT_ATTEMPT, WEFT_PROGRESS_FD and the job's env;
- *   - stdout and stderr go to per-attempt log files under the log dir:
+ * What the handler guarantees:
+ *   - a payload that does not decode fails the attempt with exit code 127 and the error
+ *     "bad shell payload: <why>", without starting anything; so does any failure to set the
+ *     attempt up (log directory or files, pipes, fork: "cannot ...: <strerror>"), and a child
+ *     that cannot chdir to its cwd or exec /bin/sh ("cannot change directory to '<dir>': ...",
+ *     "cannot run '/bin/sh': ..."); an attempt already cancelled on entry fails with 1,
+ *     "cancelled";
+ *   - the command runs as `/bin/sh -c RUN` in a new process group (setpgid by both sides, so it
+ *     exists before any signal is sent), stdin from /dev/null, in `cwd`: an absolute cwd as is,
+ *     a relative one under opts->base_dir (or the process's cwd if base_dir is NULL); with no cwd
+ *     it runs in base_dir, or in the process's cwd if base_dir is NULL too;
+ *   - its environment is the runner's, overridden by the job's env, overridden by WEFT_REQUEST
+ *     (decimal request id), WEFT_JOB (job id), WEFT_ATTEMPT (1-based) and WEFT_PROGRESS_FD (3):
+ *     a job's env cannot change those four.  Signal dispositions are reset to default and no
+ *     signal is blocked; no fd but 0-3 is open;
+ *   - stdout and stderr go to per-attempt log files under the log dir, created 0644 and
+ *     truncated (the directory <log_dir>/<request> is created as with mkdir -p):
  *       <log_dir>/<request>/<job>.<attempt>.out and .err
- *   - lines "PERCENT [message]" written to the fd named in WEFT_PROGRESS_FD become progress;
- *   - exit 0 is done; any other exit fails the attempt with that exit code; death by signal N
- *     fails it with exit code 128+N; the error message then holds the reason and the last lines
- *     of stderr (bounded by WEFT_MAX_MESSAGE);
- *   - when the attempt is cancelled (cancel, timeout, shutdown) the whole process group gets
- *     SIGTERM, then SIGKILL after kill_grace_ms; when the shell exits, anything it left running in
- *     its group is killed too, so no job's processes outlive the attempt; the child also has
- *     PR_SET_PDEATHSIG(SIGKILL), so it dies with weft even on SIGKILL.
+ *     With log_dir NULL they go to /dev/null and error messages quote no stderr;
+ *   - lines "PERCENT [message]" written to fd 3 (WEFT_PROGRESS_FD) become progress: PERCENT is
+ *     1-3 decimal digits with a value 0..100, then the end of the line or blanks and a message
+ *     (a trailing CR is dropped).  Malformed lines, lines longer than 4 KiB and a last line
+ *     without a newline are ignored; of several lines read at once only the last is reported;
+ *   - exit 0 is done (no result is set); exit N fails the attempt with exit code N and the error
+ *     "exit status N: <stderr tail>"; death by signal S fails it with exit code 128+S and
+ *     "killed by signal S (SIGNAME): <stderr tail>".  The tail is the last lines of the last
+ *     4 KiB of the .err file that fit in WEFT_MAX_MESSAGE with the prefix (control bytes shown
+ *     as '?'); with no stderr the message is the prefix alone;
+ *   - when the attempt is cancelled (cancel, timeout, shutdown: weft_job_cancelled) the whole
+ *     process group gets SIGTERM, then SIGKILL after kill_grace_ms; the attempt then fails with
+ *     "cancelled: <stderr tail>" and exit code 128+S if the shell died of signal S, else 1;
+ *   - when the shell exits, for whatever reason, its group gets SIGKILL before the shell is
+ *     reaped, so nothing the command left running in its group outlives the attempt (a process
+ *     that moved itself to another group or session escapes this);
+ *   - the child has PR_SET_PDEATHSIG(SIGKILL) (and checks its parent is still there), so the
+ *     shell dies with weft even on SIGKILL -- more exactly with the runner thread that forked it,
+ *     which lives as long as the handler call.  Its own children do not get that signal.
+ * The handler is called on several runner threads at once; it forks, and the child calls only
+ * async-signal-safe functions before execve.  It polls every ~50 ms, so a cancel takes effect
+ * within about that.
  */
 #ifndef WF_SHELL_H
 #define WF_SHELL_H
@@ -29,14 +59,19 @@
 
 #include <weft/weft.h>
 
+/* At most this many env entries in a payload: keeps duplicate checks and envp small. */
+#define WF_SHELL_MAX_ENV 4096
+
 typedef struct wf_shell_opts {
     const char *log_dir;    /* where per-attempt logs go; NULL: discard output */
-    const char *base_dir;   /* relative cwd is taken from here; NULL: the process's cwd */
+    const char *base_dir;   /* relative cwd is taken from here, and a job without cwd runs
+                               here; NULL: the process's cwd */
     int kill_grace_ms;      /* between SIGTERM and SIGKILL; 0: 5000 */
 } wf_shell_opts_t;
 
-/* Encode a shell payload.  env is n "NAME=VALUE" strings.  *buf_p is malloc'd.
- * Errors: EINVAL (NULL run, malformed env entry), ETOOBIG (over WF_MAX_PAYLOAD). */
+/* Encode a shell payload.  env is n "NAME=VALUE" strings; cwd may be NULL.  *buf_p is malloc'd.
+ * Errors: EINVAL (NULL run, malformed or duplicate env name, more than WF_SHELL_MAX_ENV entries,
+ * empty cwd), ETOOBIG (over WF_MAX_PAYLOAD). */
 int wf_shell_payload_encode(const char *run, const char *const *env, size_t nenv, const char *cwd,
                             uint8_t **buf_p, size_t *len_p);
 
@@ -48,14 +83,16 @@ typedef struct wf_shell_payload {
     char *cwd;    /* NULL: none */
 } wf_shell_payload_t;
 
-/* Errors: EPROTO (not a shell payload). */
+/* Decode strictly (see the top of this file); on error *out is left empty (fini is safe).
+ * Errors: EPROTO (not a shell payload), EINVAL (out is NULL). */
 int wf_shell_payload_decode(const void *buf, size_t len, wf_shell_payload_t *out);
 void wf_shell_payload_fini(wf_shell_payload_t *p);
 
 /* The handler: arg is a const wf_shell_opts_t * that outlives the worker. */
 int wf_shell_handler(weft_job_t *job, void *arg);
 
-/* The log file of one attempt's stream ("out" or "err") into buf; returns buf. */
+/* The log file of one attempt's stream ("out" or "err") into buf (truncated to cap):
+ * "<log_dir>/<req>/<job>.<attempt>.<stream>".  Returns buf. */
 char *wf_shell_log_path(char *buf, size_t cap, const char *log_dir, weft_reqid_t req,
                         const char *job, uint32_t attempt, const char *stream);
 

@@ -1,0 +1,881 @@
+/*
+ * shell_test.c -- the shell runner with real processes: its payload codec (round trip and strict
+ * rejections), and the handler run by a real engine's consumers: logs, environment, cwd, exit
+ * status and signal deaths with the stderr tail, progress over fd 3, timeout and cancel killing
+ * the whole process group, background processes killed after success, big output, retries with
+ * per-attempt logs.
+ *
+ * Each test gets its own temp dir holding the engine's state, the log dir and a work dir that is
+ * the runner's base_dir.  Commands synchronise with the test through files in the work dir; the
+ * test never sleeps for timing: it waits on events, files or states with generous deadlines.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <msgpack.h>
+
+#include <weft/weft.h>
+
+#include "proto.h"
+#include "shell.h"
+#include "testutil.h"
+
+typedef struct fx {
+    char *dir;
+    char logs[1024];
+    char work[1024];
+    weft_engine_t *eng;
+    weft_options_t *opts;
+    wf_shell_opts_t sh;
+} fx_t;
+
+static int
+s_setup(void **state)
+{
+    fx_t *f = calloc(1, sizeof *f);
+    f->dir = wf_test_tmpdir("shell");
+    snprintf(f->logs, sizeof f->logs, "%s/logs", f->dir);
+    snprintf(f->work, sizeof f->work, "%s/work", f->dir);
+    char st[1100];
+    snprintf(st, sizeof st, "%s/state", f->dir);
+    if (mkdir(f->work, 0755) != 0 || mkdir(st, 0755) != 0)
+        return -1;
+    weft_options_new(&f->opts);
+    weft_options_set_int(f->opts, WEFT_OPT_HEARTBEAT_MS, 100);
+    weft_options_set_int(f->opts, WEFT_OPT_DURABILITY, WEFT_DURABLE_PROCESS);
+    char err[256];
+    int rc = weft_engine_open(&f->eng, st, f->opts, err, sizeof err);
+    if (rc != WEFT_OK) {
+        fprintf(stderr, "engine open: %s: %s\n", weft_strerror(rc), err);
+        return -1;
+    }
+    f->sh.log_dir = f->logs;
+    f->sh.base_dir = f->work;
+    *state = f;
+    return 0;
+}
+
+static int
+s_teardown(void **state)
+{
+    fx_t *f = *state;
+    weft_engine_close(&f->eng);
+    assert_null(f->eng);
+    weft_options_destroy(&f->opts);
+    wf_test_rmtree(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+/* Register the runner with the fixture's (possibly adjusted) options and start two slots. */
+static void
+s_start(fx_t *f)
+{
+    assert_int_equal(weft_engine_register(f->eng, "shell", wf_shell_handler, &f->sh), WEFT_OK);
+    assert_int_equal(weft_engine_start_consumers(f->eng, 2), WEFT_OK);
+}
+
+/* Add shell job `id` running `run`. */
+static void
+s_add(weft_request_t *r, const char *id, const char *run, const char *const *env, size_t nenv,
+      const char *cwd)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(wf_shell_payload_encode(run, env, nenv, cwd, &buf, &len), WEFT_OK);
+    assert_int_equal(weft_request_add_job(r, id, "shell", buf, len), WEFT_OK);
+    free(buf);
+}
+
+static weft_reqid_t
+s_submit(fx_t *f, weft_request_t **r_p)
+{
+    weft_reqid_t id = 0;
+    int rc = weft_request_submit(f->eng, *r_p, &id);
+    if (rc != WEFT_OK)
+        fprintf(stderr, "submit: %s: %s\n", weft_strerror(rc), weft_request_errmsg(*r_p));
+    assert_int_equal(rc, WEFT_OK);
+    weft_request_destroy(r_p);
+    return id;
+}
+
+/* Submit one job "j" running `run` (with options) and return the request id. */
+static weft_reqid_t
+s_run1(fx_t *f, const char *run, int64_t timeout_ms, int64_t retries)
+{
+    weft_request_t *r = NULL;
+    assert_int_equal(weft_request_new(&r, "t"), WEFT_OK);
+    s_add(r, "j", run, NULL, 0, NULL);
+    if (timeout_ms)
+        assert_int_equal(weft_request_job_set(r, "j", WEFT_JOBOPT_TIMEOUT_MS, timeout_ms), WEFT_OK);
+    if (retries)
+        assert_int_equal(weft_request_job_set(r, "j", WEFT_JOBOPT_RETRIES, retries), WEFT_OK);
+    return s_submit(f, &r);
+}
+
+static weft_req_state
+s_wait(fx_t *f, weft_reqid_t id)
+{
+    weft_req_state st = WEFT_REQ_RUNNING;
+    assert_int_equal(weft_request_wait(f->eng, id, WF_TEST_DEADLINE_MS, &st), WEFT_OK);
+    return st;
+}
+
+static weft_job_info_t
+s_info(fx_t *f, weft_reqid_t id, const char *job)
+{
+    weft_job_info_t info;
+    assert_int_equal(weft_job_status(f->eng, id, job, &info), WEFT_OK);
+    return info;
+}
+
+/* A whole small file as a string (NULL if missing); caller frees. */
+static char *
+s_slurp(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return NULL;
+    char *buf = calloc(1, 65536);
+    size_t n = fread(buf, 1, 65535, fp);
+    buf[n] = '\0';
+    fclose(fp);
+    return buf;
+}
+
+static char *
+s_work_file(fx_t *f, const char *name)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s/%s", f->work, name);
+    return s_slurp(path);
+}
+
+static void
+s_touch(fx_t *f, const char *name)
+{
+    char path[2048];
+    snprintf(path, sizeof path, "%s/%s", f->work, name);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fclose(fp);
+}
+
+static char *
+s_log(fx_t *f, weft_reqid_t id, const char *job, uint32_t attempt, const char *stream)
+{
+    char path[2048];
+    return s_slurp(wf_shell_log_path(path, sizeof path, f->logs, id, job, attempt, stream));
+}
+
+/* A pid written by the command into a work file: waits until the file holds a full line. */
+typedef struct pidwait {
+    fx_t *f;
+    const char *name;
+    pid_t pid;
+} pidwait_t;
+
+static bool
+s_pid_ready(void *arg)
+{
+    pidwait_t *w = arg;
+    char *s = s_work_file(w->f, w->name);
+    bool ok = s && strchr(s, '\n') && atoi(s) > 0;
+    if (ok)
+        w->pid = (pid_t)atoi(s);
+    free(s);
+    return ok;
+}
+
+static pid_t
+s_pid(fx_t *f, const char *name)
+{
+    pidwait_t w = {f, name, 0};
+    assert_true(wf_test_wait(s_pid_ready, &w, WF_TEST_DEADLINE_MS));
+    return w.pid;
+}
+
+/* Gone: no such process, or a zombie nobody reaps (orphans go to a PID 1 that may not reap). */
+static bool
+s_pid_gone(void *arg)
+{
+    pid_t pid = *(pid_t *)arg;
+    if (kill(pid, 0) == -1 && errno == ESRCH)
+        return true;
+    char path[64], buf[512] = "";
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return true;
+    size_t n = fread(buf, 1, sizeof buf - 1, fp);
+    buf[n] = '\0';
+    fclose(fp);
+    const char *close_paren = strrchr(buf, ')');
+    return close_paren && close_paren[1] == ' ' && close_paren[2] == 'Z';
+}
+
+static void
+s_assert_gone(pid_t pid)
+{
+    assert_true(pid > 0);
+    assert_true(wf_test_wait(s_pid_gone, &pid, WF_TEST_DEADLINE_MS));
+}
+
+static bool
+s_work_file_missing(fx_t *f, const char *name)
+{
+    char *s = s_work_file(f, name);
+    free(s);
+    return s == NULL;
+}
+
+/* ---- payload ------------------------------------------------------------------------------ */
+
+static void
+test_shell_payload_round_trip(void **state)
+{
+    (void)state;
+    const char *env[] = {"FOO=bar", "EMPTY=", "EQ=a=b", "_x1=y"};
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(wf_shell_payload_encode("echo \"$FOO\"", env, 4, "sub/dir", &buf, &len),
+                     WEFT_OK);
+    wf_shell_payload_t p;
+    assert_int_equal(wf_shell_payload_decode(buf, len, &p), WEFT_OK);
+    assert_string_equal(p.run, "echo \"$FOO\"");
+    assert_int_equal(p.nenv, 4);
+    for (size_t i = 0; i < 4; i++)
+        assert_string_equal(p.env[i], env[i]);
+    assert_string_equal(p.cwd, "sub/dir");
+    wf_shell_payload_fini(&p);
+    assert_null(p.run);
+    free(buf);
+
+    /* run alone */
+    assert_int_equal(wf_shell_payload_encode("true", NULL, 0, NULL, &buf, &len), WEFT_OK);
+    assert_int_equal(wf_shell_payload_decode(buf, len, &p), WEFT_OK);
+    assert_string_equal(p.run, "true");
+    assert_int_equal(p.nenv, 0);
+    assert_null(p.cwd);
+    wf_shell_payload_fini(&p);
+    wf_shell_payload_fini(&p); /* idempotent */
+    free(buf);
+}
+
+static void
+test_shell_payload_encode_rejects_bad_input(void **state)
+{
+    (void)state;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(wf_shell_payload_encode(NULL, NULL, 0, NULL, &buf, &len), WEFT_EINVAL);
+    const char *bad[] = {"noequals", "=v", "1X=y", "A-B=c", "A B=c", "é=x"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(wf_shell_payload_encode("true", &bad[i], 1, NULL, &buf, &len),
+                         WEFT_EINVAL);
+    const char *dup[] = {"A=1", "A=2"};
+    assert_int_equal(wf_shell_payload_encode("true", dup, 2, NULL, &buf, &len), WEFT_EINVAL);
+    assert_int_equal(wf_shell_payload_encode("true", NULL, 1, NULL, &buf, &len), WEFT_EINVAL);
+    assert_int_equal(wf_shell_payload_encode("true", NULL, 0, "", &buf, &len), WEFT_EINVAL);
+    assert_null(buf);
+    /* over the payload limit */
+    size_t big = WF_MAX_PAYLOAD + 10;
+    char *run = malloc(big + 1);
+    memset(run, 'x', big);
+    run[big] = '\0';
+    assert_int_equal(wf_shell_payload_encode(run, NULL, 0, NULL, &buf, &len), WEFT_ETOOBIG);
+    assert_null(buf);
+    free(run);
+}
+
+/* A hand-built payload: the packer callback fills `pk`, then decode must say EPROTO. */
+typedef void (*pack_fn)(msgpack_packer *pk);
+
+static void
+s_str(msgpack_packer *pk, const char *s, size_t n)
+{
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+#define S_KEY(pk, lit) s_str(pk, lit, sizeof(lit) - 1)
+
+static void
+p_array(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, 1);
+    S_KEY(pk, "true");
+}
+static void
+p_no_run(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 1);
+    S_KEY(pk, "cwd");
+    S_KEY(pk, "x");
+}
+static void
+p_run_int(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 1);
+    S_KEY(pk, "run");
+    msgpack_pack_int(pk, 3);
+}
+static void
+p_run_bin(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 1);
+    S_KEY(pk, "run");
+    msgpack_pack_bin(pk, 4);
+    msgpack_pack_bin_body(pk, "true", 4);
+}
+static void
+p_unknown_key(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 2);
+    S_KEY(pk, "run");
+    S_KEY(pk, "true");
+    S_KEY(pk, "shell");
+    S_KEY(pk, "bash");
+}
+static void
+p_dup_key(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 2);
+    S_KEY(pk, "run");
+    S_KEY(pk, "true");
+    S_KEY(pk, "run");
+    S_KEY(pk, "false");
+}
+static void
+p_int_key(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 2);
+    S_KEY(pk, "run");
+    S_KEY(pk, "true");
+    msgpack_pack_int(pk, 1);
+    S_KEY(pk, "x");
+}
+static void
+p_nul_run(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 1);
+    S_KEY(pk, "run");
+    s_str(pk, "tr\0ue", 5);
+}
+static void
+p_nul_cwd(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 2);
+    S_KEY(pk, "run");
+    S_KEY(pk, "true");
+    S_KEY(pk, "cwd");
+    s_str(pk, "a\0b", 3);
+}
+static void
+p_empty_cwd(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 2);
+    S_KEY(pk, "run");
+    S_KEY(pk, "true");
+    S_KEY(pk, "cwd");
+    s_str(pk, "", 0);
+}
+static void
+p_env_array(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 2);
+    S_KEY(pk, "run");
+    S_KEY(pk, "true");
+    S_KEY(pk, "env");
+    msgpack_pack_array(pk, 1);
+    S_KEY(pk, "A=1");
+}
+static void
+p_env_bad_name(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 2);
+    S_KEY(pk, "run");
+    S_KEY(pk, "true");
+    S_KEY(pk, "env");
+    msgpack_pack_map(pk, 1);
+    S_KEY(pk, "9A");
+    S_KEY(pk, "1");
+}
+static void
+p_env_eq_name(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 2);
+    S_KEY(pk, "run");
+    S_KEY(pk, "true");
+    S_KEY(pk, "env");
+    msgpack_pack_map(pk, 1);
+    S_KEY(pk, "A=B");
+    S_KEY(pk, "1");
+}
+static void
+p_env_int_value(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 2);
+    S_KEY(pk, "run");
+    S_KEY(pk, "true");
+    S_KEY(pk, "env");
+    msgpack_pack_map(pk, 1);
+    S_KEY(pk, "A");
+    msgpack_pack_int(pk, 1);
+}
+static void
+p_env_nul_value(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 2);
+    S_KEY(pk, "run");
+    S_KEY(pk, "true");
+    S_KEY(pk, "env");
+    msgpack_pack_map(pk, 1);
+    S_KEY(pk, "A");
+    s_str(pk, "x\0y", 3);
+}
+static void
+p_env_dup(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 2);
+    S_KEY(pk, "run");
+    S_KEY(pk, "true");
+    S_KEY(pk, "env");
+    msgpack_pack_map(pk, 2);
+    S_KEY(pk, "A");
+    S_KEY(pk, "1");
+    S_KEY(pk, "A");
+    S_KEY(pk, "2");
+}
+static void
+p_trailing(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 1);
+    S_KEY(pk, "run");
+    S_KEY(pk, "true");
+    msgpack_pack_nil(pk);
+}
+
+static void
+test_shell_payload_decode_is_strict(void **state)
+{
+    (void)state;
+    pack_fn bad[] = {p_array,       p_no_run,       p_run_int,       p_run_bin,
+                     p_unknown_key, p_dup_key,      p_int_key,       p_nul_run,
+                     p_nul_cwd,     p_empty_cwd,    p_env_array,     p_env_bad_name,
+                     p_env_eq_name, p_env_int_value, p_env_nul_value, p_env_dup,
+                     p_trailing};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        bad[i](&pk);
+        wf_shell_payload_t p;
+        int rc = wf_shell_payload_decode(sb.data, sb.size, &p);
+        if (rc != WEFT_EPROTO)
+            fprintf(stderr, "case %zu decoded with %d\n", i, rc);
+        assert_int_equal(rc, WEFT_EPROTO);
+        assert_null(p.run);
+        assert_null(p.env);
+        wf_shell_payload_fini(&p);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    /* raw bytes: empty, garbage, a truncated good payload, a lying container count */
+    wf_shell_payload_t p;
+    assert_int_equal(wf_shell_payload_decode("", 0, &p), WEFT_EPROTO);
+    assert_int_equal(wf_shell_payload_decode(NULL, 0, &p), WEFT_EPROTO);
+    assert_int_equal(wf_shell_payload_decode("echo hi", 7, &p), WEFT_EPROTO);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(wf_shell_payload_encode("true", NULL, 0, "d", &buf, &len), WEFT_OK);
+    for (size_t n = 0; n < len; n++)
+        assert_int_equal(wf_shell_payload_decode(buf, n, &p), WEFT_EPROTO);
+    free(buf);
+    const uint8_t liar[] = {0xdf, 0xff, 0xff, 0xff, 0xff, 0xa3, 'r', 'u', 'n'};
+    assert_int_equal(wf_shell_payload_decode(liar, sizeof liar, &p), WEFT_EPROTO);
+}
+
+static void
+test_shell_log_path_layout(void **state)
+{
+    (void)state;
+    char buf[256];
+    assert_ptr_equal(wf_shell_log_path(buf, sizeof buf, "/var/weft", 42, "build", 3, "err"), buf);
+    assert_string_equal(buf, "/var/weft/42/build.3.err");
+}
+
+/* ---- running commands ---------------------------------------------------------------------- */
+
+static void
+test_shell_runs_command_and_logs_output(void **state)
+{
+    fx_t *f = *state;
+    s_start(f);
+    weft_reqid_t id = s_run1(f, "echo hi; echo err >&2", 0, 0);
+    assert_int_equal(s_wait(f, id), WEFT_REQ_SUCCEEDED);
+    weft_job_info_t info = s_info(f, id, "j");
+    assert_int_equal(info.state, WEFT_JOB_DONE);
+    assert_int_equal(info.exit_code, 0);
+    char *out = s_log(f, id, "j", 1, "out");
+    char *err = s_log(f, id, "j", 1, "err");
+    assert_non_null(out);
+    assert_non_null(err);
+    assert_string_equal(out, "hi\n");
+    assert_string_equal(err, "err\n");
+    free(out);
+    free(err);
+}
+
+static void
+test_shell_sets_weft_and_job_environment(void **state)
+{
+    fx_t *f = *state;
+    /* the job's env overrides the runner's; WEFT_* cannot be overridden by the job */
+    setenv("WEFT_SHELL_TEST_INHERITED", "from-runner", 1);
+    s_start(f);
+    const char *env[] = {"GREETING=hello world", "WEFT_JOB=spoofed", "HOME=/nowhere"};
+    weft_request_t *r = NULL;
+    assert_int_equal(weft_request_new(&r, "env"), WEFT_OK);
+    s_add(r, "envjob", "printf '%s\\n' \"$WEFT_JOB\" \"$WEFT_ATTEMPT\" \"$WEFT_REQUEST\" "
+                       "\"$WEFT_PROGRESS_FD\" \"$GREETING\" \"$HOME\" "
+                       "\"$WEFT_SHELL_TEST_INHERITED\" > env.txt",
+          env, 3, NULL);
+    weft_reqid_t id = s_submit(f, &r);
+    assert_int_equal(s_wait(f, id), WEFT_REQ_SUCCEEDED);
+    char *got = s_work_file(f, "env.txt");
+    assert_non_null(got);
+    char want[512];
+    snprintf(want, sizeof want, "envjob\n1\n%" PRIu64 "\n3\nhello world\n/nowhere\nfrom-runner\n",
+             id);
+    assert_string_equal(got, want);
+    free(got);
+    unsetenv("WEFT_SHELL_TEST_INHERITED");
+}
+
+static void
+test_shell_honours_cwd(void **state)
+{
+    fx_t *f = *state;
+    s_start(f);
+    char sub[1100];
+    snprintf(sub, sizeof sub, "%s/sub", f->work);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    weft_request_t *r = NULL;
+    assert_int_equal(weft_request_new(&r, "cwd"), WEFT_OK);
+    s_add(r, "rel", "pwd -P > here.txt", NULL, 0, "sub");     /* under base_dir */
+    s_add(r, "abs", "pwd -P > there.txt", NULL, 0, sub);      /* absolute */
+    s_add(r, "none", "pwd -P > base.txt", NULL, 0, NULL);     /* base_dir itself */
+    s_add(r, "missing", "true", NULL, 0, "no/such/dir");      /* fails before running */
+    weft_reqid_t id = s_submit(f, &r);
+    assert_int_equal(s_wait(f, id), WEFT_REQ_FAILED);
+    char real_sub[4096], real_work[4096];
+    assert_non_null(realpath(sub, real_sub));
+    assert_non_null(realpath(f->work, real_work));
+    strcat(real_sub, "\n");
+    strcat(real_work, "\n");
+    char *here = s_work_file(f, "sub/here.txt");
+    char *there = s_work_file(f, "sub/there.txt");
+    char *base = s_work_file(f, "base.txt");
+    assert_non_null(here);
+    assert_non_null(there);
+    assert_non_null(base);
+    assert_string_equal(here, real_sub);
+    assert_string_equal(there, real_sub);
+    assert_string_equal(base, real_work);
+    free(here);
+    free(there);
+    free(base);
+    weft_job_info_t info = s_info(f, id, "missing");
+    assert_int_equal(info.state, WEFT_JOB_FAILED);
+    assert_int_equal(info.exit_code, 127);
+    assert_non_null(strstr(info.error, "cannot change directory"));
+    assert_non_null(strstr(info.error, "no/such/dir"));
+}
+
+static void
+test_shell_exit_status_fails_with_stderr_tail(void **state)
+{
+    fx_t *f = *state;
+    s_start(f);
+    weft_reqid_t id = s_run1(f, "echo first >&2; echo 'boom: disk full' >&2; exit 3", 0, 0);
+    assert_int_equal(s_wait(f, id), WEFT_REQ_FAILED);
+    weft_job_info_t info = s_info(f, id, "j");
+    assert_int_equal(info.state, WEFT_JOB_FAILED);
+    assert_int_equal(info.reason, WEFT_REASON_EXIT);
+    assert_int_equal(info.exit_code, 3);
+    assert_string_equal(info.error, "exit status 3: first\nboom: disk full");
+}
+
+static void
+test_shell_long_stderr_tail_is_bounded(void **state)
+{
+    fx_t *f = *state;
+    s_start(f);
+    /* 200 numbered lines, ~20 KiB: only the last lines fit, the final one must be there */
+    weft_reqid_t id = s_run1(f,
+                             "i=0; while [ $i -lt 200 ]; do "
+                             "echo \"line $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                             "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\" >&2; "
+                             "i=$((i+1)); done; exit 5",
+                             0, 0);
+    assert_int_equal(s_wait(f, id), WEFT_REQ_FAILED);
+    weft_job_info_t info = s_info(f, id, "j");
+    assert_int_equal(info.exit_code, 5);
+    assert_true(strncmp(info.error, "exit status 5: line ", 20) == 0);
+    assert_true(strlen(info.error) <= WEFT_MAX_MESSAGE);
+    assert_non_null(strstr(info.error, "line 199 x"));
+    assert_null(strstr(info.error, "line 100 x"));
+}
+
+static void
+test_shell_signal_death_names_the_signal(void **state)
+{
+    fx_t *f = *state;
+    s_start(f);
+    weft_reqid_t id = s_run1(f, "echo dying >&2; kill -9 $$", 0, 0);
+    assert_int_equal(s_wait(f, id), WEFT_REQ_FAILED);
+    weft_job_info_t info = s_info(f, id, "j");
+    assert_int_equal(info.exit_code, 137);
+    assert_string_equal(info.error, "killed by signal 9 (SIGKILL): dying");
+}
+
+static void
+test_shell_without_log_dir_discards_output(void **state)
+{
+    fx_t *f = *state;
+    f->sh.log_dir = NULL;
+    s_start(f);
+    weft_reqid_t id = s_run1(f, "echo out; echo err >&2; exit 2", 0, 0);
+    assert_int_equal(s_wait(f, id), WEFT_REQ_FAILED);
+    weft_job_info_t info = s_info(f, id, "j");
+    assert_int_equal(info.exit_code, 2);
+    assert_string_equal(info.error, "exit status 2");
+    struct stat st;
+    assert_int_not_equal(stat(f->logs, &st), 0);
+}
+
+static void
+test_shell_bad_payload_fails_without_running(void **state)
+{
+    fx_t *f = *state;
+    s_start(f);
+    weft_request_t *r = NULL;
+    assert_int_equal(weft_request_new(&r, "bad"), WEFT_OK);
+    assert_int_equal(weft_request_add_job(r, "j", "shell", "touch ran", 9), WEFT_OK);
+    weft_reqid_t id = s_submit(f, &r);
+    assert_int_equal(s_wait(f, id), WEFT_REQ_FAILED);
+    weft_job_info_t info = s_info(f, id, "j");
+    assert_int_equal(info.exit_code, 127);
+    assert_non_null(strstr(info.error, "bad shell payload"));
+    assert_true(s_work_file_missing(f, "ran"));
+}
+
+/* ---- progress ------------------------------------------------------------------------------ */
+
+/* Next progress event of job "j" (state RUNNING, attempt set, progress > 0). */
+static int
+s_next_progress(weft_events_t *ev)
+{
+    weft_event_t e;
+    for (;;) {
+        assert_int_equal(weft_events_next(ev, &e, WF_TEST_DEADLINE_MS), WEFT_OK);
+        if (e.job_index != UINT32_MAX && e.state == WEFT_JOB_RUNNING && e.progress > 0)
+            return e.progress;
+    }
+}
+
+static void
+test_shell_progress_lines_become_events(void **state)
+{
+    fx_t *f = *state;
+    s_start(f);
+    weft_events_t *ev = NULL;
+    assert_int_equal(weft_events_open(f->eng, 0, &ev), WEFT_OK);
+    /* Phase 1 repeats its line until the test saw it, so a late subscription loses nothing.
+     * Phase 2 writes malformed lines (none may become progress), an overlong line, then 90. */
+    weft_reqid_t id = s_run1(
+        f,
+        "while ! test -f go; do echo \"40 loading\" >&$WEFT_PROGRESS_FD; sleep 0.05; done; "
+        "printf 'abc\\n101 too much\\n50x\\n-1\\n 60 lead\\n1000\\n' >&$WEFT_PROGRESS_FD; "
+        "{ printf '70 '; head -c 5000 /dev/zero | tr '\\0' y; echo; } >&$WEFT_PROGRESS_FD; "
+        "printf '90   almost there\\r\\n' >&$WEFT_PROGRESS_FD; "
+        "while ! test -f go2; do sleep 0.05; done",
+        0, 0);
+    assert_int_equal(s_next_progress(ev), 40);
+    weft_job_info_t info = s_info(f, id, "j");
+    assert_int_equal(info.state, WEFT_JOB_RUNNING);
+    assert_int_equal(info.progress, 40);
+    assert_string_equal(info.progress_msg, "loading");
+    s_touch(f, "go");
+    int p;
+    while ((p = s_next_progress(ev)) == 40)
+        ;
+    assert_int_equal(p, 90); /* nothing malformed or overlong got through */
+    info = s_info(f, id, "j");
+    assert_int_equal(info.progress, 90);
+    assert_string_equal(info.progress_msg, "almost there");
+    s_touch(f, "go2");
+    assert_int_equal(s_wait(f, id), WEFT_REQ_SUCCEEDED);
+    info = s_info(f, id, "j");
+    assert_int_equal(info.state, WEFT_JOB_DONE);
+    assert_int_equal(info.progress, 100);
+    weft_events_close(&ev);
+}
+
+/* ---- killing the process group ------------------------------------------------------------- */
+
+#define S_TREE "echo $$ > sh.pid; sleep 30 & echo $! > bg.pid; "
+
+static void
+test_shell_timeout_kills_process_group(void **state)
+{
+    fx_t *f = *state;
+    s_start(f);
+    weft_reqid_t id = s_run1(f, S_TREE "sleep 30", 300, 0);
+    assert_int_equal(s_wait(f, id), WEFT_REQ_FAILED);
+    weft_job_info_t info = s_info(f, id, "j");
+    assert_int_equal(info.state, WEFT_JOB_FAILED);
+    assert_int_equal(info.reason, WEFT_REASON_TIMEOUT);
+    s_assert_gone(s_pid(f, "sh.pid"));
+    s_assert_gone(s_pid(f, "bg.pid"));
+}
+
+static void
+test_shell_cancel_kills_process_group(void **state)
+{
+    fx_t *f = *state;
+    s_start(f);
+    weft_reqid_t id = s_run1(f, S_TREE "sleep 30", 0, 0);
+    pid_t sh = s_pid(f, "sh.pid");
+    pid_t bg = s_pid(f, "bg.pid");
+    assert_int_equal(kill(bg, 0), 0);
+    assert_int_equal(weft_job_cancel(f->eng, id, "j"), WEFT_OK);
+    assert_int_equal(s_wait(f, id), WEFT_REQ_FAILED); /* a cancelled job fails its request */
+    assert_int_equal(s_info(f, id, "j").state, WEFT_JOB_CANCELLED);
+    s_assert_gone(sh);
+    s_assert_gone(bg);
+}
+
+static void
+test_shell_background_process_killed_after_success(void **state)
+{
+    fx_t *f = *state;
+    s_start(f);
+    weft_reqid_t id = s_run1(f, S_TREE "exit 0", 0, 0);
+    assert_int_equal(s_wait(f, id), WEFT_REQ_SUCCEEDED);
+    s_assert_gone(s_pid(f, "bg.pid"));
+    s_assert_gone(s_pid(f, "sh.pid"));
+}
+
+static void
+test_shell_sigterm_ignored_gets_sigkill_after_grace(void **state)
+{
+    fx_t *f = *state;
+    f->sh.kill_grace_ms = 200;
+    s_start(f);
+    /* the shell traps TERM; its child ignores it (ignored dispositions survive exec) */
+    weft_reqid_t id = s_run1(f,
+                             "trap '' TERM; echo $$ > sh.pid; "
+                             "sh -c 'trap \"\" TERM; sleep 30' & echo $! > bg.pid; wait",
+                             0, 0);
+    pid_t sh = s_pid(f, "sh.pid");
+    pid_t bg = s_pid(f, "bg.pid");
+    assert_int_equal(weft_request_cancel(f->eng, id), WEFT_OK);
+    assert_int_equal(s_wait(f, id), WEFT_REQ_CANCELLED);
+    s_assert_gone(sh);
+    s_assert_gone(bg);
+}
+
+/* ---- volume and retries -------------------------------------------------------------------- */
+
+static void
+test_shell_big_output_completes(void **state)
+{
+    fx_t *f = *state;
+    s_start(f);
+    weft_reqid_t id = s_run1(f, "head -c 10000000 /dev/zero; head -c 1000000 /dev/zero >&2", 0, 0);
+    assert_int_equal(s_wait(f, id), WEFT_REQ_SUCCEEDED);
+    char path[2048];
+    struct stat st;
+    assert_int_equal(stat(wf_shell_log_path(path, sizeof path, f->logs, id, "j", 1, "out"), &st),
+                     0);
+    assert_int_equal(st.st_size, 10000000);
+    assert_int_equal(stat(wf_shell_log_path(path, sizeof path, f->logs, id, "j", 1, "err"), &st),
+                     0);
+    assert_int_equal(st.st_size, 1000000);
+}
+
+static void
+test_shell_retry_gets_fresh_logs_per_attempt(void **state)
+{
+    fx_t *f = *state;
+    s_start(f);
+    weft_reqid_t id = s_run1(f,
+                             "echo \"attempt $WEFT_ATTEMPT\"; echo \"e$WEFT_ATTEMPT\" >&2; "
+                             "test -f marker || { touch marker; exit 1; }",
+                             0, 1);
+    assert_int_equal(s_wait(f, id), WEFT_REQ_SUCCEEDED);
+    weft_job_info_t info = s_info(f, id, "j");
+    assert_int_equal(info.state, WEFT_JOB_DONE);
+    assert_int_equal(info.attempts, 2);
+    assert_int_equal(info.failures, 1);
+    char *o1 = s_log(f, id, "j", 1, "out");
+    char *o2 = s_log(f, id, "j", 2, "out");
+    char *e1 = s_log(f, id, "j", 1, "err");
+    char *e2 = s_log(f, id, "j", 2, "err");
+    assert_non_null(o1);
+    assert_non_null(o2);
+    assert_non_null(e1);
+    assert_non_null(e2);
+    assert_string_equal(o1, "attempt 1\n");
+    assert_string_equal(o2, "attempt 2\n");
+    assert_string_equal(e1, "e1\n");
+    assert_string_equal(e2, "e2\n");
+    free(o1);
+    free(o2);
+    free(e1);
+    free(e2);
+}
+
+#define S_T(fn) cmocka_unit_test_setup_teardown(fn, s_setup, s_teardown)
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shell_payload_round_trip),
+        cmocka_unit_test(test_shell_payload_encode_rejects_bad_input),
+        cmocka_unit_test(test_shell_payload_decode_is_strict),
+        cmocka_unit_test(test_shell_log_path_layout),
+        S_T(test_shell_runs_command_and_logs_output),
+        S_T(test_shell_sets_weft_and_job_environment),
+        S_T(test_shell_honours_cwd),
+        S_T(test_shell_exit_status_fails_with_stderr_tail),
+        S_T(test_shell_long_stderr_tail_is_bounded),
+        S_T(test_shell_signal_death_names_the_signal),
+        S_T(test_shell_without_log_dir_discards_output),
+        S_T(test_shell_bad_payload_fails_without_running),
+        S_T(test_shell_progress_lines_become_events),
+        S_T(test_shell_timeout_kills_process_group),
+        S_T(test_shell_cancel_kills_process_group),
+        S_T(test_shell_background_process_killed_after_success),
+        S_T(test_shell_sigterm_ignored_gets_sigkill_after_grace),
+        S_T(test_shell_big_output_completes),
+        S_T(test_shell_retry_gets_fresh_logs_per_attempt),
+    };
+    return cmocka_run_group_tests_name("shell", tests, NULL, NULL);
+}

@@ -1,0 +1,960 @@
+/*
+ * shell.c -- the shell runner: a weft_handler_fn that runs a `shell` job's command as
+ * `/bin/sh -c RUN` in its own process group, logs its output to per-attempt files, turns lines
+ * on a progress pipe into weft_job_progress, and kills the whole group when the attempt is
+ * cancelled or the shell exits.  shell.h states the guarantees; this file keeps them.
+ *
+ * Threads: the handler runs on a consumer's runner thread while other runners (and the engine,
+ * and czmq) have threads of their own.  So:
+ * - everything the child needs (argv, envp, paths, fds, the signal reset) is prepared BEFORE
+ *   fork, and the child calls only async-signal-safe functions until execve -- no malloc, no
+ *   setenv, no stdio, no locks another thread might have held at fork time;
+ * - every fd the handler opens is O_CLOEXEC, so a shell forked by another runner at the same
+ *   moment never inherits this attempt's logs or pipes (and the child closes every fd above its
+ *   own anyway);
+ * - nothing is static or shared: one handler call owns one s_proc_t.
+ *
+ * Invariants:
+ * - the shell is reaped exactly once, by this handler, and only after the group got SIGKILL:
+ *   waitid(WNOWAIT) notices the exit, the zombie keeps the pid (so the group id) from being
+ *   reused while killpg runs, then waitpid reaps it;
+ * - a child setup failure (chdir, exec, fd juggling) is reported through an O_CLOEXEC pipe as
+ *   {stage, errno} before _exit(127); an exec that works closes the pipe with nothing in it;
+ * - progress lines are parsed from a bounded buffer (S_LINE_MAX); an overlong line is dropped
+ *   whole, so no line can make the handler allocate.
+ *
+ * Workload: one handler call per attempt, up to one per consumer slot at a time; the parent
+ * wakes at most every S_POLL_MS (sooner on progress or, where pidfd_open exists, on exit).
+ */
+#include "shell.h"
+
+#include "proto.h"
+
+#include <msgpack.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* The fds the command sees: 0 /dev/null, 1 and 2 the logs, 3 the progress pipe. */
+#define S_PROGRESS_FD 3
+/* Where the child keeps its setup-error pipe until execve closes it (CLOEXEC). */
+#define S_ERRPIPE_FD 4
+/* Everything from here up is closed in the child; sources are first parked here or above. */
+#define S_FIRST_FREE_FD 5
+/* The parent's wake-up period: bounds how late a cancel or an exit (without pidfd) is seen. */
+#define S_POLL_MS 50
+/* One progress line, newline excluded; longer lines are discarded whole. */
+#define S_LINE_MAX 4096
+/* How much of the end of the .err file the error message may quote from. */
+#define S_TAIL_BYTES 4096
+#define S_DEFAULT_GRACE_MS 5000
+/* What a handler returns when the command could not be started at all (as sh does). */
+#define S_EXIT_NOT_RUN 127
+/* A fallback bound for the close loop on kernels without close_range. */
+#define S_MAX_CLOSE_FD (1 << 16)
+
+/* Child setup stages, reported through the error pipe. */
+enum { S_STAGE_FDS = 1, S_STAGE_CHDIR, S_STAGE_EXEC, S_STAGE_PARENT };
+
+static void *
+s_alloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        abort(); /* OOM policy: abort (docs/decisions/0001-oom-aborts.md) */
+    return p;
+}
+
+static char *
+s_strndup(const char *s, size_t n)
+{
+    char *p = s_alloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+static char *s_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static char *
+s_printf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        abort();
+    char *p = s_alloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(p, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return p;
+}
+
+static int64_t
+s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- payload ------------------------------------------------------------------------------ */
+
+/* [A-Za-z_][A-Za-z0-9_]* : what POSIX shells accept as a variable name. */
+static bool
+s_env_name_ok(const char *s, size_t len)
+{
+    if (len == 0)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        bool alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+        if (!alpha && !(i > 0 && c >= '0' && c <= '9'))
+            return false;
+    }
+    return true;
+}
+
+/* Length of the NAME in "NAME=VALUE" (the whole string if it has no '='). */
+static size_t
+s_env_name_len(const char *entry)
+{
+    return strcspn(entry, "=");
+}
+
+#define S_PACK(call)     \
+    do {                 \
+        if ((call) != 0) \
+            abort();     \
+    } while (0) /* msgpack-c's packer fails only when its buffer cannot grow: OOM */
+
+static void
+s_pack_str(msgpack_packer *pk, const char *s, size_t len)
+{
+    S_PACK(msgpack_pack_str(pk, len));
+    if (len > 0)
+        S_PACK(msgpack_pack_str_body(pk, s, len));
+}
+
+int
+wf_shell_payload_encode(const char *run, const char *const *env, size_t nenv, const char *cwd,
+                        uint8_t **buf_p, size_t *len_p)
+{
+    if (!buf_p || !len_p)
+        return WEFT_EINVAL;
+    *buf_p = NULL;
+    *len_p = 0;
+    if (!run || (nenv > 0 && !env) || nenv > WF_SHELL_MAX_ENV || (cwd && !*cwd))
+        return WEFT_EINVAL;
+    for (size_t i = 0; i < nenv; i++) {
+        if (!env[i])
+            return WEFT_EINVAL;
+        size_t n = s_env_name_len(env[i]);
+        if (env[i][n] != '=' || !s_env_name_ok(env[i], n))
+            return WEFT_EINVAL;
+        for (size_t k = 0; k < i; k++)
+            if (s_env_name_len(env[k]) == n && memcmp(env[k], env[i], n) == 0)
+                return WEFT_EINVAL; /* the decoder would reject the duplicate key */
+    }
+
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    S_PACK(msgpack_pack_map(&pk, 1 + (nenv > 0) + (cwd != NULL)));
+    s_pack_str(&pk, "run", 3);
+    s_pack_str(&pk, run, strlen(run));
+    if (nenv > 0) {
+        s_pack_str(&pk, "env", 3);
+        S_PACK(msgpack_pack_map(&pk, nenv));
+        for (size_t i = 0; i < nenv; i++) {
+            size_t n = s_env_name_len(env[i]);
+            s_pack_str(&pk, env[i], n);
+            s_pack_str(&pk, env[i] + n + 1, strlen(env[i] + n + 1));
+        }
+    }
+    if (cwd) {
+        s_pack_str(&pk, "cwd", 3);
+        s_pack_str(&pk, cwd, strlen(cwd));
+    }
+    if (sb.size > WF_MAX_PAYLOAD) {
+        msgpack_sbuffer_destroy(&sb);
+        return WEFT_ETOOBIG;
+    }
+    *buf_p = (uint8_t *)sb.data; /* allocated by realloc: the caller free()s it */
+    *len_p = sb.size;
+    return WEFT_OK;
+}
+
+void
+wf_shell_payload_fini(wf_shell_payload_t *p)
+{
+    if (!p)
+        return;
+    free(p->run);
+    for (size_t i = 0; i < p->nenv; i++)
+        free(p->env[i]);
+    free(p->env);
+    free(p->cwd);
+    memset(p, 0, sizeof *p);
+}
+
+static int s_bad(char *why, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int
+s_bad(char *why, size_t cap, const char *fmt, ...)
+{
+    if (why && cap > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, cap, fmt, ap);
+        va_end(ap);
+    }
+    return WEFT_EPROTO;
+}
+
+static bool
+s_key_is(const msgpack_object *k, const char *name)
+{
+    size_t n = strlen(name);
+    return k->via.str.size == n && memcmp(k->via.str.ptr, name, n) == 0;
+}
+
+/* A str object with no NUL byte, copied out. */
+static bool
+s_str_copy(const msgpack_object *o, char **out)
+{
+    if (o->type != MSGPACK_OBJECT_STR || memchr(o->via.str.ptr, '\0', o->via.str.size))
+        return false;
+    *out = s_strndup(o->via.str.ptr, o->via.str.size);
+    return true;
+}
+
+static int
+s_decode_env(const msgpack_object *o, wf_shell_payload_t *out, char *why, size_t cap)
+{
+    if (o->type != MSGPACK_OBJECT_MAP)
+        return s_bad(why, cap, "\"env\" is not a map");
+    uint32_t n = o->via.map.size;
+    if (n > WF_SHELL_MAX_ENV)
+        return s_bad(why, cap, "\"env\" has more than %u entries", (unsigned)WF_SHELL_MAX_ENV);
+    out->env = s_alloc((n ? n : 1) * sizeof *out->env);
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object *k = &o->via.map.ptr[i].key;
+        const msgpack_object *v = &o->via.map.ptr[i].val;
+        if (k->type != MSGPACK_OBJECT_STR || !s_env_name_ok(k->via.str.ptr, k->via.str.size))
+            return s_bad(why, cap, "env entry %u: bad variable name", i + 1);
+        if (v->type != MSGPACK_OBJECT_STR || memchr(v->via.str.ptr, '\0', v->via.str.size))
+            return s_bad(why, cap, "env entry %u: value is not a string without NUL", i + 1);
+        for (uint32_t j = 0; j < i; j++) {
+            const msgpack_object *kj = &o->via.map.ptr[j].key;
+            if (kj->via.str.size == k->via.str.size &&
+                memcmp(kj->via.str.ptr, k->via.str.ptr, k->via.str.size) == 0)
+                return s_bad(why, cap, "env entry %u: duplicate name", i + 1);
+        }
+        size_t kl = k->via.str.size, vl = v->via.str.size;
+        char *e = s_alloc(kl + 1 + vl + 1);
+        memcpy(e, k->via.str.ptr, kl);
+        e[kl] = '=';
+        if (vl)
+            memcpy(e + kl + 1, v->via.str.ptr, vl);
+        e[kl + 1 + vl] = '\0';
+        out->env[out->nenv++] = e;
+    }
+    return WEFT_OK;
+}
+
+static int
+s_decode_map(const msgpack_object *o, wf_shell_payload_t *out, char *why, size_t cap)
+{
+    if (o->type != MSGPACK_OBJECT_MAP)
+        return s_bad(why, cap, "not a map");
+    bool have_env = false;
+    for (uint32_t i = 0; i < o->via.map.size; i++) {
+        const msgpack_object *k = &o->via.map.ptr[i].key;
+        const msgpack_object *v = &o->via.map.ptr[i].val;
+        if (k->type != MSGPACK_OBJECT_STR)
+            return s_bad(why, cap, "a key is not a string");
+        if (s_key_is(k, "run")) {
+            if (out->run)
+                return s_bad(why, cap, "duplicate key \"run\"");
+            if (!s_str_copy(v, &out->run))
+                return s_bad(why, cap, "\"run\" is not a string without NUL");
+        } else if (s_key_is(k, "cwd")) {
+            if (out->cwd)
+                return s_bad(why, cap, "duplicate key \"cwd\"");
+            if (!s_str_copy(v, &out->cwd))
+                return s_bad(why, cap, "\"cwd\" is not a string without NUL");
+            if (!out->cwd[0])
+                return s_bad(why, cap, "\"cwd\" is empty");
+        } else if (s_key_is(k, "env")) {
+            if (have_env)
+                return s_bad(why, cap, "duplicate key \"env\"");
+            have_env = true;
+            int rc = s_decode_env(v, out, why, cap);
+            if (rc != WEFT_OK)
+                return rc;
+        } else {
+            return s_bad(why, cap, "unknown key");
+        }
+    }
+    if (!out->run)
+        return s_bad(why, cap, "no \"run\"");
+    return WEFT_OK;
+}
+
+/* wf_shell_payload_decode with a reason for the error message. */
+static int
+s_decode(const void *buf, size_t len, wf_shell_payload_t *out, char *why, size_t cap)
+{
+    if (!out)
+        return WEFT_EINVAL;
+    memset(out, 0, sizeof *out);
+    if (!buf || len == 0)
+        return s_bad(why, cap, "empty");
+    if (len > WF_MAX_PAYLOAD)
+        return s_bad(why, cap, "over %u bytes", (unsigned)WF_MAX_PAYLOAD);
+    /* Bounds every container count by the bytes present before msgpack-c allocates from it. */
+    if (!wf_msgpack_safe(buf, len, WF_MAX_DEPTH))
+        return s_bad(why, cap, "malformed msgpack");
+    msgpack_unpacked up;
+    size_t off = 0;
+    msgpack_unpacked_init(&up);
+    msgpack_unpack_return ur = msgpack_unpack_next(&up, buf, len, &off);
+    int rc;
+    if (ur == MSGPACK_UNPACK_NOMEM_ERROR)
+        abort(); /* OOM policy; the pre-walk bounded the zone to a few times len */
+    if (ur != MSGPACK_UNPACK_SUCCESS || off != len)
+        rc = s_bad(why, cap, "malformed msgpack");
+    else
+        rc = s_decode_map(&up.data, out, why, cap);
+    msgpack_unpacked_destroy(&up);
+    if (rc != WEFT_OK)
+        wf_shell_payload_fini(out);
+    return rc;
+}
+
+int
+wf_shell_payload_decode(const void *buf, size_t len, wf_shell_payload_t *out)
+{
+    return s_decode(buf, len, out, NULL, 0);
+}
+
+char *
+wf_shell_log_path(char *buf, size_t cap, const char *log_dir, weft_reqid_t req, const char *job,
+                  uint32_t attempt, const char *stream)
+{
+    if (buf && cap > 0)
+        snprintf(buf, cap, "%s/%" PRIu64 "/%s.%" PRIu32 ".%s", log_dir ? log_dir : ".", req,
+                 job ? job : "", attempt, stream ? stream : "");
+    return buf;
+}
+
+/* ---- the attempt ----------------------------------------------------------------------------- */
+
+/* Everything one attempt needs; what the child uses is filled in before fork. */
+typedef struct s_proc {
+    /* for the child */
+    pid_t parent;
+    char *argv[4];
+    char **envp;
+    char *weftenv[4]; /* the WEFT_* entries of envp (owned) */
+    char *dir;        /* chdir target, or NULL */
+    int in_fd, out_fd, err_fd;
+    int prog_r, prog_w;
+    int errp_r, errp_w;
+    int max_fd;
+    struct sigaction dfl;
+    sigset_t none;
+    /* for the parent */
+    char err_path[PATH_MAX]; /* empty when output is discarded */
+    int pidfd;
+    char line[S_LINE_MAX];
+    size_t line_len;
+    bool line_skip; /* in the middle of an overlong line */
+} s_proc_t;
+
+static void
+s_proc_init(s_proc_t *p)
+{
+    memset(p, 0, sizeof *p);
+    p->in_fd = p->out_fd = p->err_fd = -1;
+    p->prog_r = p->prog_w = p->errp_r = p->errp_w = -1;
+    p->pidfd = -1;
+}
+
+static void
+s_close(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+static void
+s_proc_fini(s_proc_t *p)
+{
+    s_close(&p->in_fd);
+    s_close(&p->out_fd);
+    s_close(&p->err_fd);
+    s_close(&p->prog_r);
+    s_close(&p->prog_w);
+    s_close(&p->errp_r);
+    s_close(&p->errp_w);
+    s_close(&p->pidfd);
+    free(p->envp);
+    for (int i = 0; i < 4; i++)
+        free(p->weftenv[i]);
+    free(p->dir);
+}
+
+/* mkdir -p, 0755. */
+static int
+s_mkdirs(const char *path)
+{
+    char *tmp = s_strndup(path, strlen(path));
+    int rc = 0;
+    for (char *s = tmp + 1; rc == 0; s++) {
+        if (*s != '/' && *s != '\0')
+            continue;
+        char c = *s;
+        *s = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            rc = -1;
+        *s = c;
+        if (c == '\0')
+            break;
+    }
+    free(tmp);
+    if (rc == 0) {
+        struct stat st;
+        if (stat(path, &st) != 0)
+            return -1;
+        if (!S_ISDIR(st.st_mode)) {
+            errno = ENOTDIR;
+            return -1;
+        }
+    }
+    return rc;
+}
+
+static bool
+s_is_weft_var(const char *entry, size_t n)
+{
+    static const char *const names[] = {"WEFT_REQUEST", "WEFT_JOB", "WEFT_ATTEMPT",
+                                        "WEFT_PROGRESS_FD"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strlen(names[i]) == n && memcmp(names[i], entry, n) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * The command's environment: the runner's, less what the job sets, plus the job's env, plus the
+ * WEFT_* variables (last, so a job's env cannot hide the progress fd or its own identity).
+ * Strings of environ and of the payload are borrowed: both outlive the child's execve.
+ */
+static void
+s_build_env(s_proc_t *p, const weft_job_t *job, const wf_shell_payload_t *pl)
+{
+    size_t n = 0;
+    for (char **e = environ; e && *e; e++)
+        n++;
+    p->envp = s_alloc((n + pl->nenv + 5) * sizeof *p->envp);
+    size_t k = 0;
+    for (char **e = environ; e && *e; e++) {
+        size_t len = s_env_name_len(*e);
+        bool drop = s_is_weft_var(*e, len);
+        for (size_t i = 0; i < pl->nenv && !drop; i++)
+            drop = s_env_name_len(pl->env[i]) == len && memcmp(pl->env[i], *e, len) == 0;
+        if (!drop)
+            p->envp[k++] = *e;
+    }
+    for (size_t i = 0; i < pl->nenv; i++)
+        if (!s_is_weft_var(pl->env[i], s_env_name_len(pl->env[i])))
+            p->envp[k++] = pl->env[i];
+    p->weftenv[0] = s_printf("WEFT_REQUEST=%" PRIu64, weft_job_request(job));
+    p->weftenv[1] = s_printf("WEFT_JOB=%s", weft_job_id(job));
+    p->weftenv[2] = s_printf("WEFT_ATTEMPT=%" PRIu32, weft_job_attempt(job));
+    p->weftenv[3] = s_printf("WEFT_PROGRESS_FD=%d", S_PROGRESS_FD);
+    for (int i = 0; i < 4; i++)
+        p->envp[k++] = p->weftenv[i];
+    p->envp[k] = NULL;
+}
+
+static int s_setup_fail(char *msg, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+s_setup_fail(char *msg, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, cap, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Everything but the fork: paths, logs, pipes, env, argv.  On failure msg says why. */
+static int
+s_prepare(s_proc_t *p, const weft_job_t *job, const wf_shell_opts_t *opts,
+          const wf_shell_payload_t *pl, char *msg, size_t cap)
+{
+    const char *log_dir = opts ? opts->log_dir : NULL;
+    const char *base = opts ? opts->base_dir : NULL;
+
+    if (pl->cwd && (pl->cwd[0] == '/' || !base))
+        p->dir = s_strndup(pl->cwd, strlen(pl->cwd));
+    else if (pl->cwd)
+        p->dir = s_printf("%s/%s", base, pl->cwd);
+    else if (base)
+        p->dir = s_strndup(base, strlen(base));
+
+    p->in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (p->in_fd < 0)
+        return s_setup_fail(msg, cap, "cannot open /dev/null: %s", strerror(errno));
+    if (log_dir) {
+        char dir[PATH_MAX], out_path[PATH_MAX];
+        int n = snprintf(dir, sizeof dir, "%s/%" PRIu64, log_dir, weft_job_request(job));
+        wf_shell_log_path(out_path, sizeof out_path, log_dir, weft_job_request(job),
+                          weft_job_id(job), weft_job_attempt(job), "out");
+        wf_shell_log_path(p->err_path, sizeof p->err_path, log_dir, weft_job_request(job),
+                          weft_job_id(job), weft_job_attempt(job), "err");
+        if (n < 0 || (size_t)n >= sizeof dir || strlen(p->err_path) + 1 >= sizeof p->err_path) {
+            p->err_path[0] = '\0';
+            return s_setup_fail(msg, cap, "log path too long under '%s'", log_dir);
+        }
+        if (s_mkdirs(dir) != 0)
+            return s_setup_fail(msg, cap, "cannot create log directory '%s': %s", dir,
+                                strerror(errno));
+        p->out_fd = open(out_path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+        if (p->out_fd < 0)
+            return s_setup_fail(msg, cap, "cannot open '%s': %s", out_path, strerror(errno));
+        p->err_fd = open(p->err_path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+        if (p->err_fd < 0)
+            return s_setup_fail(msg, cap, "cannot open '%s': %s", p->err_path, strerror(errno));
+    } else {
+        p->out_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        p->err_fd = p->out_fd < 0 ? -1 : open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (p->err_fd < 0)
+            return s_setup_fail(msg, cap, "cannot open /dev/null: %s", strerror(errno));
+    }
+
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return s_setup_fail(msg, cap, "cannot create a pipe: %s", strerror(errno));
+    p->prog_r = fds[0];
+    p->prog_w = fds[1];
+    /* Only the read end: the write end is the command's fd 3 and must block like any pipe. */
+    fcntl(p->prog_r, F_SETFL, fcntl(p->prog_r, F_GETFL) | O_NONBLOCK);
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return s_setup_fail(msg, cap, "cannot create a pipe: %s", strerror(errno));
+    p->errp_r = fds[0];
+    p->errp_w = fds[1];
+    fcntl(p->errp_r, F_SETFL, fcntl(p->errp_r, F_GETFL) | O_NONBLOCK);
+
+    s_build_env(p, job, pl);
+    p->argv[0] = "sh";
+    p->argv[1] = "-c";
+    p->argv[2] = pl->run;
+    p->argv[3] = NULL;
+    p->parent = getpid();
+    long max = sysconf(_SC_OPEN_MAX);
+    p->max_fd = max > 0 && max < S_MAX_CLOSE_FD ? (int)max : S_MAX_CLOSE_FD;
+    memset(&p->dfl, 0, sizeof p->dfl);
+    p->dfl.sa_handler = SIG_DFL;
+    sigemptyset(&p->dfl.sa_mask);
+    sigemptyset(&p->none);
+    return 0;
+}
+
+/* Child only: tell the parent which stage failed and with which errno, then die. */
+static void __attribute__((noreturn))
+s_child_fail(int fd, int stage)
+{
+    int rec[2] = {stage, errno};
+    if (fd >= 0) {
+        ssize_t w = write(fd, rec, sizeof rec);
+        (void)w;
+    }
+    _exit(S_EXIT_NOT_RUN);
+}
+
+/* Child only, between fork and execve: async-signal-safe calls on prepared data. */
+static void __attribute__((noreturn))
+s_child(const s_proc_t *p)
+{
+    int errfd = p->errp_w;
+
+    setpgid(0, 0);
+    /* Die with weft even on SIGKILL; if weft already died, getppid() no longer names it. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != p->parent)
+        s_child_fail(errfd, S_STAGE_PARENT);
+    /* exec keeps ignored dispositions and the mask, and this thread's mask is the runner's. */
+    for (int s = 1; s < NSIG; s++)
+        if (s != SIGKILL && s != SIGSTOP)
+            sigaction(s, &p->dfl, NULL); /* glibc-reserved signals fail with EINVAL: fine */
+    sigprocmask(SIG_SETMASK, &p->none, NULL);
+
+    /* Park every source above the targets first, so no dup2 clobbers a source still needed. */
+    int src[5] = {p->in_fd, p->out_fd, p->err_fd, p->prog_w, p->errp_w};
+    int hi[5];
+    for (int i = 0; i < 5; i++) {
+        hi[i] = fcntl(src[i], F_DUPFD_CLOEXEC, S_FIRST_FREE_FD);
+        if (hi[i] < 0)
+            s_child_fail(errfd, S_STAGE_FDS);
+    }
+    errfd = hi[4];
+    for (int i = 0; i < 5; i++)
+        if (dup2(hi[i], i) != i)
+            s_child_fail(errfd, S_STAGE_FDS);
+    errfd = S_ERRPIPE_FD;
+    if (fcntl(S_ERRPIPE_FD, F_SETFD, FD_CLOEXEC) != 0)
+        s_child_fail(errfd, S_STAGE_FDS);
+    if (close_range(S_FIRST_FREE_FD, ~0U, 0) != 0)
+        for (int fd = S_FIRST_FREE_FD; fd < p->max_fd; fd++)
+            close(fd);
+
+    if (p->dir && chdir(p->dir) != 0)
+        s_child_fail(errfd, S_STAGE_CHDIR);
+    execve("/bin/sh", p->argv, p->envp);
+    s_child_fail(errfd, S_STAGE_EXEC);
+}
+
+/* "PERCENT [message]": PERCENT is 1-3 digits in 0..100, then the end or blanks and a message. */
+static bool
+s_parse_progress(char *line, size_t len, int *pct, const char **msg)
+{
+    while (len > 0 && line[len - 1] == '\r')
+        len--;
+    line[len] = '\0';
+    size_t i = 0;
+    int v = 0;
+    while (i < len && i < 4 && line[i] >= '0' && line[i] <= '9')
+        v = v * 10 + (line[i++] - '0');
+    if (i == 0 || i > 3 || v > 100)
+        return false;
+    if (i < len && line[i] != ' ' && line[i] != '\t')
+        return false;
+    while (i < len && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    *pct = v;
+    *msg = line + i;
+    return true;
+}
+
+/* Read what the progress pipe holds; report the last good line of this batch.  Returns false
+ * once every writer has closed it. */
+static bool
+s_pump(s_proc_t *p, weft_job_t *job)
+{
+    char chunk[4096];
+    bool open = true;
+    int pct = -1;
+    char msg[WEFT_MAX_MESSAGE + 1] = "";
+    for (;;) {
+        ssize_t n = read(p->prog_r, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            open = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+            break;
+        }
+        for (ssize_t i = 0; i < n; i++) {
+            char c = chunk[i];
+            if (c == '\n') {
+                int v;
+                const char *m;
+                if (!p->line_skip && s_parse_progress(p->line, p->line_len, &v, &m)) {
+                    pct = v;
+                    snprintf(msg, sizeof msg, "%s", m);
+                }
+                p->line_len = 0;
+                p->line_skip = false;
+            } else if (p->line_skip) {
+                continue;
+            } else if (p->line_len + 1 >= sizeof p->line) {
+                p->line_skip = true; /* overlong: drop the whole line, not just its end */
+                p->line_len = 0;
+            } else {
+                p->line[p->line_len++] = c;
+            }
+        }
+    }
+    /* Only the latest of a burst: the consumer coalesces progress anyway. */
+    if (pct >= 0)
+        weft_job_progress(job, pct, msg[0] ? msg : NULL);
+    return open;
+}
+
+/*
+ * The last lines of the .err file that fit in `room` bytes, into out (room + 1 bytes).  Starts
+ * on a line boundary when it can, never in the middle of a UTF-8 sequence, and replaces control
+ * bytes other than newline and tab, so the message stays printable.
+ */
+static void
+s_tail(const char *path, char *out, size_t room)
+{
+    out[0] = '\0';
+    if (!path || !path[0] || room == 0)
+        return;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    char buf[S_TAIL_BYTES];
+    struct stat st;
+    ssize_t n = -1;
+    off_t off = 0;
+    if (fstat(fd, &st) == 0) {
+        off = st.st_size > S_TAIL_BYTES ? st.st_size - S_TAIL_BYTES : 0;
+        n = pread(fd, buf, sizeof buf, off);
+    }
+    close(fd);
+    if (n <= 0)
+        return;
+    size_t start = 0, end = (size_t)n;
+    if (off > 0) { /* the window starts mid-line: drop that partial line if another follows */
+        char *nl = memchr(buf, '\n', end);
+        if (nl && (size_t)(nl - buf) + 1 < end)
+            start = (size_t)(nl - buf) + 1;
+    }
+    while (end > start && (buf[end - 1] == '\n' || buf[end - 1] == '\r' || buf[end - 1] == ' ' ||
+                           buf[end - 1] == '\t'))
+        end--;
+    while (start < end && buf[start] == '\n')
+        start++;
+    if (end - start > room) {
+        size_t from = end - room;
+        if (buf[from - 1] != '\n') {
+            char *nl = memchr(buf + from, '\n', end - from);
+            if (nl)
+                from = (size_t)(nl - buf) + 1; /* else the last line alone is too long: its end */
+        }
+        start = from;
+    }
+    while (start < end && ((unsigned char)buf[start] & 0xC0) == 0x80)
+        start++;
+    size_t k = 0;
+    for (size_t i = start; i < end; i++) {
+        unsigned char c = (unsigned char)buf[i];
+        out[k++] = (c < 0x20 && c != '\n' && c != '\t') || c == 0x7f ? '?' : (char)c;
+    }
+    out[k] = '\0';
+}
+
+/* "PREFIX: <stderr tail>", or PREFIX alone when the tail is empty, within WEFT_MAX_MESSAGE. */
+static void
+s_set_error(weft_job_t *job, const char *err_path, const char *prefix)
+{
+    char msg[WEFT_MAX_MESSAGE + 1];
+    char tail[WEFT_MAX_MESSAGE + 1];
+    size_t plen = strlen(prefix);
+    size_t room = plen + 2 < WEFT_MAX_MESSAGE ? WEFT_MAX_MESSAGE - plen - 2 : 0;
+    s_tail(err_path, tail, room);
+    if (tail[0])
+        snprintf(msg, sizeof msg, "%s: %s", prefix, tail);
+    else
+        snprintf(msg, sizeof msg, "%s", prefix);
+    weft_job_set_error(job, msg);
+}
+
+static const char *
+s_signame(int sig, char *buf, size_t cap)
+{
+    const char *abbrev = sigabbrev_np(sig);
+    if (abbrev)
+        snprintf(buf, cap, "SIG%s", abbrev);
+    else if (sig >= SIGRTMIN && sig <= SIGRTMAX)
+        snprintf(buf, cap, "SIGRTMIN+%d", sig - SIGRTMIN);
+    else
+        snprintf(buf, cap, "unknown");
+    return buf;
+}
+
+static int
+s_pidfd_open(pid_t pid)
+{
+#ifdef SYS_pidfd_open
+    long fd = syscall(SYS_pidfd_open, pid, 0);
+    if (fd >= 0) {
+        fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+        return (int)fd;
+    }
+#else
+    (void)pid;
+#endif
+    return -1; /* an old kernel: the poll timeout notices the exit instead */
+}
+
+/* Has the shell exited?  Leaves it a zombie (WNOWAIT) so its pid stays reserved for killpg. */
+static bool
+s_exited(pid_t pid)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0)
+        return errno != EINTR; /* ECHILD: someone else reaped it; nothing left to wait for */
+    return si.si_pid == pid;
+}
+
+/* Run the prepared attempt; returns the handler's result. */
+static int
+s_run(s_proc_t *p, weft_job_t *job, const wf_shell_opts_t *opts)
+{
+    char msg[WEFT_MAX_MESSAGE + 1];
+    int grace = opts && opts->kill_grace_ms ? opts->kill_grace_ms : S_DEFAULT_GRACE_MS;
+    if (grace < 0)
+        grace = 0;
+
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(msg, sizeof msg, "cannot fork: %s", strerror(errno));
+        weft_job_set_error(job, msg);
+        return S_EXIT_NOT_RUN;
+    }
+    if (pid == 0)
+        s_child(p);
+
+    /* Also here, so the group exists before any killpg whichever side runs first.  EACCES
+     * (the child already exec'd, after its own setpgid) is fine. */
+    setpgid(pid, pid);
+    s_close(&p->in_fd);
+    s_close(&p->out_fd);
+    s_close(&p->err_fd);
+    s_close(&p->prog_w);
+    s_close(&p->errp_w);
+    p->pidfd = s_pidfd_open(pid);
+
+    bool prog_open = true;
+    int64_t term_at = 0;
+    bool killed = false;
+    for (;;) {
+        struct pollfd pf[2] = {
+            {prog_open ? p->prog_r : -1, POLLIN, 0},
+            {p->pidfd, POLLIN, 0},
+        };
+        int timeout = S_POLL_MS;
+        if (term_at && !killed) {
+            int64_t left = term_at + grace - s_now_ms();
+            timeout = left < 0 ? 0 : left < timeout ? (int)left : timeout;
+        }
+        (void)poll(pf, 2, timeout); /* EINTR is only an early wake-up */
+        if (prog_open && pf[0].revents)
+            prog_open = s_pump(p, job);
+        if (s_exited(pid))
+            break;
+        if (weft_job_cancelled(job)) {
+            if (!term_at) {
+                killpg(pid, SIGTERM);
+                term_at = s_now_ms();
+                if (!term_at)
+                    term_at = 1;
+            } else if (!killed && s_now_ms() - term_at >= grace) {
+                killpg(pid, SIGKILL);
+                killed = true;
+            }
+        }
+    }
+    /* The shell is a zombie, so pid still names its group: nothing it left there survives. */
+    (void)killpg(pid, SIGKILL); /* ESRCH cannot happen while the zombie is in it; ignore all */
+    int status = 0;
+    pid_t r;
+    do {
+        r = waitpid(pid, &status, 0);
+    } while (r < 0 && errno == EINTR);
+    if (prog_open)
+        s_pump(p, job); /* lines written just before the exit */
+
+    int rec[2];
+    ssize_t n = read(p->errp_r, rec, sizeof rec);
+    if (n == (ssize_t)sizeof rec) {
+        const char *what = rec[0] == S_STAGE_CHDIR  ? "cannot change directory to"
+                           : rec[0] == S_STAGE_EXEC ? "cannot run"
+                           : rec[0] == S_STAGE_FDS  ? "cannot set up the fds of"
+                                                    : "weft exited before starting";
+        const char *obj = rec[0] == S_STAGE_CHDIR ? p->dir : "/bin/sh";
+        snprintf(msg, sizeof msg, "%s '%s': %s", what, obj ? obj : "", strerror(rec[1]));
+        weft_job_set_error(job, msg);
+        return S_EXIT_NOT_RUN;
+    }
+    if (r < 0) {
+        snprintf(msg, sizeof msg, "lost the shell's exit status: %s", strerror(errno));
+        weft_job_set_error(job, msg);
+        return S_EXIT_NOT_RUN;
+    }
+
+    char prefix[128], name[32];
+    int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+    if (term_at) {
+        s_set_error(job, p->err_path, "cancelled");
+        return sig ? 128 + sig : 1;
+    }
+    if (sig) {
+        snprintf(prefix, sizeof prefix, "killed by signal %d (%s)", sig,
+                 s_signame(sig, name, sizeof name));
+        s_set_error(job, p->err_path, prefix);
+        return 128 + sig;
+    }
+    if (code != 0) {
+        snprintf(prefix, sizeof prefix, "exit status %d", code);
+        s_set_error(job, p->err_path, prefix);
+        return code;
+    }
+    return 0;
+}
+
+int
+wf_shell_handler(weft_job_t *job, void *arg)
+{
+    const wf_shell_opts_t *opts = arg;
+    char why[128] = "";
+    char msg[WEFT_MAX_MESSAGE + 1];
+    size_t len = 0;
+    const void *buf = weft_job_payload(job, &len);
+    wf_shell_payload_t pl;
+    if (s_decode(buf, len, &pl, why, sizeof why) != WEFT_OK) {
+        snprintf(msg, sizeof msg, "bad shell payload: %s", why);
+        weft_job_set_error(job, msg);
+        return S_EXIT_NOT_RUN;
+    }
+    if (weft_job_cancelled(job)) {
+        wf_shell_payload_fini(&pl);
+        weft_job_set_error(job, "cancelled");
+        return 1;
+    }
+    s_proc_t *p = s_alloc(sizeof *p); /* ~8 KiB: keep it off a runner's stack */
+    s_proc_init(p);
+    int rc;
+    if (s_prepare(p, job, opts, &pl, msg, sizeof msg) != 0) {
+        weft_job_set_error(job, msg);
+        rc = S_EXIT_NOT_RUN;
+    } else {
+        rc = s_run(p, job, opts);
+    }
+    s_proc_fini(p);
+    free(p);
+    wf_shell_payload_fini(&pl);
+    return rc;
+}
