@@ -324,6 +324,10 @@ WEFT_EXPORT int weft_job_status(weft_engine_t *eng, weft_reqid_t id, const char 
                                 weft_job_info_t *out);
 WEFT_EXPORT int weft_job_status_at(weft_engine_t *eng, weft_reqid_t id, uint32_t index,
                                    weft_job_info_t *out);
+/* The indexes of the job's parents (its needs), sorted: up to cap into buf; *n_p gets how many
+ * there are.  Errors: ENOTFOUND. */
+WEFT_EXPORT int weft_job_needs(weft_engine_t *eng, weft_reqid_t id, uint32_t index, uint32_t *buf,
+                               size_t cap, size_t *n_p);
 /* Copy a done job's result into buf (up to cap bytes); *len_p gets its full length. */
 WEFT_EXPORT int weft_job_result(weft_engine_t *eng, weft_reqid_t id, const char *job, void *buf,
                                 size_t cap, size_t *len_p);
