@@ -3,7 +3,7 @@
  * diagnostics, and its translation into a weft request.  docs/workflow-format.md is the grammar.
  *
  * Every problem is reported as a wf_diag_t with the file, 1-based line and column of the node at
- * fault, printed as "FILE:LINE:COL: error: MESSAGE" (wf_diag_print).  The loader keeps going
+ * fault, printed as "FILE:LINE:COL: error: MESSAGE" (wf_diags_print).  The loader keeps going
  * after an error where it can, so one run shows several problems (at most WF_WORKFLOW_MAX_DIAGS).
  *
  * Checks: YAML syntax; unknown keys (with "did you mean 'x'?" when one is close); value types;
@@ -24,6 +24,9 @@
 
 #define WF_WORKFLOW_MAX_DIAGS 50
 #define WF_WORKFLOW_MAX_FILE (16u << 20) /* a workflow file over 16 MiB is refused */
+/* Bytes that ${param} substitution and copies of `defaults` (env, cwd) may add to a workflow in
+ * all: a short file must not expand into gigabytes (a 1 MiB param used by 10^6 jobs). */
+#define WF_WORKFLOW_MAX_EXPANSION (256u << 20)
 
 typedef enum wf_diag_level { WF_DIAG_ERROR = 0, WF_DIAG_WARNING, WF_DIAG_NOTE } wf_diag_level;
 
