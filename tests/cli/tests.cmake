@@ -5,3 +5,6 @@ set_tests_properties(weft.workflow_test PROPERTIES ENVIRONMENT
 add_test(NAME weft.cli_run COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/run_test.sh
          $<TARGET_FILE:weft_cli> ${PROJECT_SOURCE_DIR}/examples/workflows)
 set_tests_properties(weft.cli_run PROPERTIES TIMEOUT 600 LABELS integration)
+add_test(NAME weft.cli_inspect COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/inspect_test.sh
+         $<TARGET_FILE:weft_cli>)
+set_tests_properties(weft.cli_inspect PROPERTIES TIMEOUT 300 LABELS integration)

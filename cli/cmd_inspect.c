@@ -1,0 +1,1277 @@
+/*
+ * cmd_inspect.c -- the verbs of the `weft` command that look and never touch: status, list,
+ * logs, why and dot.  docs/cli.md describes their output.
+ *
+ * Invariants: every verb opens the state directory read-only (wf_cli_open_readonly), so it works
+ * while a `weft run` holds the directory and can never change a run; it sees what the running
+ * engine has made durable, nothing newer.  Exit statuses: 0 when the question was answered (a
+ * failed job is an answer, not an error), 2 for bad usage or something that does not exist (no
+ * state directory, request or job).  Text that jobs supply (progress and error messages) is
+ * printed with control bytes shown as '?', so a job cannot drive the terminal.
+ *
+ * Workload: one request of up to WF_MAX_JOBS_PER_REQUEST jobs is read job by job (one LMDB read
+ * each); `status` and `dot` keep a compact row per job (a few short strings), never the whole
+ * weft_job_info_t, so two million jobs stay in a few hundred MiB at most.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cli.h"
+#include "shell.h"
+#include "workflow.h"
+
+/* ---- small helpers (file-static: nothing here is shared with the other verbs) ---- */
+
+static void *
+s_alloc(size_t n)
+{
+    void *p = calloc(1, n ? n : 1);
+    if (!p)
+        abort();
+    return p;
+}
+
+static char *
+s_dup(const char *s)
+{
+    char *d = strdup(s ? s : "");
+    if (!d)
+        abort();
+    return d;
+}
+
+static char *s_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static char *
+s_printf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *p = NULL;
+    int n = vasprintf(&p, fmt, ap);
+    va_end(ap);
+    if (n < 0 || !p)
+        abort();
+    return p;
+}
+
+static int64_t
+s_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Local time "YYYY-MM-DD HH:MM:SS" of a wall-clock ms value; "-" for 0. */
+static const char *
+s_time(char *buf, size_t cap, int64_t ms)
+{
+    if (ms <= 0) {
+        snprintf(buf, cap, "-");
+        return buf;
+    }
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (!localtime_r(&t, &tm) || strftime(buf, cap, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+        snprintf(buf, cap, "-");
+    return buf;
+}
+
+/* Copy at most `max` bytes of job-supplied text with control bytes as '?' (newlines too unless
+ * keep_nl), adding "..." when cut. */
+static void
+s_clean(char *dst, size_t cap, const char *src, size_t max, bool keep_nl)
+{
+    size_t n = 0, len = strlen(src);
+    bool cut = len > max;
+    if (cut)
+        len = max;
+    for (size_t i = 0; i < len && n + 4 < cap; i++) {
+        unsigned char c = (unsigned char)src[i];
+        dst[n++] = (c < 0x20 && !(keep_nl && c == '\n')) || c == 0x7f ? '?' : (char)c;
+    }
+    if (cut && n + 3 < cap) {
+        memcpy(dst + n, "...", 3);
+        n += 3;
+    }
+    dst[n] = 0;
+}
+
+static bool
+s_is_file(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && !S_ISDIR(sb.st_mode);
+}
+
+/* True when dir looks like a state directory (checked first so a missing one gets a hint
+ * instead of the store's bare message). */
+static bool
+s_has_state(const char *dir)
+{
+    char *data = s_printf("%s/data.mdb", dir);
+    bool ok = s_is_file(data);
+    free(data);
+    return ok;
+}
+
+/* Open the state directory for a verb; prints why not and returns NULL on failure. */
+static weft_engine_t *
+s_open(const char *verb, const char *state)
+{
+    if (!s_has_state(state)) {
+        fprintf(stderr,
+                "weft %s: no weft state in '%s' (give --state DIR, or run weft in the "
+                "directory that holds .weft)\n",
+                verb, state);
+        return NULL;
+    }
+    return wf_cli_open_readonly(state);
+}
+
+/* The request a verb is about: `arg` (an id) or the newest.  Prints why not and returns 0. */
+static weft_reqid_t
+s_request(const char *verb, weft_engine_t *eng, const char *state, const char *arg,
+          weft_request_info_t *info)
+{
+    weft_reqid_t id = 0;
+    if (arg) {
+        if (!wf_cli_parse_reqid(arg, &id)) {
+            fprintf(stderr, "weft %s: '%s' is not a request id (like 12 or r12)\n", verb, arg);
+            return 0;
+        }
+    } else {
+        id = wf_cli_latest_request(eng, NULL);
+        if (!id) {
+            fprintf(stderr, "weft %s: no runs in '%s'\n", verb, state);
+            return 0;
+        }
+    }
+    if (weft_request_status(eng, id, info) != WEFT_OK) {
+        fprintf(stderr, "weft %s: no request %llu in '%s' (weft list shows them)\n", verb,
+                (unsigned long long)id, state);
+        return 0;
+    }
+    return id;
+}
+
+/* A short reason for a job that ended badly or waits: "exit 3", "timed out", ... or "". */
+static void
+s_short_reason(char *buf, size_t cap, const weft_job_info_t *ji)
+{
+    buf[0] = 0;
+    switch (ji->reason) {
+    case WEFT_REASON_EXIT:
+        if (strncmp(ji->error, "killed by signal ", 17) == 0 && ji->exit_code > 128)
+            snprintf(buf, cap, "killed by signal %d", ji->exit_code - 128);
+        else
+            snprintf(buf, cap, "exit %d", ji->exit_code);
+        break;
+    case WEFT_REASON_TIMEOUT:
+        snprintf(buf, cap, "timed out");
+        break;
+    case WEFT_REASON_LOST:
+        snprintf(buf, cap, "lost consumer");
+        break;
+    case WEFT_REASON_CANCELLED_USER:
+        snprintf(buf, cap, "cancelled by request");
+        break;
+    case WEFT_REASON_CANCELLED_PARENT:
+        if (ji->cause[0])
+            snprintf(buf, cap, "cancelled because of '%s'", ji->cause);
+        else
+            snprintf(buf, cap, "cancelled because a parent failed");
+        break;
+    case WEFT_REASON_SKIPPED_PARENT:
+        if (ji->cause[0])
+            snprintf(buf, cap, "skipped because '%s' was skipped", ji->cause);
+        else
+            snprintf(buf, cap, "skipped because a parent was skipped");
+        break;
+    case WEFT_REASON_SKIPPED_NO_FAILURE:
+        snprintf(buf, cap, "skipped: no parent failed");
+        break;
+    case WEFT_REASON_CARRIED:
+        snprintf(buf, cap, "done in an earlier run");
+        break;
+    case WEFT_REASON_WAIT_PARENTS:
+        snprintf(buf, cap, "waiting on %u parent%s", ji->waiting_on,
+                 ji->waiting_on == 1 ? "" : "s");
+        break;
+    case WEFT_REASON_WAIT_CONSUMER:
+    case WEFT_REASON_WAIT_SLOT:
+    case WEFT_REASON_WAIT_POOL:
+    case WEFT_REASON_BACKOFF:
+    case WEFT_REASON_PAUSED:
+    case WEFT_REASON_REQUEUED:
+        snprintf(buf, cap, "%s", weft_reason_name(ji->reason));
+        break;
+    default:
+        if (ji->state == WEFT_JOB_FAILED)
+            snprintf(buf, cap, "failed");
+        else if (ji->state == WEFT_JOB_CANCELLED)
+            snprintf(buf, cap, "cancelled");
+        else if (ji->state == WEFT_JOB_SKIPPED)
+            snprintf(buf, cap, "skipped");
+        break;
+    }
+}
+
+/* The duration of the job's last attempt: started -> finished, or -> now while running. */
+static void
+s_job_duration(char *buf, size_t cap, const weft_job_info_t *ji, int64_t now)
+{
+    if (ji->started_ms <= 0)
+        snprintf(buf, cap, "-");
+    else if (ji->state == WEFT_JOB_RUNNING)
+        wf_cli_duration(buf, cap, now - ji->started_ms);
+    else if (ji->finished_ms >= ji->started_ms)
+        wf_cli_duration(buf, cap, ji->finished_ms - ji->started_ms);
+    else
+        snprintf(buf, cap, "-"); /* e.g. ready again after a failed attempt */
+}
+
+static void
+s_counts(const weft_request_info_t *ri)
+{
+    bool first = true;
+    for (int s = 0; s < WEFT_JOB_STATE_COUNT_; s++) {
+        if (!ri->count[s])
+            continue;
+        printf("%s%u %s", first ? "" : ", ", ri->count[s], weft_job_state_name(s));
+        first = false;
+    }
+}
+
+/* One table row, columns padded to width[], two blanks apart; the line ends after the last
+ * non-empty cell, so no row has trailing blanks. */
+static void
+s_print_row(const char *const *cells, const size_t *width, int ncols)
+{
+    int last = 0;
+    for (int c = 0; c < ncols; c++)
+        if (cells[c][0])
+            last = c;
+    for (int c = 0; c < last; c++)
+        printf("%-*s  ", (int)width[c], cells[c]);
+    printf("%s\n", cells[last]);
+}
+
+/* Parse the options every inspecting verb shares plus its own; returns -1 after --help. */
+typedef struct s_opts {
+    const char *state_opt;
+    const char *request;
+    const char *attempt;
+    const char **params;
+    size_t nparams;
+    bool out, err;
+} s_opts_t;
+
+enum { S_OPT_STATE = 1000 };
+
+static int
+s_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
+         const char *help, const char *usage, s_opts_t *o)
+{
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+        switch (c) {
+        case S_OPT_STATE:
+            o->state_opt = optarg;
+            break;
+        case 'r':
+            o->request = optarg;
+            break;
+        case 'a':
+            o->attempt = optarg;
+            break;
+        case 'o':
+            o->out = true;
+            break;
+        case 'e':
+            o->err = true;
+            break;
+        case 'p':
+            if (!wf_cli_param_ok(optarg))
+                return WF_EXIT_USAGE;
+            o->params[o->nparams++] = optarg;
+            break;
+        case 'h':
+            fputs(help, stdout);
+            return -1;
+        default:
+            fprintf(stderr, "%s\n", usage);
+            return WF_EXIT_USAGE;
+        }
+    }
+    return WF_EXIT_OK;
+}
+
+/* ---- weft status ---- */
+
+typedef struct s_row {
+    char *job, *state, *attempts, *duration, *progress, *reason;
+} s_row_t;
+
+enum { S_NCOLS = 6 };
+
+static char **
+s_cell(s_row_t *r, int i)
+{
+    char **cells[S_NCOLS] = {&r->job,      &r->state,    &r->attempts,
+                             &r->duration, &r->progress, &r->reason};
+    return cells[i];
+}
+
+int
+weft_cmd_status(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"state", required_argument, NULL, S_OPT_STATE},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    static const char usage[] = "usage: weft status [--state DIR] [REQUEST]  (weft status --help)";
+    static const char help[] =
+        "usage: weft status [--state DIR] [REQUEST]\n"
+        "\n"
+        "Show a run: its state, job counts and times, then one line per job with its state,\n"
+        "attempts, duration, progress and, for jobs that did not succeed, a short reason.\n"
+        "REQUEST is a run's id (12 or r12, as `weft list` shows); default: the newest run.\n"
+        "Works while `weft run` is running: it reads what has been saved so far.\n"
+        "\n"
+        "      --state DIR   the state directory (default: ./.weft)\n"
+        "  -h, --help        this text\n"
+        "\n"
+        "exit status: 0 shown (whatever the run's state), 2 bad usage or no such run\n";
+    s_opts_t o = {0};
+    int rc = s_getopt(argc, argv, "h", longopts, help, usage, &o);
+    if (rc != WF_EXIT_OK)
+        return rc < 0 ? WF_EXIT_OK : rc;
+    if (argc - optind > 1) {
+        fprintf(stderr, "%s\n", usage);
+        return WF_EXIT_USAGE;
+    }
+    const char *req_arg = optind < argc ? argv[optind] : NULL;
+
+    char *state = wf_cli_state_default(o.state_opt);
+    weft_engine_t *eng = s_open("status", state);
+    weft_request_info_t ri;
+    weft_reqid_t id = eng ? s_request("status", eng, state, req_arg, &ri) : 0;
+    if (!id) {
+        weft_engine_close(&eng);
+        free(state);
+        return WF_EXIT_USAGE;
+    }
+
+    int64_t now = s_wall_ms();
+    char t1[64], t2[64], dur[32];
+    printf("run %llu: %s", (unsigned long long)id, ri.name);
+    if (ri.session[0])
+        printf(" (session %s)", ri.session);
+    printf("\nstate:    %s\n", weft_req_state_name(ri.state));
+    printf("jobs:     %u", ri.njobs);
+    if (ri.njobs) {
+        printf(" (");
+        s_counts(&ri);
+        printf(")");
+    }
+    printf("\ncreated:  %s\n", s_time(t1, sizeof t1, ri.created_ms));
+    if (ri.finished_ms > 0) {
+        printf("finished: %s\n", s_time(t2, sizeof t2, ri.finished_ms));
+        printf("duration: %s\n", wf_cli_duration(dur, sizeof dur, ri.finished_ms - ri.created_ms));
+    } else {
+        printf("finished: - (still running)\n");
+        printf("duration: %s so far\n", wf_cli_duration(dur, sizeof dur, now - ri.created_ms));
+    }
+
+    static const char *const heads[S_NCOLS] = {"JOB",      "STATE",    "ATTEMPTS",
+                                               "DURATION", "PROGRESS", "REASON"};
+    size_t width[S_NCOLS];
+    for (int c = 0; c < S_NCOLS; c++)
+        width[c] = strlen(heads[c]);
+    s_row_t *rows = s_alloc(sizeof *rows * (ri.njobs ? ri.njobs : 1));
+    uint32_t nrows = 0;
+    weft_job_info_t ji;
+    for (uint32_t i = 0; i < ri.njobs; i++) {
+        if (weft_job_status_at(eng, id, i, &ji) != WEFT_OK)
+            continue;
+        s_row_t *r = &rows[nrows++];
+        char buf[WEFT_MAX_MESSAGE + 64], msg[64];
+        r->job = s_dup(ji.id);
+        r->state = s_dup(weft_job_state_name(ji.state));
+        r->attempts = s_printf("%u", ji.attempts);
+        s_job_duration(buf, sizeof buf, &ji, now);
+        r->duration = s_dup(buf);
+        if (ji.state != WEFT_JOB_DONE && ji.state != WEFT_JOB_SKIPPED &&
+            (ji.progress > 0 || ji.progress_msg[0])) {
+            s_clean(msg, sizeof msg, ji.progress_msg, 40, false);
+            r->progress = s_printf("%d%%%s%s", ji.progress, msg[0] ? " " : "", msg);
+        } else {
+            r->progress = s_dup("");
+        }
+        s_short_reason(buf, sizeof buf, &ji);
+        r->reason = s_dup(buf);
+        for (int c = 0; c < S_NCOLS; c++) {
+            size_t w = strlen(*s_cell(r, c));
+            if (w > width[c])
+                width[c] = w;
+        }
+    }
+    if (nrows) {
+        printf("\n");
+        s_print_row(heads, width, S_NCOLS);
+        for (uint32_t i = 0; i < nrows; i++) {
+            /* The last non-empty cell ends the line: no trailing blanks. */
+            const char *cells[S_NCOLS];
+            for (int c = 0; c < S_NCOLS; c++)
+                cells[c] = *s_cell(&rows[i], c);
+            s_print_row(cells, width, S_NCOLS);
+        }
+    }
+    for (uint32_t i = 0; i < nrows; i++)
+        for (int c = 0; c < S_NCOLS; c++)
+            free(*s_cell(&rows[i], c));
+    free(rows);
+    weft_engine_close(&eng);
+    free(state);
+    return WF_EXIT_OK;
+}
+
+/* ---- weft list ---- */
+
+typedef struct s_reqs {
+    weft_request_info_t *v;
+    size_t n, cap;
+} s_reqs_t;
+
+static int
+s_collect_req(const weft_request_info_t *info, void *arg)
+{
+    s_reqs_t *r = arg;
+    if (r->n == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 16;
+        r->v = realloc(r->v, sizeof *r->v * r->cap);
+        if (!r->v)
+            abort();
+    }
+    r->v[r->n++] = *info;
+    return 0;
+}
+
+int
+weft_cmd_list(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"state", required_argument, NULL, S_OPT_STATE},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    static const char usage[] = "usage: weft list [--state DIR]  (weft list --help)";
+    static const char help[] =
+        "usage: weft list [--state DIR]\n"
+        "\n"
+        "List the runs kept in a state directory, oldest first: id, name, session, state,\n"
+        "jobs finished fine (done or skipped) of all, when it was created, how long it took.\n"
+        "\n"
+        "      --state DIR   the state directory (default: ./.weft)\n"
+        "  -h, --help        this text\n"
+        "\n"
+        "exit status: 0 listed, 2 bad usage or no state directory\n";
+    s_opts_t o = {0};
+    int rc = s_getopt(argc, argv, "h", longopts, help, usage, &o);
+    if (rc != WF_EXIT_OK)
+        return rc < 0 ? WF_EXIT_OK : rc;
+    if (optind != argc) {
+        fprintf(stderr, "%s\n", usage);
+        return WF_EXIT_USAGE;
+    }
+    char *state = wf_cli_state_default(o.state_opt);
+    weft_engine_t *eng = s_open("list", state);
+    if (!eng) {
+        free(state);
+        return WF_EXIT_USAGE;
+    }
+    s_reqs_t reqs = {0};
+    weft_request_list(eng, s_collect_req, &reqs);
+    /* The list gives no per-state counts: ask each request (one pass over its jobs). */
+    for (size_t i = 0; i < reqs.n; i++) {
+        weft_request_info_t full;
+        if (weft_request_status(eng, reqs.v[i].id, &full) == WEFT_OK)
+            reqs.v[i] = full;
+    }
+    if (reqs.n == 0) {
+        printf("no runs in '%s'\n", state);
+    } else {
+        enum { NC = 7 };
+        static const char *const heads[NC] = {"ID",   "NAME",    "SESSION", "STATE",
+                                              "JOBS", "CREATED", "DURATION"};
+        char **cells = s_alloc(sizeof *cells * reqs.n * NC);
+        size_t width[NC];
+        for (int c = 0; c < NC; c++)
+            width[c] = strlen(heads[c]);
+        int64_t now = s_wall_ms();
+        for (size_t i = 0; i < reqs.n; i++) {
+            const weft_request_info_t *ri = &reqs.v[i];
+            char **row = cells + i * NC, t[64], d[32];
+            row[0] = s_printf("%llu", (unsigned long long)ri->id);
+            row[1] = s_dup(ri->name);
+            row[2] = s_dup(ri->session);
+            row[3] = s_dup(weft_req_state_name(ri->state));
+            row[4] = s_printf("%u/%u", ri->count[WEFT_JOB_DONE] + ri->count[WEFT_JOB_SKIPPED],
+                              ri->njobs);
+            row[5] = s_dup(s_time(t, sizeof t, ri->created_ms));
+            if (ri->finished_ms > 0)
+                row[6] = s_dup(wf_cli_duration(d, sizeof d, ri->finished_ms - ri->created_ms));
+            else
+                row[6] = s_printf("%s so far", wf_cli_duration(d, sizeof d, now - ri->created_ms));
+            for (int c = 0; c < NC; c++)
+                if (strlen(row[c]) > width[c])
+                    width[c] = strlen(row[c]);
+        }
+        s_print_row(heads, width, NC);
+        for (size_t i = 0; i < reqs.n; i++)
+            s_print_row((const char *const *)cells + i * NC, width, NC);
+        for (size_t i = 0; i < reqs.n * NC; i++)
+            free(cells[i]);
+        free(cells);
+    }
+    free(reqs.v);
+    weft_engine_close(&eng);
+    free(state);
+    return WF_EXIT_OK;
+}
+
+/* ---- weft logs ---- */
+
+/* Copy a file to stdout; errno set and false when it cannot be opened. */
+static bool
+s_cat(const char *path, bool *ends_nl)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    char buf[65536];
+    size_t n;
+    *ends_nl = true;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+        fwrite(buf, 1, n, stdout);
+        *ends_nl = buf[n - 1] == '\n';
+    }
+    fclose(f);
+    fflush(stdout);
+    return true;
+}
+
+typedef struct s_older {
+    const char *session;
+    weft_reqid_t before;
+    weft_reqid_t *v;
+    size_t n, cap;
+} s_older_t;
+
+static int
+s_collect_older(const weft_request_info_t *info, void *arg)
+{
+    s_older_t *o = arg;
+    if (info->id >= o->before || strcmp(info->session, o->session) != 0)
+        return 0;
+    if (o->n == o->cap) {
+        o->cap = o->cap ? o->cap * 2 : 16;
+        o->v = realloc(o->v, sizeof *o->v * o->cap);
+        if (!o->v)
+            abort();
+    }
+    o->v[o->n++] = info->id;
+    return 0;
+}
+
+/* A job carried over from an earlier run has no logs in this one: find the newest earlier run
+ * of the same session in which it ran.  0 when there is none. */
+static weft_reqid_t
+s_ran_before(weft_engine_t *eng, weft_reqid_t id, const char *session, const char *job,
+             weft_job_info_t *out)
+{
+    s_older_t o = {.session = session, .before = id};
+    weft_request_list(eng, s_collect_older, &o);
+    weft_reqid_t found = 0;
+    for (size_t i = o.n; i-- > 0 && !found;)
+        if (weft_job_status(eng, o.v[i], job, out) == WEFT_OK && out->attempts > 0 &&
+            out->reason != WEFT_REASON_CARRIED)
+            found = o.v[i];
+    free(o.v);
+    return found;
+}
+
+int
+weft_cmd_logs(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"state", required_argument, NULL, S_OPT_STATE},
+        {"request", required_argument, NULL, 'r'},
+        {"attempt", required_argument, NULL, 'a'},
+        {"stdout", no_argument, NULL, 'o'},
+        {"stderr", no_argument, NULL, 'e'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    static const char usage[] =
+        "usage: weft logs [--state DIR] [-r REQUEST] [-a N] [--stdout|--stderr] JOB"
+        "  (weft logs --help)";
+    static const char help[] =
+        "usage: weft logs [--state DIR] [-r REQUEST] [-a N] [--stdout|--stderr] JOB\n"
+        "\n"
+        "Print what a shell job wrote in its last attempt (or attempt N): its stdout, then its\n"
+        "stderr, each under a \"==> FILE <==\" header when both are printed.  The logs are kept\n"
+        "in STATE/logs/REQUEST/JOB.ATTEMPT.out and .err.\n"
+        "\n"
+        "      --state DIR       the state directory (default: ./.weft)\n"
+        "  -r, --request REQ     the run (12 or r12; default: the newest)\n"
+        "  -a, --attempt N       that attempt instead of the last one (1 is the first)\n"
+        "  -o, --stdout          only stdout\n"
+        "  -e, --stderr          only stderr\n"
+        "  -h, --help            this text\n"
+        "\n"
+        "exit status: 0 printed (or the job has no logs yet: said on stderr), 2 bad usage,\n"
+        "no such run, job or attempt\n";
+    s_opts_t o = {0};
+    int rc = s_getopt(argc, argv, "r:a:oeh", longopts, help, usage, &o);
+    if (rc != WF_EXIT_OK)
+        return rc < 0 ? WF_EXIT_OK : rc;
+    if (optind != argc - 1) {
+        fprintf(stderr, "%s\n", usage);
+        return WF_EXIT_USAGE;
+    }
+    if (o.out && o.err) {
+        fprintf(stderr, "weft logs: --stdout and --stderr exclude each other (give neither for "
+                        "both)\n");
+        return WF_EXIT_USAGE;
+    }
+    uint32_t attempt = 0;
+    if (o.attempt) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long v = strtoul(o.attempt, &end, 10);
+        if (errno || !end || *end || o.attempt[0] < '1' || o.attempt[0] > '9' || v > UINT32_MAX) {
+            fprintf(stderr, "weft logs: --attempt wants a number from 1, got '%s'\n", o.attempt);
+            return WF_EXIT_USAGE;
+        }
+        attempt = (uint32_t)v;
+    }
+    const char *job = argv[optind];
+
+    char *state = wf_cli_state_default(o.state_opt);
+    char *logs = NULL;
+    weft_engine_t *eng = s_open("logs", state);
+    weft_request_info_t ri;
+    weft_job_info_t ji;
+    weft_reqid_t id = eng ? s_request("logs", eng, state, o.request, &ri) : 0;
+    int exit_code = WF_EXIT_USAGE;
+    if (!id || !wf_cli_find_job(eng, id, job, &ji))
+        goto out;
+    if (ji.attempts == 0 && ji.reason == WEFT_REASON_CARRIED) {
+        weft_job_info_t before;
+        weft_reqid_t was = s_ran_before(eng, id, ri.session, job, &before);
+        if (!was) {
+            fprintf(stderr,
+                    "weft logs: job '%s' was carried over from an earlier run whose "
+                    "logs are gone\n",
+                    job);
+            exit_code = WF_EXIT_OK;
+            goto out;
+        }
+        fprintf(stderr, "weft logs: job '%s' was carried over: showing its logs from run %llu\n",
+                job, (unsigned long long)was);
+        id = was;
+        ji = before;
+    }
+    if (attempt > ji.attempts) {
+        fprintf(stderr, "weft logs: job '%s' of run %llu has had %u attempt%s, not %u\n", job,
+                (unsigned long long)id, ji.attempts, ji.attempts == 1 ? "" : "s", attempt);
+        goto out;
+    }
+    exit_code = WF_EXIT_OK;
+    if (ji.attempts == 0) {
+        fprintf(stderr, "weft logs: job '%s' %s (%s): no logs\n", job,
+                ji.state >= WEFT_JOB_DONE ? "never ran" : "has not started yet",
+                weft_job_state_name(ji.state));
+        goto out;
+    }
+    if (!attempt)
+        attempt = ji.attempts;
+    logs = wf_cli_logs_dir(state);
+    const char *streams[2] = {"out", "err"};
+    const char *names[2] = {"stdout", "stderr"};
+    bool want[2] = {!o.err, !o.out};
+    bool both = want[0] && want[1], printed = false;
+    for (int s = 0; s < 2; s++) {
+        if (!want[s])
+            continue;
+        char path[4096];
+        wf_shell_log_path(path, sizeof path, logs, id, job, attempt, streams[s]);
+        if (!s_is_file(path)) {
+            int e = errno;
+            fflush(stdout);
+            fprintf(stderr, "weft logs: no %s log for job '%s', attempt %u (%s: %s)%s\n", names[s],
+                    job, attempt, path, strerror(e),
+                    strcmp(ji.type, "shell") != 0 ? "; only shell jobs write logs" : "");
+            continue;
+        }
+        if (both)
+            printf("%s==> %s <==\n", printed ? "\n" : "", path);
+        fflush(stdout);
+        bool nl = true;
+        if (!s_cat(path, &nl)) {
+            fprintf(stderr, "weft logs: cannot read %s: %s\n", path, strerror(errno));
+            continue;
+        }
+        if (both && !nl)
+            printf("\n");
+        printed = true;
+    }
+out:
+    weft_engine_close(&eng);
+    free(logs);
+    free(state);
+    return exit_code;
+}
+
+/* ---- weft why ---- */
+
+/* One sentence on how a job that failed ended. */
+static void
+s_failure_sentence(char *buf, size_t cap, const weft_job_info_t *ji)
+{
+    switch (ji->reason) {
+    case WEFT_REASON_EXIT:
+        if (strncmp(ji->error, "killed by signal ", 17) == 0 && ji->exit_code > 128)
+            snprintf(buf, cap, "it was killed by signal %d", ji->exit_code - 128);
+        else
+            snprintf(buf, cap, "it exited with status %d", ji->exit_code);
+        break;
+    case WEFT_REASON_TIMEOUT:
+        snprintf(buf, cap, "its attempt ran past its timeout and was stopped");
+        break;
+    case WEFT_REASON_LOST:
+        snprintf(buf, cap, "its consumer was lost %u time%s (%u allowed)", ji->lost,
+                 ji->lost == 1 ? "" : "s", ji->lost_retries);
+        break;
+    case WEFT_REASON_CANCELLED_USER:
+        snprintf(buf, cap, "it was cancelled by request");
+        break;
+    case WEFT_REASON_CANCELLED_PARENT:
+        snprintf(buf, cap, "it was cancelled because '%s' failed", ji->cause);
+        break;
+    default:
+        snprintf(buf, cap, "%s", weft_reason_name(ji->reason));
+        break;
+    }
+}
+
+static void
+s_print_error(const weft_job_info_t *ji)
+{
+    if (!ji->error[0])
+        return;
+    char clean[WEFT_MAX_MESSAGE + 8];
+    s_clean(clean, sizeof clean, ji->error, WEFT_MAX_MESSAGE, true);
+    printf("Its error message:\n");
+    for (char *line = clean; line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = 0;
+        if (*line || nl)
+            printf("  | %s\n", line);
+        line = nl ? nl + 1 : NULL;
+    }
+}
+
+static void
+s_why_pending(weft_engine_t *eng, weft_reqid_t id, const weft_job_info_t *ji)
+{
+    size_t n = 0;
+    weft_job_needs(eng, id, ji->index, NULL, 0, &n);
+    uint32_t *needs = s_alloc(sizeof *needs * (n ? n : 1));
+    weft_job_needs(eng, id, ji->index, needs, n, &n);
+    static const char *const rule[WEFT_WHEN_COUNT_] = {
+        "when every parent is done (when: success)",
+        "when every parent has finished, however it ended (when: always)",
+        "when every parent has finished and one of them failed or was cancelled (when: failure)",
+    };
+    if (ji->waiting_on == n)
+        printf("It waits for %s to finish:\n", n == 1 ? "its parent" : "all its parents");
+    else
+        printf("It waits for %u of its %zu parents to finish:\n", ji->waiting_on, n);
+    size_t shown = 0, unfinished = 0;
+    weft_job_info_t pi;
+    for (size_t i = 0; i < n; i++) {
+        if (weft_job_status_at(eng, id, needs[i], &pi) != WEFT_OK)
+            continue;
+        if (pi.state >= WEFT_JOB_DONE)
+            continue;
+        unfinished++;
+        if (shown < 20) {
+            printf("  %s (%s", pi.id, weft_job_state_name(pi.state));
+            if (pi.state == WEFT_JOB_RUNNING)
+                printf(", attempt %u", pi.attempts);
+            else if (pi.state == WEFT_JOB_PENDING)
+                printf(", itself waiting on %u parent%s", pi.waiting_on,
+                       pi.waiting_on == 1 ? "" : "s");
+            printf(")\n");
+            shown++;
+        }
+    }
+    if (unfinished > shown)
+        printf("  and %zu more\n", unfinished - shown);
+    printf("It will run %s.\n", ji->when < WEFT_WHEN_COUNT_ ? rule[ji->when] : rule[0]);
+    free(needs);
+}
+
+static void
+s_why_ready(const weft_job_info_t *ji)
+{
+    switch (ji->reason) {
+    case WEFT_REASON_WAIT_CONSUMER:
+        printf("It waits for a consumer of type '%s': none that is connected handles that type.\n",
+               ji->type);
+        break;
+    case WEFT_REASON_WAIT_SLOT:
+        printf("It waits for a free slot: every consumer of type '%s' is busy.\n", ji->type);
+        break;
+    case WEFT_REASON_WAIT_POOL:
+        printf("It waits for pool '%s', which has as many jobs running as its limit allows.\n",
+               ji->pool);
+        break;
+    case WEFT_REASON_BACKOFF:
+        printf("It is backing off before attempt %u: it failed %u time%s, %u retr%s allowed.\n",
+               ji->attempts + 1, ji->failures, ji->failures == 1 ? "" : "s", ji->retries,
+               ji->retries == 1 ? "y" : "ies");
+        break;
+    case WEFT_REASON_PAUSED:
+        printf("It waits because the board is paused: no job is handed out until it resumes.\n");
+        break;
+    case WEFT_REASON_REQUEUED:
+        printf("It was requeued (its consumer was lost, or the engine restarted) and waits to "
+               "be handed out again.\n");
+        break;
+    default:
+        printf("Its parents are finished; it waits to be handed out to a consumer of type "
+               "'%s'.\n",
+               ji->type);
+        break;
+    }
+    if (ji->attempts > 0) {
+        printf("It has had %u attempt%s so far.\n", ji->attempts, ji->attempts == 1 ? "" : "s");
+        s_print_error(ji);
+    }
+    printf("(This is the state last saved; a running `weft run` knows the live reason.)\n");
+}
+
+/* The jobs whose cancellation or skipping `ji` caused (their cause is ji). */
+static void
+s_why_caused(weft_engine_t *eng, weft_reqid_t id, uint32_t njobs, const weft_job_info_t *ji)
+{
+    size_t ncancelled = 0, nskipped = 0, shown = 0;
+    char names[1024] = "";
+    size_t len = 0;
+    weft_job_info_t oi;
+    for (uint32_t i = 0; i < njobs; i++) {
+        if (i == ji->index || weft_job_status_at(eng, id, i, &oi) != WEFT_OK ||
+            strcmp(oi.cause, ji->id) != 0)
+            continue;
+        if (oi.reason == WEFT_REASON_CANCELLED_PARENT)
+            ncancelled++;
+        else if (oi.reason == WEFT_REASON_SKIPPED_PARENT)
+            nskipped++;
+        else
+            continue;
+        if (shown < 10 && len + strlen(oi.id) + 8 < sizeof names) {
+            len += (size_t)snprintf(names + len, sizeof names - len, "%s'%s'", shown ? ", " : "",
+                                    oi.id);
+            shown++;
+        }
+    }
+    size_t total = ncancelled + nskipped;
+    if (ncancelled)
+        printf("Because of it, %zu job%s %s cancelled", ncancelled, ncancelled == 1 ? "" : "s",
+               ncancelled == 1 ? "was" : "were");
+    if (nskipped)
+        printf("%s%zu job%s %s skipped", ncancelled ? " and " : "Because of it, ", nskipped,
+               nskipped == 1 ? "" : "s", nskipped == 1 ? "was" : "were");
+    if (total)
+        printf(": %s%s.\n", names, total > shown ? ", ..." : "");
+    else if (ji->state == WEFT_JOB_FAILED || ji->state == WEFT_JOB_CANCELLED)
+        printf("No other job was cancelled because of it.\n");
+}
+
+int
+weft_cmd_why(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"state", required_argument, NULL, S_OPT_STATE},
+        {"request", required_argument, NULL, 'r'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    static const char usage[] = "usage: weft why [--state DIR] [-r REQUEST] JOB  (weft why --help)";
+    static const char help[] =
+        "usage: weft why [--state DIR] [-r REQUEST] JOB\n"
+        "\n"
+        "Explain a job's state: what a pending job still waits for, why a ready job has not\n"
+        "started, how a running job is doing, how a finished one ended (exit status, timeout,\n"
+        "lost consumer, its error message, the retries it used) and which jobs a failure\n"
+        "cancelled, or which job's failure cancelled or skipped this one.\n"
+        "\n"
+        "      --state DIR       the state directory (default: ./.weft)\n"
+        "  -r, --request REQ     the run (12 or r12; default: the newest)\n"
+        "  -h, --help            this text\n"
+        "\n"
+        "exit status: 0 explained (whatever the state), 2 bad usage, no such run or job\n";
+    s_opts_t o = {0};
+    int rc = s_getopt(argc, argv, "r:h", longopts, help, usage, &o);
+    if (rc != WF_EXIT_OK)
+        return rc < 0 ? WF_EXIT_OK : rc;
+    if (optind != argc - 1) {
+        fprintf(stderr, "%s\n", usage);
+        return WF_EXIT_USAGE;
+    }
+    const char *job = argv[optind];
+    char *state = wf_cli_state_default(o.state_opt);
+    weft_engine_t *eng = s_open("why", state);
+    weft_request_info_t ri;
+    weft_job_info_t ji;
+    weft_reqid_t id = eng ? s_request("why", eng, state, o.request, &ri) : 0;
+    if (!id || !wf_cli_find_job(eng, id, job, &ji)) {
+        weft_engine_close(&eng);
+        free(state);
+        return WF_EXIT_USAGE;
+    }
+    int64_t now = s_wall_ms();
+    char t[64], d[32], buf[WEFT_MAX_MESSAGE + 128];
+    printf("Job '%s' of run %llu (%s): %s.\n", ji.id, (unsigned long long)id, ri.name,
+           weft_job_state_name(ji.state));
+    switch (ji.state) {
+    case WEFT_JOB_PENDING:
+        s_why_pending(eng, id, &ji);
+        break;
+    case WEFT_JOB_READY:
+        s_why_ready(&ji);
+        break;
+    case WEFT_JOB_RUNNING:
+        printf("Attempt %u has been running since %s (for %s).\n", ji.attempts,
+               s_time(t, sizeof t, ji.started_ms),
+               wf_cli_duration(d, sizeof d, now - ji.started_ms));
+        if (ji.progress > 0 || ji.progress_msg[0]) {
+            s_clean(buf, sizeof buf, ji.progress_msg, WEFT_MAX_MESSAGE, false);
+            printf("Progress: %d%%%s%s.\n", ji.progress, buf[0] ? ": " : "", buf);
+        }
+        if (ji.failures)
+            printf("Earlier attempts failed %u time%s (%u retr%s allowed).\n", ji.failures,
+                   ji.failures == 1 ? "" : "s", ji.retries, ji.retries == 1 ? "y" : "ies");
+        break;
+    case WEFT_JOB_DONE:
+        if (ji.reason == WEFT_REASON_CARRIED) {
+            weft_job_info_t before;
+            weft_reqid_t was = s_ran_before(eng, id, ri.session, ji.id, &before);
+            if (was)
+                printf("It was done in run %llu (at %s) and carried over unchanged: it did not "
+                       "run again.\n",
+                       (unsigned long long)was, s_time(t, sizeof t, before.finished_ms));
+            else
+                printf("It was done in an earlier run and carried over unchanged: it did not "
+                       "run again.\n");
+            break;
+        }
+        printf("It finished at %s after %s, in attempt %u", s_time(t, sizeof t, ji.finished_ms),
+               ji.started_ms > 0 ? wf_cli_duration(d, sizeof d, ji.finished_ms - ji.started_ms)
+                                 : "-",
+               ji.attempts);
+        if (ji.attempts > 1)
+            printf(" (%u failure%s before, %u consumer%s lost)", ji.failures,
+                   ji.failures == 1 ? "" : "s", ji.lost, ji.lost == 1 ? "" : "s");
+        printf(".\n");
+        break;
+    case WEFT_JOB_FAILED: {
+        s_failure_sentence(buf, sizeof buf, &ji);
+        printf("It failed in attempt %u", ji.attempts);
+        if (ji.finished_ms > 0)
+            printf(" at %s", s_time(t, sizeof t, ji.finished_ms));
+        if (ji.started_ms > 0 && ji.finished_ms >= ji.started_ms)
+            printf(" after %s", wf_cli_duration(d, sizeof d, ji.finished_ms - ji.started_ms));
+        printf(": %s.\n", buf);
+        uint32_t used = ji.failures < ji.retries ? ji.failures : ji.retries;
+        if (ji.retries)
+            printf("It used %u of its %u retr%s", used, ji.retries, ji.retries == 1 ? "y" : "ies");
+        else
+            printf("It was allowed no retries");
+        if (ji.lost)
+            printf(" and lost its consumer %u time%s (%u allowed)", ji.lost,
+                   ji.lost == 1 ? "" : "s", ji.lost_retries);
+        printf(".\n");
+        s_print_error(&ji);
+        s_why_caused(eng, id, ri.njobs, &ji);
+        printf("Its output: weft logs -r %llu %s\n", (unsigned long long)id, ji.id);
+        break;
+    }
+    case WEFT_JOB_CANCELLED:
+        if (ji.reason == WEFT_REASON_CANCELLED_PARENT && ji.cause[0]) {
+            weft_job_info_t ci;
+            if (weft_job_status(eng, id, ji.cause, &ci) == WEFT_OK) {
+                if (ci.state == WEFT_JOB_FAILED) {
+                    s_failure_sentence(buf, sizeof buf, &ci);
+                    printf("It was cancelled because '%s' failed, which it depends on: %s.\n",
+                           ci.id, buf);
+                } else {
+                    printf("It was cancelled because '%s', which it depends on, was %s%s%s.\n",
+                           ci.id, weft_job_state_name(ci.state),
+                           ci.reason == WEFT_REASON_CANCELLED_USER ? " by request" : "",
+                           ci.reason == WEFT_REASON_TIMEOUT ? " (timed out)" : "");
+                }
+                printf("(weft why -r %llu %s tells more.)\n", (unsigned long long)id, ci.id);
+            } else {
+                printf("It was cancelled because '%s' failed.\n", ji.cause);
+            }
+        } else if (ji.reason == WEFT_REASON_CANCELLED_PARENT) {
+            printf("It was cancelled because a job it depends on failed.\n");
+        } else {
+            printf("It was cancelled by request (a cancel of the job or its run, or a "
+                   "`weft run --restart`).\n");
+        }
+        if (ji.attempts > 0)
+            printf("It had had %u attempt%s.\n", ji.attempts, ji.attempts == 1 ? "" : "s");
+        /* A cascade names its root as every cancelled job's cause, so only a job cancelled by
+         * request can be the cause of others. */
+        if (ji.reason == WEFT_REASON_CANCELLED_USER)
+            s_why_caused(eng, id, ri.njobs, &ji);
+        break;
+    case WEFT_JOB_SKIPPED:
+        if (ji.reason == WEFT_REASON_SKIPPED_NO_FAILURE)
+            printf("It was skipped because no parent failed or was cancelled: it runs only "
+                   "after a failure (when: failure).\n");
+        else if (ji.cause[0])
+            printf("It was skipped because '%s', which it depends on, was skipped, and it runs "
+                   "only when every parent is done (when: success).\n",
+                   ji.cause);
+        else
+            printf("It was skipped because a parent was skipped (when: success).\n");
+        s_why_caused(eng, id, ri.njobs, &ji);
+        break;
+    default:
+        printf("Its reason: %s.\n", weft_reason_name(ji.reason));
+        break;
+    }
+    weft_engine_close(&eng);
+    free(state);
+    return WF_EXIT_OK;
+}
+
+/* ---- weft dot ---- */
+
+/* Write s as a double-quoted DOT string. */
+static void
+s_dot_quote(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20 || c == 0x7f)
+            putchar(' ');
+        else
+            putchar(c);
+    }
+    putchar('"');
+}
+
+static void
+s_dot_node(const char *id, int state)
+{
+    static const char *const fill[WEFT_JOB_STATE_COUNT_] = {
+        [WEFT_JOB_PENDING] = "white", [WEFT_JOB_READY] = "lightblue",
+        [WEFT_JOB_RUNNING] = "blue",  [WEFT_JOB_DONE] = "green",
+        [WEFT_JOB_FAILED] = "red",    [WEFT_JOB_CANCELLED] = "orange",
+        [WEFT_JOB_SKIPPED] = "grey",
+    };
+    printf("  ");
+    s_dot_quote(id);
+    if (state < 0 || state >= WEFT_JOB_STATE_COUNT_) {
+        printf(";\n");
+        return;
+    }
+    /* "\n" is DOT's own line break in a label, not a C escape. */
+    printf(" [label=\"");
+    for (const char *p = id; *p; p++)
+        printf(*p == '"' || *p == '\\' ? "\\%c" : "%c", *p);
+    printf("\\n%s\", style=\"rounded,filled\", fillcolor=\"%s\"%s];\n", weft_job_state_name(state),
+           fill[state], state == WEFT_JOB_RUNNING ? ", fontcolor=\"white\"" : "");
+}
+
+static void
+s_dot_edge(const char *parent, const char *child, int when)
+{
+    printf("  ");
+    s_dot_quote(parent);
+    printf(" -> ");
+    s_dot_quote(child);
+    /* Edges into jobs that run on failure (or always) look different from the success path. */
+    if (when == WEFT_WHEN_ALWAYS)
+        printf(" [style=dashed]");
+    else if (when == WEFT_WHEN_FAILURE)
+        printf(" [style=dotted]");
+    printf(";\n");
+}
+
+static void
+s_dot_open(const char *name)
+{
+    printf("digraph ");
+    s_dot_quote(name);
+    printf(" {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n");
+}
+
+/* Draw a workflow file, coloured by the newest run of its session when the state has one. */
+static int
+s_dot_file(const char *file, const s_opts_t *o)
+{
+    wf_workflow_t *wf = NULL;
+    wf_diags_t diags = {0};
+    int errors = wf_workflow_load(file, o->params, o->nparams, &wf, &diags);
+    wf_diags_print(&diags, stderr);
+    wf_diags_fini(&diags);
+    if (errors) {
+        fprintf(stderr, "%s: %d error%s\n", file, errors, errors == 1 ? "" : "s");
+        return WF_EXIT_USAGE;
+    }
+    char *state = wf_cli_state_for_file(file, o->state_opt);
+    char *session = wf_cli_session_for_file(file);
+    weft_engine_t *eng = s_has_state(state) ? wf_cli_open_readonly(state) : NULL;
+    weft_reqid_t id = eng ? wf_cli_latest_request(eng, session) : 0;
+    s_dot_open(wf->name);
+    for (size_t i = 0; i < wf->njobs; i++) {
+        weft_job_info_t ji;
+        int st = -1;
+        /* A job the file has but the run had not (the file changed) stays uncoloured. */
+        if (id && weft_job_status(eng, id, wf->jobs[i].id, &ji) == WEFT_OK)
+            st = (int)ji.state;
+        s_dot_node(wf->jobs[i].id, st);
+    }
+    for (size_t i = 0; i < wf->njobs; i++)
+        for (size_t k = 0; k < wf->jobs[i].nneeds; k++)
+            s_dot_edge(wf->jobs[i].needs[k], wf->jobs[i].id, wf->jobs[i].when);
+    printf("}\n");
+    weft_engine_close(&eng);
+    free(session);
+    free(state);
+    wf_workflow_free(&wf);
+    return WF_EXIT_OK;
+}
+
+/* Draw a request from the state directory. */
+static int
+s_dot_request(const char *arg, const s_opts_t *o)
+{
+    weft_reqid_t probe;
+    if (!wf_cli_parse_reqid(arg, &probe)) {
+        fprintf(stderr, "weft dot: '%s' is neither a file nor a request id (like 12 or r12)\n",
+                arg);
+        return WF_EXIT_USAGE;
+    }
+    char *state = wf_cli_state_default(o->state_opt);
+    weft_engine_t *eng = s_open("dot", state);
+    weft_request_info_t ri;
+    weft_reqid_t id = eng ? s_request("dot", eng, state, arg, &ri) : 0;
+    if (!id) {
+        weft_engine_close(&eng);
+        free(state);
+        return WF_EXIT_USAGE;
+    }
+    char **ids = s_alloc(sizeof *ids * (ri.njobs ? ri.njobs : 1));
+    uint8_t *when = s_alloc(ri.njobs ? ri.njobs : 1);
+    weft_job_info_t ji;
+    char *title = s_printf("%s (run %llu)", ri.name, (unsigned long long)id);
+    s_dot_open(title);
+    free(title);
+    for (uint32_t i = 0; i < ri.njobs; i++) {
+        if (weft_job_status_at(eng, id, i, &ji) != WEFT_OK)
+            continue;
+        ids[i] = s_dup(ji.id);
+        when[i] = (uint8_t)ji.when;
+        s_dot_node(ji.id, (int)ji.state);
+    }
+    uint32_t *needs = NULL;
+    size_t cap = 0;
+    for (uint32_t i = 0; i < ri.njobs; i++) {
+        size_t n = 0;
+        if (!ids[i] || weft_job_needs(eng, id, i, needs, cap, &n) != WEFT_OK)
+            continue;
+        if (n > cap) {
+            free(needs);
+            cap = n;
+            needs = s_alloc(sizeof *needs * cap);
+            weft_job_needs(eng, id, i, needs, cap, &n);
+        }
+        for (size_t k = 0; k < n && k < cap; k++)
+            if (needs[k] < ri.njobs && ids[needs[k]])
+                s_dot_edge(ids[needs[k]], ids[i], when[i]);
+    }
+    printf("}\n");
+    for (uint32_t i = 0; i < ri.njobs; i++)
+        free(ids[i]);
+    free(ids);
+    free(when);
+    free(needs);
+    weft_engine_close(&eng);
+    free(state);
+    return WF_EXIT_OK;
+}
+
+int
+weft_cmd_dot(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"state", required_argument, NULL, S_OPT_STATE},
+        {"param", required_argument, NULL, 'p'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    static const char usage[] =
+        "usage: weft dot [--state DIR] [-p NAME=VALUE]... FILE|REQUEST  (weft dot --help)";
+    static const char help[] =
+        "usage: weft dot [--state DIR] [-p NAME=VALUE]... FILE|REQUEST\n"
+        "\n"
+        "Print the job graph in Graphviz DOT format (render it with `dot -Tsvg`), one node per\n"
+        "job and an edge from each parent to the job that needs it.  FILE: a workflow file,\n"
+        "coloured by the newest run of it in its state directory if there is one; REQUEST: a\n"
+        "run (12 or r12) in the state directory.  An existing file wins over a run id.\n"
+        "Colours: done green, failed red, cancelled orange, skipped grey, running blue,\n"
+        "ready light blue, pending white.  Edges into `when: always` jobs are dashed, into\n"
+        "`when: failure` jobs dotted.\n"
+        "\n"
+        "      --state DIR            the state directory (default: .weft beside FILE, or\n"
+        "                             ./.weft for a REQUEST)\n"
+        "  -p, --param NAME=VALUE     give a param of FILE a value (repeatable)\n"
+        "  -h, --help                 this text\n"
+        "\n"
+        "exit status: 0 printed, 2 bad usage, an invalid file or no such run\n";
+    s_opts_t o = {0};
+    o.params = s_alloc(sizeof *o.params * ((size_t)argc + 1));
+    int rc = s_getopt(argc, argv, "p:h", longopts, help, usage, &o);
+    if (rc == WF_EXIT_OK && optind != argc - 1) {
+        fprintf(stderr, "%s\n", usage);
+        rc = WF_EXIT_USAGE;
+    }
+    if (rc == WF_EXIT_OK)
+        rc = s_is_file(argv[optind]) ? s_dot_file(argv[optind], &o)
+                                     : s_dot_request(argv[optind], &o);
+    free(o.params);
+    return rc < 0 ? WF_EXIT_OK : rc;
+}
