@@ -421,7 +421,7 @@ s_summary(follow_t *f, const char *name, int state, int64_t wall_ms)
             printf("killed by signal %d", info.exit_code - 128);
         else
             printf("exit status %d", info.exit_code);
-        printf(" (attempt %u of %u)\n", info.attempts, info.retries + 1);
+        printf(" (attempt %u, retries: %u)\n", info.attempts, info.retries);
         char path[4096];
         wf_shell_log_path(path, sizeof path, f->logs, f->id, info.id, info.attempts, "err");
         if (!wf_cli_print_tail(path, 10, "  | ") && info.error[0])

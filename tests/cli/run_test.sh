@@ -67,7 +67,8 @@ mkdir -p "$T/int"
 } > "$T/int/chain.yml"
 "$WEFT" run -j 2 "$T/int/chain.yml" >"$T/int/out1.txt" 2>&1 &
 pid=$!
-wait_for test "$(wc -l < "$T/int/done.log" 2>/dev/null || echo 0)" -ge 2
+two_done() { [ "$(cat "$T/int/done.log" 2>/dev/null | wc -l)" -ge 2 ]; }
+wait_for two_done
 kill -INT $pid
 wait $pid
 rc=$?
