@@ -331,7 +331,8 @@ WEFT_EXPORT int weft_job_needs(weft_engine_t *eng, weft_reqid_t id, uint32_t ind
 /* Copy a done job's result into buf (up to cap bytes); *len_p gets its full length. */
 WEFT_EXPORT int weft_job_result(weft_engine_t *eng, weft_reqid_t id, const char *job, void *buf,
                                 size_t cap, size_t *len_p);
-/* Call fn for every request in the store, oldest first; stop early if fn returns non-zero. */
+/* Call fn for every request in the store, oldest first; stop early if fn returns non-zero.
+ * The infos carry the request's header only: count[] is zero (weft_request_status fills it). */
 typedef int(weft_request_fn)(const weft_request_info_t *info, void *arg);
 WEFT_EXPORT int weft_request_list(weft_engine_t *eng, weft_request_fn *fn, void *arg);
 
