@@ -1,30 +1,48 @@
 /*
  * shell.c -- the shell runner: a weft_handler_fn that runs a `shell` job's command as
- * `/bin/sh -c RUN` in its own process group, logs its output to per-attempt files, turns lines
- * on a progress pipe into weft_job_progress, and kills the whole group when the attempt is
- * cancelled or the shell exits.  shell.h states the guarantees; this file keeps them.
+ * `/bin/sh -c RUN` under a small per-attempt supervisor process that leads the job's process
+ * group, logs its output to per-attempt files, turns lines on a progress pipe into
+ * weft_job_progress, and kills the whole group when the attempt is cancelled, when the shell
+ * exits, or when weft dies.  shell.h states the guarantees; this file keeps them.
+ *
+ * Processes of one attempt:
+ *   runner thread --fork--> supervisor (pgid = its pid) --fork--> shell (execs /bin/sh) --> ...
+ * The supervisor never execs.  It exists so that something outside the job, yet inside its
+ * group, outlives weft by a moment: PR_SET_PDEATHSIG(SIGTERM) tells it weft (the runner thread)
+ * is gone, and its SIGTERM handler then SIGKILLs the group.  The same SIGTERM is also what weft
+ * sends the group to cancel; the handler tells the two apart by getppid(): weft's pid (recorded
+ * before fork) means "cancel" (ignore it: the shell got its own SIGTERM, and weft's SIGKILL
+ * follows after the grace), anything else means weft died.  When the shell exits the supervisor
+ * reaps it, reports its wait status through the error pipe, then SIGKILLs the group, itself
+ * included, so nothing the job left behind survives it.
  *
  * Threads: the handler runs on a consumer's runner thread while other runners (and the engine,
  * and czmq) have threads of their own.  So:
- * - everything the child needs (argv, envp, paths, fds, the signal reset) is prepared BEFORE
- *   fork, and the child calls only async-signal-safe functions until execve -- no malloc, no
- *   setenv, no stdio, no locks another thread might have held at fork time;
+ * - everything the supervisor and the shell need (argv, envp, paths, fds, sigactions, masks)
+ *   is prepared BEFORE fork, and both call only async-signal-safe functions until execve (the
+ *   supervisor: ever) -- no malloc, no setenv, no stdio, no locks another thread might have
+ *   held at fork time;
  * - every fd the handler opens is O_CLOEXEC, so a shell forked by another runner at the same
- *   moment never inherits this attempt's logs or pipes (and the child closes every fd above its
- *   own anyway);
- * - nothing is static or shared: one handler call owns one s_proc_t.
+ *   moment never inherits this attempt's logs or pipes (and the supervisor closes every fd
+ *   above its own anyway, then keeps only the error pipe once the shell is forked);
+ * - nothing is shared: one handler call owns one s_proc_t.  The two file statics below are
+ *   written only inside a supervisor, a single-threaded forked copy, for its signal handler.
  *
  * Invariants:
- * - the shell is reaped exactly once, by this handler, and only after the group got SIGKILL:
- *   waitid(WNOWAIT) notices the exit, the zombie keeps the pid (so the group id) from being
- *   reused while killpg runs, then waitpid reaps it;
- * - a child setup failure (chdir, exec, fd juggling) is reported through an O_CLOEXEC pipe as
- *   {stage, errno} before _exit(127); an exec that works closes the pipe with nothing in it;
+ * - the supervisor is reaped exactly once, by this handler, and only after the group got
+ *   SIGKILL: waitid(WNOWAIT) notices the exit, the zombie keeps the pid (so the group id) from
+ *   being reused while killpg runs, then waitpid reaps it.  The shell is reaped by the
+ *   supervisor, likewise before its group is killed;
+ * - the error pipe carries {stage, value} records of sizeof(int[2]) <= PIPE_BUF, so atomic: a
+ *   setup failure (pgid, fds, fork, chdir, exec) is {stage, errno} before _exit(127); the shell's
+ *   wait status is {S_STAGE_DONE, status}, written once by the supervisor after reaping it.  An
+ *   exec that works closes the shell's copy with nothing in it;
  * - progress lines are parsed from a bounded buffer (S_LINE_MAX); an overlong line is dropped
  *   whole, so no line can make the handler allocate.
  *
- * Workload: one handler call per attempt, up to one per consumer slot at a time; the parent
- * wakes at most every S_POLL_MS (sooner on progress or, where pidfd_open exists, on exit).
+ * Workload: one handler call per attempt, up to one per consumer slot at a time, so at most one
+ * idle supervisor (a forked copy of weft, sharing its pages copy-on-write) per running shell job;
+ * the parent wakes at most every S_POLL_MS (sooner on progress or, with pidfd_open, on exit).
  */
 #include "shell.h"
 
@@ -71,8 +89,20 @@ extern char **environ;
 /* A fallback bound for the close loop on kernels without close_range. */
 #define S_MAX_CLOSE_FD (1 << 16)
 
-/* Child setup stages, reported through the error pipe. */
-enum { S_STAGE_FDS = 1, S_STAGE_CHDIR, S_STAGE_EXEC, S_STAGE_PARENT };
+/* Records on the error pipe: setup stages that failed (with errno), or DONE (with the shell's
+ * wait status). */
+enum {
+    S_STAGE_FDS = 1,
+    S_STAGE_CHDIR,
+    S_STAGE_EXEC,
+    S_STAGE_PARENT,
+    S_STAGE_PGRP,
+    S_STAGE_FORK,
+    S_STAGE_WAIT,
+    S_STAGE_DONE
+};
+/* Room for every record one attempt can write (the shell's failure, then DONE), with spare. */
+#define S_MAX_RECORDS 4
 
 static void *
 s_alloc(size_t n)
@@ -384,8 +414,8 @@ typedef struct s_proc {
     int prog_r, prog_w;
     int errp_r, errp_w;
     int max_fd;
-    struct sigaction dfl;
-    sigset_t none;
+    struct sigaction dfl, ign, term; /* default; ignore; the supervisor's SIGTERM handler */
+    sigset_t none, all;
     /* for the parent */
     char err_path[PATH_MAX]; /* empty when output is discarded */
     int pidfd;
@@ -502,6 +532,28 @@ s_build_env(s_proc_t *p, const weft_job_t *job, const wf_shell_payload_t *pl)
     p->envp[k] = NULL;
 }
 
+/* Supervisor only (see the top of this file): weft's pid as recorded before fork, and the
+ * supervisor's own pid, which is the job's process group. */
+static volatile sig_atomic_t s_sup_parent;
+static volatile sig_atomic_t s_sup_group;
+
+/*
+ * The supervisor's SIGTERM handler.  Its parent is still weft: a cancel, which the shell got
+ * too; nothing to do.  Otherwise weft is gone (PR_SET_PDEATHSIG, or a SIGTERM that raced with
+ * weft's death: either way the job must go): SIGKILL the group, which ends this process too.
+ */
+static void
+s_sup_on_term(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    if (getppid() != (pid_t)s_sup_parent) {
+        kill(-(pid_t)s_sup_group, SIGKILL);
+        _exit(S_EXIT_NOT_RUN);
+    }
+    errno = saved;
+}
+
 static int s_setup_fail(char *msg, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -584,11 +636,18 @@ s_prepare(s_proc_t *p, const weft_job_t *job, const wf_shell_opts_t *opts,
     memset(&p->dfl, 0, sizeof p->dfl);
     p->dfl.sa_handler = SIG_DFL;
     sigemptyset(&p->dfl.sa_mask);
+    p->ign = p->dfl;
+    p->ign.sa_handler = SIG_IGN;
+    memset(&p->term, 0, sizeof p->term);
+    p->term.sa_handler = s_sup_on_term;
+    p->term.sa_flags = SA_RESTART;
+    sigfillset(&p->term.sa_mask);
     sigemptyset(&p->none);
+    sigfillset(&p->all);
     return 0;
 }
 
-/* Child only: tell the parent which stage failed and with which errno, then die. */
+/* Supervisor or shell only: tell the handler which stage failed and with which errno, then die. */
 static void __attribute__((noreturn))
 s_child_fail(int fd, int stage)
 {
@@ -600,22 +659,59 @@ s_child_fail(int fd, int stage)
     _exit(S_EXIT_NOT_RUN);
 }
 
-/* Child only, between fork and execve: async-signal-safe calls on prepared data. */
+/* The shell, forked by the supervisor with every signal blocked and fds 0-4 in place:
+ * async-signal-safe calls on prepared data until execve. */
 static void __attribute__((noreturn))
-s_child(const s_proc_t *p)
+s_shell(const s_proc_t *p, pid_t sup)
 {
-    int errfd = p->errp_w;
-
-    setpgid(0, 0);
-    /* Die with weft even on SIGKILL; if weft already died, getppid() no longer names it. */
+    /* Should the supervisor die abruptly, the shell goes with it (the group's other members are
+     * then weft's to kill: see the limits in shell.h). */
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != p->parent)
-        s_child_fail(errfd, S_STAGE_PARENT);
-    /* exec keeps ignored dispositions and the mask, and this thread's mask is the runner's. */
+    if (getppid() != sup)
+        s_child_fail(S_ERRPIPE_FD, S_STAGE_PARENT);
+    /* exec keeps ignored dispositions and the mask, and the supervisor ignores nearly all. */
     for (int s = 1; s < NSIG; s++)
         if (s != SIGKILL && s != SIGSTOP)
             sigaction(s, &p->dfl, NULL); /* glibc-reserved signals fail with EINVAL: fine */
+    /* A SIGTERM sent to the group since fork is pending here: it now kills, as it should. */
     sigprocmask(SIG_SETMASK, &p->none, NULL);
+    if (p->dir && chdir(p->dir) != 0)
+        s_child_fail(S_ERRPIPE_FD, S_STAGE_CHDIR);
+    execve("/bin/sh", p->argv, p->envp);
+    s_child_fail(S_ERRPIPE_FD, S_STAGE_EXEC);
+}
+
+/*
+ * The supervisor, between the runner's fork and its own end: async-signal-safe calls on
+ * prepared data only (it is a copy of a multi-threaded process).  Leads the job's group, forks
+ * the shell into it, waits for it, reports its status, then SIGKILLs the group (itself too).
+ */
+static void __attribute__((noreturn))
+s_supervise(const s_proc_t *p)
+{
+    int errfd = p->errp_w;
+
+    /* Blocked until the shell is forked: no handler runs on a half-built supervisor, and the
+     * shell starts with everything blocked until it has reset its dispositions. */
+    sigprocmask(SIG_SETMASK, &p->all, NULL);
+    pid_t me = getpid();
+    /* kill(-me) below must never name weft's own group: fail unless we lead a fresh one. */
+    if (setpgid(0, 0) != 0 || getpgrp() != me)
+        s_child_fail(errfd, S_STAGE_PGRP);
+    s_sup_parent = (sig_atomic_t)p->parent;
+    s_sup_group = (sig_atomic_t)me;
+    /* Signals the job sends its own group (kill 0, kill -HUP 0 ...) must not end the
+     * supervisor, or its shell would lose its guard; SIGCHLD stays default for waitpid. */
+    for (int s = 1; s < NSIG; s++)
+        if (s != SIGKILL && s != SIGSTOP && s != SIGTERM && s != SIGCHLD)
+            sigaction(s, &p->ign, NULL);
+    sigaction(SIGCHLD, &p->dfl, NULL);
+    sigaction(SIGTERM, &p->term, NULL);
+    /* The death signal belongs to the runner thread, which lives as long as the handler call;
+     * if weft already died, getppid() no longer names it (nothing to kill yet: just go). */
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != p->parent)
+        s_child_fail(errfd, S_STAGE_PARENT);
 
     /* Park every source above the targets first, so no dup2 clobbers a source still needed. */
     int src[5] = {p->in_fd, p->out_fd, p->err_fd, p->prog_w, p->errp_w};
@@ -632,14 +728,42 @@ s_child(const s_proc_t *p)
     errfd = S_ERRPIPE_FD;
     if (fcntl(S_ERRPIPE_FD, F_SETFD, FD_CLOEXEC) != 0)
         s_child_fail(errfd, S_STAGE_FDS);
+    /* Everything else weft had open (sockets, other attempts' pipes, the store) goes. */
     if (close_range(S_FIRST_FREE_FD, ~0U, 0) != 0)
         for (int fd = S_FIRST_FREE_FD; fd < p->max_fd; fd++)
             close(fd);
 
-    if (p->dir && chdir(p->dir) != 0)
-        s_child_fail(errfd, S_STAGE_CHDIR);
-    execve("/bin/sh", p->argv, p->envp);
-    s_child_fail(errfd, S_STAGE_EXEC);
+    pid_t sh = fork();
+    if (sh < 0)
+        s_child_fail(errfd, S_STAGE_FORK);
+    if (sh == 0)
+        s_shell(p, me);
+
+    /* Keep only the error pipe: the progress pipe must see EOF when the job's processes close
+     * it, as if the supervisor were not there. */
+    for (int fd = 0; fd < S_ERRPIPE_FD; fd++)
+        close(fd);
+    /* A cancel that reached the group before the shell was in it is pending here only. */
+    sigset_t pending;
+    if (sigpending(&pending) == 0 && sigismember(&pending, SIGTERM) && getppid() == p->parent)
+        kill(sh, SIGTERM);
+    sigprocmask(SIG_SETMASK, &p->none, NULL); /* a pending death signal is handled here */
+
+    int status = 0;
+    int rec[2] = {S_STAGE_DONE, 0};
+    while (waitpid(sh, &status, 0) < 0) {
+        if (errno != EINTR) {
+            rec[0] = S_STAGE_WAIT;
+            status = errno;
+            break;
+        }
+    }
+    rec[1] = status;
+    /* Report first: the kill below ends this process as well. */
+    ssize_t w = write(errfd, rec, sizeof rec);
+    (void)w;
+    kill(-me, SIGKILL);
+    _exit(S_EXIT_NOT_RUN); /* not reached: SIGKILL is pending for this process already */
 }
 
 /* "PERCENT [message]": PERCENT is 1-3 digits in 0..100, then the end or blanks and a message. */
@@ -772,10 +896,19 @@ s_set_error(weft_job_t *job, const char *err_path, const char *prefix)
     size_t plen = strlen(prefix);
     size_t room = plen + 2 < WEFT_MAX_MESSAGE ? WEFT_MAX_MESSAGE - plen - 2 : 0;
     s_tail(err_path, tail, room);
-    if (tail[0])
-        snprintf(msg, sizeof msg, "%s: %s", prefix, tail);
-    else
-        snprintf(msg, sizeof msg, "%s", prefix);
+    /* Assembled by hand: the sizes are bounded above, and snprintf's truncation warning
+     * cannot see that room already leaves space for the prefix. */
+    size_t n = plen < WEFT_MAX_MESSAGE ? plen : WEFT_MAX_MESSAGE;
+    memcpy(msg, prefix, n);
+    if (tail[0] && n + 2 < WEFT_MAX_MESSAGE) {
+        size_t t = strlen(tail);
+        if (t > WEFT_MAX_MESSAGE - n - 2)
+            t = WEFT_MAX_MESSAGE - n - 2;
+        memcpy(msg + n, ": ", 2);
+        memcpy(msg + n + 2, tail, t);
+        n += 2 + t;
+    }
+    msg[n] = '\0';
     weft_job_set_error(job, msg);
 }
 
@@ -807,7 +940,7 @@ s_pidfd_open(pid_t pid)
     return -1; /* an old kernel: the poll timeout notices the exit instead */
 }
 
-/* Has the shell exited?  Leaves it a zombie (WNOWAIT) so its pid stays reserved for killpg. */
+/* Has the supervisor exited?  Leaves it a zombie (WNOWAIT) so its pid stays reserved for killpg. */
 static bool
 s_exited(pid_t pid)
 {
@@ -834,10 +967,10 @@ s_run(s_proc_t *p, weft_job_t *job, const wf_shell_opts_t *opts)
         return S_EXIT_NOT_RUN;
     }
     if (pid == 0)
-        s_child(p);
+        s_supervise(p);
 
-    /* Also here, so the group exists before any killpg whichever side runs first.  EACCES
-     * (the child already exec'd, after its own setpgid) is fine. */
+    /* Also here, so the group exists before any killpg whichever side runs first (the
+     * supervisor never execs, so this cannot fail with EACCES; any error is harmless). */
     setpgid(pid, pid);
     s_close(&p->in_fd);
     s_close(&p->out_fd);
@@ -876,33 +1009,59 @@ s_run(s_proc_t *p, weft_job_t *job, const wf_shell_opts_t *opts)
             }
         }
     }
-    /* The shell is a zombie, so pid still names its group: nothing it left there survives. */
+    /* The supervisor is a zombie, so pid still names the group: nothing left there survives
+     * (normally the supervisor already did this; not when it was killed before it could). */
     (void)killpg(pid, SIGKILL); /* ESRCH cannot happen while the zombie is in it; ignore all */
     int status = 0;
     pid_t r;
     do {
         r = waitpid(pid, &status, 0);
     } while (r < 0 && errno == EINTR);
+    int wait_errno = errno;
     if (prog_open)
         s_pump(p, job); /* lines written just before the exit */
 
-    int rec[2];
-    ssize_t n = read(p->errp_r, rec, sizeof rec);
-    if (n == (ssize_t)sizeof rec) {
-        const char *what = rec[0] == S_STAGE_CHDIR  ? "cannot change directory to"
-                           : rec[0] == S_STAGE_EXEC ? "cannot run"
-                           : rec[0] == S_STAGE_FDS  ? "cannot set up the fds of"
-                                                    : "weft exited before starting";
-        const char *obj = rec[0] == S_STAGE_CHDIR ? p->dir : "/bin/sh";
-        snprintf(msg, sizeof msg, "%s '%s': %s", what, obj ? obj : "", strerror(rec[1]));
+    /* The supervisor is dead and the rest of the group dead or dying of SIGKILL, and records
+     * are written before a writer exits: the pipe (non-blocking) holds all there will be. */
+    int rec[S_MAX_RECORDS][2];
+    ssize_t n;
+    do {
+        n = read(p->errp_r, rec, sizeof rec);
+    } while (n < 0 && errno == EINTR);
+    const int *fail = NULL, *done = NULL;
+    for (ssize_t i = 0; n > 0 && i < n / (ssize_t)sizeof rec[0]; i++) {
+        if (rec[i][0] == S_STAGE_DONE)
+            done = done ? done : rec[i];
+        else
+            fail = fail ? fail : rec[i];
+    }
+    if (fail) {
+        if (fail[0] == S_STAGE_FORK || fail[0] == S_STAGE_PGRP || fail[0] == S_STAGE_WAIT) {
+            const char *what = fail[0] == S_STAGE_FORK   ? "cannot fork"
+                               : fail[0] == S_STAGE_PGRP ? "cannot create a process group"
+                                                         : "lost the shell's exit status";
+            snprintf(msg, sizeof msg, "%s: %s", what, strerror(fail[1]));
+        } else {
+            const char *what = fail[0] == S_STAGE_CHDIR  ? "cannot change directory to"
+                               : fail[0] == S_STAGE_EXEC ? "cannot run"
+                               : fail[0] == S_STAGE_FDS  ? "cannot set up the fds of"
+                                                         : "weft exited before starting";
+            const char *obj = fail[0] == S_STAGE_CHDIR ? p->dir : "/bin/sh";
+            snprintf(msg, sizeof msg, "%s '%s': %s", what, obj ? obj : "", strerror(fail[1]));
+        }
         weft_job_set_error(job, msg);
         return S_EXIT_NOT_RUN;
     }
-    if (r < 0) {
-        snprintf(msg, sizeof msg, "lost the shell's exit status: %s", strerror(errno));
+    if (done) {
+        status = done[1];
+    } else if (r < 0) {
+        snprintf(msg, sizeof msg, "lost the shell's exit status: %s", strerror(wait_errno));
         weft_job_set_error(job, msg);
         return S_EXIT_NOT_RUN;
     }
+    /* Without DONE the supervisor died before the shell did (weft's SIGKILL after the grace,
+     * the job killing its group with SIGKILL, ...): the shell met the same end, so the
+     * supervisor's status stands for it. */
 
     char prefix[128], name[32];
     int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;

@@ -1,7 +1,8 @@
 /*
  * shell.h -- the shell runner: runs a `shell` job's command with /bin/sh -c in its own process
- * group, as a weft_handler_fn, so local consumer threads and remote workers run shell jobs the
- * same way.  This comment is the full statement of a shell job's behaviour; shell.c keeps it.
+ * group, under a per-attempt supervisor process, as a weft_handler_fn, so local consumer threads
+ * and remote workers run shell jobs the same way.  This comment is the full statement of a
+ * shell job's behaviour; shell.c keeps it.
  *
  * Payload of a shell job (msgpack map, built by wf_shell_payload_encode, which the workflow
  * loader uses):  { "run": str, "env": { str: str, ... }, "cwd": str }   ("env", "cwd" optional)
@@ -13,14 +14,17 @@
  * What the handler guarantees:
  *   - a payload that does not decode fails the attempt with exit code 127 and the error
  *     "bad shell payload: <why>", without starting anything; so does any failure to set the
- *     attempt up (log directory or files, pipes, fork: "cannot ...: <strerror>"), and a child
- *     that cannot chdir to its cwd or exec /bin/sh ("cannot change directory to '<dir>': ...",
- *     "cannot run '/bin/sh': ..."); an attempt already cancelled on entry fails with 1,
- *     "cancelled";
- *   - the command runs as `/bin/sh -c RUN` in a new process group (setpgid by both sides, so it
- *     exists before any signal is sent), stdin from /dev/null, in `cwd`: an absolute cwd as is,
- *     a relative one under opts->base_dir (or the process's cwd if base_dir is NULL); with no cwd
- *     it runs in base_dir, or in the process's cwd if base_dir is NULL too;
+ *     attempt up (log directory or files, pipes, fork, process group: "cannot ...:
+ *     <strerror>"), and a child that cannot chdir to its cwd or exec /bin/sh ("cannot change
+ *     directory to '<dir>': ...", "cannot run '/bin/sh': ..."); an attempt already cancelled
+ *     on entry fails with 1, "cancelled";
+ *   - each attempt forks a supervisor: a small process (a copy of the runner that never execs
+ *     and only waits) that leads a new process group (setpgid by both sides, so the group
+ *     exists before any signal is sent) and forks the shell into that group.  Below, "the
+ *     group" is that group: the supervisor, the shell and whatever the command starts;
+ *   - the command runs as `/bin/sh -c RUN` in the group, stdin from /dev/null, in `cwd`: an
+ *     absolute cwd as is, a relative one under opts->base_dir (or the process's cwd if base_dir
+ *     is NULL); with no cwd it runs in base_dir, or in the process's cwd if base_dir is NULL too;
  *   - its environment is the runner's, overridden by the job's env, overridden by WEFT_REQUEST
  *     (decimal request id), WEFT_JOB (job id), WEFT_ATTEMPT (1-based) and WEFT_PROGRESS_FD (3):
  *     a job's env cannot change those four.  Signal dispositions are reset to default and no
@@ -40,16 +44,30 @@
  *     as '?'); with no stderr the message is the prefix alone;
  *   - when the attempt is cancelled (cancel, timeout, shutdown: weft_job_cancelled) the whole
  *     process group gets SIGTERM, then SIGKILL after kill_grace_ms; the attempt then fails with
- *     "cancelled: <stderr tail>" and exit code 128+S if the shell died of signal S, else 1;
- *   - when the shell exits, for whatever reason, its group gets SIGKILL before the shell is
- *     reaped, so nothing the command left running in its group outlives the attempt (a process
- *     that moved itself to another group or session escapes this);
- *   - the child has PR_SET_PDEATHSIG(SIGKILL) (and checks its parent is still there), so the
- *     shell dies with weft even on SIGKILL -- more exactly with the runner thread that forked it,
- *     which lives as long as the handler call.  Its own children do not get that signal.
- * The handler is called on several runner threads at once; it forks, and the child calls only
- * async-signal-safe functions before execve.  It polls every ~50 ms, so a cancel takes effect
- * within about that.
+ *     "cancelled: <stderr tail>" and exit code 128+S if the shell died of signal S (9 when the
+ *     grace ran out and the SIGKILL took the supervisor first), else 1.  The supervisor ignores
+ *     that SIGTERM while weft lives: it is for the command;
+ *   - when the shell exits, for whatever reason, the supervisor reaps it, reports its status to
+ *     the handler, then SIGKILLs the group (itself included); the handler SIGKILLs the group
+ *     again before reaping the supervisor.  So nothing the command left running in its group
+ *     outlives the attempt;
+ *   - no process of the group outlives weft, even when weft is killed with SIGKILL: the
+ *     supervisor has PR_SET_PDEATHSIG(SIGTERM) (and checks its parent is still there), and on a
+ *     SIGTERM whose getppid() is no longer weft it SIGKILLs the group.  The death signal follows
+ *     the runner thread that forked the supervisor, which lives as long as the handler call.
+ *     The shell also has PR_SET_PDEATHSIG(SIGKILL) against its supervisor;
+ *   - the supervisor ignores every other catchable signal, so a command that signals its own
+ *     group (`kill -HUP 0`) cannot take its guard away; a SIGTERM it sends its group kills the
+ *     shell (if it does not trap it) as it would without a supervisor.
+ * Limits: a process that moves itself to another process group or session (setsid, setpgid,
+ * `set -m` job control) escapes the group and so every guarantee above; and if the supervisor
+ * itself is SIGKILLed (by the command, say, or the OOM killer), the shell dies with it and weft
+ * kills the rest of the group, but only while weft lives: were weft to die too before it did,
+ * the command's other processes would survive.  Closing these needs a cgroup or a PID
+ * namespace per job.
+ * The handler is called on several runner threads at once; it forks, and the supervisor and the
+ * shell call only async-signal-safe functions (the shell until execve).  It polls every ~50 ms,
+ * so a cancel takes effect within about that.
  */
 #ifndef WF_SHELL_H
 #define WF_SHELL_H

@@ -2,8 +2,10 @@
  * shell_test.c -- the shell runner with real processes: its payload codec (round trip and strict
  * rejections), and the handler run by a real engine's consumers: logs, environment, cwd, exit
  * status and signal deaths with the stderr tail, progress over fd 3, timeout and cancel killing
- * the whole process group, background processes killed after success, big output, retries with
- * per-attempt logs.
+ * the whole process group, background processes killed after success, a job signalling its own
+ * group, no job process outliving a weft process killed with SIGKILL (this binary re-executed as
+ * `shell_test --child STATE_DIR WORKDIR` plays that weft), big output, retries with per-attempt
+ * logs.
  *
  * Each test gets its own temp dir holding the engine's state, the log dir and a work dir that is
  * the runner's base_dir.  Commands synchronise with the test through files in the work dir; the
@@ -15,13 +17,17 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <msgpack.h>
@@ -232,6 +238,48 @@ s_assert_gone(pid_t pid)
 {
     assert_true(pid > 0);
     assert_true(wf_test_wait(s_pid_gone, &pid, WF_TEST_DEADLINE_MS));
+}
+
+/* Field `pgrp` and the state of /proc/PID/stat; false if the process is gone. */
+static bool
+s_proc_stat(pid_t pid, char *state, pid_t *pgrp)
+{
+    char path[64], buf[512] = "";
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, fp);
+    buf[n] = '\0';
+    fclose(fp);
+    const char *close_paren = strrchr(buf, ')');
+    int ppid = 0, pg = 0;
+    if (!close_paren || sscanf(close_paren + 1, " %c %d %d", state, &ppid, &pg) != 3)
+        return false;
+    *pgrp = (pid_t)pg;
+    return true;
+}
+
+/* No live (non-zombie) process is left in process group *arg. */
+static bool
+s_group_gone(void *arg)
+{
+    pid_t pgid = *(pid_t *)arg;
+    DIR *d = opendir("/proc");
+    if (!d)
+        return false;
+    bool gone = true;
+    struct dirent *e;
+    while (gone && (e = readdir(d)) != NULL) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        char st;
+        pid_t pg;
+        if (*end == '\0' && pid > 0 && s_proc_stat((pid_t)pid, &st, &pg) && pg == pgid && st != 'Z')
+            gone = false;
+    }
+    closedir(d);
+    return gone;
 }
 
 static bool
@@ -800,6 +848,109 @@ test_shell_sigterm_ignored_gets_sigkill_after_grace(void **state)
     s_assert_gone(bg);
 }
 
+static void
+test_shell_job_signalling_its_group_keeps_its_guard(void **state)
+{
+    fx_t *f = *state;
+    s_start(f);
+    /* HUP to the whole group: the shell ignores it, so it (and its guard) must carry on */
+    weft_reqid_t id = s_run1(f, "trap '' HUP; kill -HUP 0; echo on > after.txt; exit 4", 0, 0);
+    assert_int_equal(s_wait(f, id), WEFT_REQ_FAILED);
+    weft_job_info_t info = s_info(f, id, "j");
+    assert_int_equal(info.exit_code, 4);
+    assert_string_equal(info.error, "exit status 4");
+    char *after = s_work_file(f, "after.txt");
+    assert_non_null(after);
+    assert_string_equal(after, "on\n");
+    free(after);
+    /* TERM to the whole group: the shell dies of it and says so, as without a guard */
+    id = s_run1(f, "echo bye >&2; kill 0; sleep 30", 0, 0);
+    assert_int_equal(s_wait(f, id), WEFT_REQ_FAILED);
+    info = s_info(f, id, "j");
+    assert_int_equal(info.exit_code, 128 + SIGTERM);
+    assert_string_equal(info.error, "killed by signal 15 (SIGTERM): bye");
+}
+
+/* The weft killed by the next test: an engine with one shell slot running a job that leaves a
+ * process in the background, then nothing until SIGKILL.  Returns only on a setup error. */
+static int
+s_child_main(const char *state_dir, const char *work_dir)
+{
+    weft_options_t *opts = NULL;
+    weft_engine_t *eng = NULL;
+    weft_request_t *r = NULL;
+    char err[256] = "";
+    char run[4096];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    weft_reqid_t id = 0;
+    wf_shell_opts_t sh = {.log_dir = NULL, .base_dir = work_dir, .kill_grace_ms = 0};
+    snprintf(run, sizeof run, "sleep 300 & echo $! > '%s/bg.pid'; echo $$ > '%s/sh.pid'; sleep 300",
+             work_dir, work_dir);
+    int rc = weft_options_new(&opts);
+    if (rc == WEFT_OK)
+        rc = weft_engine_open(&eng, state_dir, opts, err, sizeof err);
+    if (rc == WEFT_OK)
+        rc = weft_engine_register(eng, "shell", wf_shell_handler, &sh);
+    if (rc == WEFT_OK)
+        rc = weft_engine_start_consumers(eng, 1);
+    if (rc == WEFT_OK)
+        rc = wf_shell_payload_encode(run, NULL, 0, NULL, &buf, &len);
+    if (rc == WEFT_OK)
+        rc = weft_request_new(&r, "orphan");
+    if (rc == WEFT_OK)
+        rc = weft_request_add_job(r, "j", "shell", buf, len);
+    if (rc == WEFT_OK)
+        rc = weft_request_submit(eng, r, &id);
+    free(buf);
+    if (rc != WEFT_OK) {
+        fprintf(stderr, "shell_test --child: %s %s\n", weft_strerror(rc), err);
+        return 1;
+    }
+    for (;;)
+        pause();
+}
+
+static void
+test_shell_killed_weft_leaves_no_job_process(void **state)
+{
+    fx_t *f = *state;
+    char st[1100], exe[PATH_MAX];
+    snprintf(st, sizeof st, "%s/child-state", f->dir);
+    assert_int_equal(mkdir(st, 0755), 0);
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    assert_true(n > 0);
+    exe[n] = '\0';
+    char *argv[] = {exe, "--child", st, f->work, NULL};
+    pid_t parent = getpid();
+    pid_t weft = fork();
+    assert_true(weft >= 0);
+    if (weft == 0) {
+        /* should this test fail before its SIGKILL, the child still ends with the test */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+            _exit(127);
+        execv(exe, argv);
+        _exit(127);
+    }
+    pid_t bg = s_pid(f, "bg.pid");
+    pid_t sh = s_pid(f, "sh.pid");
+    pid_t pgid = getpgid(sh);
+    assert_true(pgid > 0);
+    assert_int_equal(getpgid(bg), pgid);
+    assert_int_not_equal(pgid, getpgrp());
+    assert_int_equal(kill(bg, 0), 0);
+
+    assert_int_equal(kill(weft, SIGKILL), 0);
+    int status = 0;
+    assert_int_equal(waitpid(weft, &status, 0), weft);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGKILL);
+
+    s_assert_gone(sh);
+    s_assert_gone(bg);
+    assert_true(wf_test_wait(s_group_gone, &pgid, WF_TEST_DEADLINE_MS));
+}
+
 /* ---- volume and retries -------------------------------------------------------------------- */
 
 static void
@@ -854,8 +1005,10 @@ test_shell_retry_gets_fresh_logs_per_attempt(void **state)
 #define S_T(fn) cmocka_unit_test_setup_teardown(fn, s_setup, s_teardown)
 
 int
-main(void)
+main(int argc, char **argv)
 {
+    if (argc == 4 && strcmp(argv[1], "--child") == 0)
+        return s_child_main(argv[2], argv[3]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shell_payload_round_trip),
         cmocka_unit_test(test_shell_payload_encode_rejects_bad_input),
@@ -874,6 +1027,8 @@ main(void)
         S_T(test_shell_cancel_kills_process_group),
         S_T(test_shell_background_process_killed_after_success),
         S_T(test_shell_sigterm_ignored_gets_sigkill_after_grace),
+        S_T(test_shell_job_signalling_its_group_keeps_its_guard),
+        S_T(test_shell_killed_weft_leaves_no_job_process),
         S_T(test_shell_big_output_completes),
         S_T(test_shell_retry_gets_fresh_logs_per_attempt),
     };
