@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "graph.h"
+#include "info.h"
 #include "log.h"
 #include "namemap.h"
 #include "proto.h"
@@ -702,52 +703,12 @@ weft_request_submit(weft_engine_t *eng, weft_request_t *r, weft_reqid_t *id_p)
 
 /* ---- reading ---- */
 
-static void
-s_copy_str(char *dst, size_t cap, const char *src)
-{
-    snprintf(dst, cap, "%s", src ? src : "");
-}
-
-typedef struct s_count_ctx {
-    weft_request_info_t *info;
-} s_count_ctx_t;
-
-static int
-s_count_job(uint32_t idx, wf_jobspec_t *spec, wf_jobstate_t *st, void *arg)
-{
-    (void)idx;
-    (void)spec;
-    weft_request_info_t *info = arg;
-    if (st->state < WEFT_JOB_STATE_COUNT_)
-        info->count[st->state]++;
-    return 0;
-}
-
-static void
-s_fill_request(const wf_reqrec_t *rec, weft_request_info_t *out)
-{
-    memset(out, 0, sizeof *out);
-    out->id = rec->id;
-    s_copy_str(out->name, sizeof out->name, rec->name);
-    s_copy_str(out->session, sizeof out->session, rec->session);
-    out->state = rec->state;
-    out->njobs = rec->njobs;
-    out->created_ms = rec->created_ms;
-    out->finished_ms = rec->finished_ms;
-}
-
 int
 weft_request_status(weft_engine_t *eng, weft_reqid_t id, weft_request_info_t *out)
 {
     if (!eng || !out)
         return WEFT_EINVAL;
-    wf_reqrec_t rec = {0};
-    int rc = wf_store_get_request(eng->store, id, &rec);
-    if (rc != WEFT_OK)
-        return rc;
-    s_fill_request(&rec, out);
-    wf_reqrec_fini(&rec);
-    return wf_store_each_job(eng->store, id, s_count_job, out);
+    return wf_info_request(eng->store, id, out);
 }
 
 int
@@ -755,49 +716,8 @@ weft_job_status_at(weft_engine_t *eng, weft_reqid_t id, uint32_t index, weft_job
 {
     if (!eng || !out)
         return WEFT_EINVAL;
-    wf_jobspec_t spec = {0};
-    wf_jobstate_t st = {0};
-    int rc = wf_store_get_job(eng->store, id, index, &spec, &st);
-    if (rc != WEFT_OK)
-        return rc;
-    memset(out, 0, sizeof *out);
-    out->index = index;
-    s_copy_str(out->id, sizeof out->id, spec.id);
-    s_copy_str(out->type, sizeof out->type, spec.type);
-    s_copy_str(out->pool, sizeof out->pool, spec.pool);
-    out->state = st.state;
-    out->reason = st.reason;
-    out->when = spec.when;
-    out->priority = spec.priority;
-    out->attempts = st.attempt;
-    out->failures = st.failures;
-    out->lost = st.lost;
-    out->retries = spec.retries;
-    out->lost_retries = spec.lost_retries;
-    out->exit_code = st.exit_code;
-    out->progress = st.progress;
-    s_copy_str(out->progress_msg, sizeof out->progress_msg, st.progress_msg);
-    s_copy_str(out->error, sizeof out->error, st.error);
-    out->result_len = st.result_len;
-    out->started_ms = st.started_ms;
-    out->finished_ms = st.finished_ms;
-    out->fingerprint = wf_jobspec_fingerprint(&spec);
-    if (st.cause != WF_NO_JOB) {
-        wf_jobspec_t cause = {0};
-        if (wf_store_get_job(eng->store, id, st.cause, &cause, NULL) == WEFT_OK)
-            s_copy_str(out->cause, sizeof out->cause, cause.id);
-        wf_jobspec_fini(&cause);
-    }
-    if (st.state == WEFT_JOB_PENDING) {
-        for (uint32_t i = 0; i < spec.nneeds; i++) {
-            wf_jobstate_t ps = {0};
-            if (wf_store_get_job(eng->store, id, spec.needs[i], NULL, &ps) == WEFT_OK &&
-                !wf_job_state_terminal(ps.state))
-                out->waiting_on++;
-            wf_jobstate_fini(&ps);
-        }
-    }
-    if (st.state == WEFT_JOB_READY) {
+    int rc = wf_info_job(eng->store, id, index, out);
+    if (rc == WEFT_OK && out->state == WEFT_JOB_READY) {
         /* Which of pool, type or slot it waits for is live board state: ask the loop. */
         zsock_t *s = s_ctl_open(eng);
         if (s) {
@@ -813,9 +733,7 @@ weft_job_status_at(weft_engine_t *eng, weft_reqid_t id, uint32_t index, weft_job
             zsock_destroy(&s);
         }
     }
-    wf_jobspec_fini(&spec);
-    wf_jobstate_fini(&st);
-    return WEFT_OK;
+    return rc;
 }
 
 int
@@ -879,7 +797,7 @@ s_list_one(const wf_reqrec_t *rec, void *arg)
 {
     s_list_ctx_t *ctx = arg;
     weft_request_info_t info;
-    s_fill_request(rec, &info);
+    wf_info_fill_request(rec, &info);
     return ctx->fn(&info, ctx->arg);
 }
 
