@@ -489,3 +489,16 @@ wf_board_ready_reason(const wf_board_t *b, const wf_job_t *job)
         return WEFT_REASON_WAIT_CONSUMER;
     return WEFT_REASON_WAIT_SLOT;
 }
+
+bool
+wf_board_type_served(const wf_board_t *b, const char *type)
+{
+    const wf_typeq_t *q = zhashx_lookup(b->queues, type);
+    return q && q->nconsumers > 0;
+}
+
+const char *
+wf_board_type_name(const struct wf_typeq *q)
+{
+    return q->name;
+}

@@ -95,6 +95,10 @@ void wf_board_set_mode(wf_board_t *b, wf_board_mode mode);
 wf_board_mode wf_board_mode_get(const wf_board_t *b);
 /* Why a READY job is still waiting: WAIT_CONSUMER, WAIT_SLOT, WAIT_POOL, PAUSED, BACKOFF. */
 int wf_board_ready_reason(const wf_board_t *b, const wf_job_t *job);
+/* True if a live consumer registered this type. */
+bool wf_board_type_served(const wf_board_t *b, const char *type);
+/* The name of one of a consumer's types. */
+const char *wf_board_type_name(const struct wf_typeq *q);
 /* Running attempts across all consumers (leases, including those given up on). */
 uint32_t wf_board_running(const wf_board_t *b);
 

@@ -20,48 +20,7 @@
 #include "log.h"
 #include "proto.h"
 #include "runtime.h"
-
-typedef struct s_waiter {
-    uint64_t req;
-    zframe_t *rid;
-    struct s_waiter *next;
-} s_waiter_t;
-
-/* A control reply waiting for the commit; rc is rewritten to ESTORE if the commit fails. */
-typedef struct s_reply {
-    zframe_t *rid;
-    int kind; /* 0: "i", 1: "i8s", 2: "ii", 3: "iiii" */
-    int rc;
-    uint64_t id;
-    int a, b, c;
-    char *msg;
-} s_reply_t;
-
-struct wf_server {
-    wf_server_opts_t opts;
-    char *dir;
-    wf_store_t *store;
-    wf_batch_t *batch;
-    wf_core_t *core;
-    zsock_t *board;
-    zsock_t *control;
-    zsock_t *events;
-    zsock_t *monitor;
-    char monitor_ep[64];
-    wf_timer_t heartbeat;
-    uint64_t next_req;
-    bool next_req_dirty;
-    bool degraded;        /* the last commit failed: refuse new work until one succeeds */
-    bool user_paused;
-    bool terminated;
-    /* this turn's outbox */
-    zlist_t *board_out;   /* zmsg_t* to the board socket */
-    s_reply_t *replies;
-    uint32_t nreplies, replies_cap;
-    s_waiter_t *waiters;
-    /* counters */
-    uint64_t dropped;
-};
+#include "server_int.h"
 
 static int64_t
 s_mono_ms(void)
@@ -218,8 +177,12 @@ s_hook_finished(wf_core_t *core, wf_req_t *r)
             pp = &w->next;
             continue;
         }
-        s_reply_t *rep = s_reply(srv, w->rid, 2, WEFT_OK);
-        rep->a = r->rec.state;
+        if (w->client) {
+            wf_srv_client_finished(srv, w->rid, w->corr, r);
+        } else {
+            s_reply_t *rep = s_reply(srv, w->rid, 2, WEFT_OK);
+            rep->a = r->rec.state;
+        }
         *pp = w->next;
         zframe_destroy(&w->rid);
         free(w);
@@ -274,9 +237,8 @@ s_load_all(wf_server_t *srv)
     return wf_store_each_active(srv->store, s_load_active, srv);
 }
 
-/* Make sure a request is in memory (a finished one is loaded back for retry). */
-static wf_req_t *
-s_get_request(wf_server_t *srv, uint64_t id)
+wf_req_t *
+wf_srv_request(wf_server_t *srv, uint64_t id)
 {
     wf_req_t *r = wf_core_find(srv->core, id);
     if (r)
@@ -288,6 +250,15 @@ s_get_request(wf_server_t *srv, uint64_t id)
         r = NULL;
     wf_reqrec_fini(&rec);
     return r;
+}
+
+/* The board hands out jobs unless someone paused it, a drain is under way, or the store is
+ * failing. */
+void
+wf_srv_set_mode(wf_server_t *srv)
+{
+    bool paused = srv->user_paused || srv->draining || srv->degraded;
+    wf_board_set_mode(srv->core->board, paused ? WF_BOARD_PAUSED : WF_BOARD_RUNNING);
 }
 
 /* ---- control ---- */
@@ -305,6 +276,31 @@ s_key_in_memory(wf_server_t *srv, const char *key, uint64_t *id_p)
     return false;
 }
 
+int
+wf_srv_submit(wf_server_t *srv, wf_reqspec_t *spec, uint64_t *id_p, char *why, size_t n)
+{
+    int rc = WEFT_OK;
+    if (srv->degraded) {
+        snprintf(why, n, "the store failed; the engine refuses new work until it recovers");
+        rc = WEFT_ESTORE;
+    } else {
+        uint64_t id = 0;
+        if (spec->key && (s_key_in_memory(srv, spec->key, &id) ||
+                          wf_store_find_idem(srv->store, spec->key, &id) == WEFT_OK)) {
+            *id_p = id; /* the same key: the first request's id */
+        } else {
+            id = srv->next_req++;
+            srv->next_req_dirty = true;
+            wf_req_t *r = wf_core_add_new(srv->core, id, spec);
+            wf_dispatch_start(srv->core, r);
+            *id_p = id;
+        }
+    }
+    wf_reqspec_fini(spec);
+    free(spec);
+    return rc;
+}
+
 static void
 s_ctl_submit(wf_server_t *srv, zframe_t *rid, wf_reqspec_t *spec)
 {
@@ -313,30 +309,16 @@ s_ctl_submit(wf_server_t *srv, zframe_t *rid, wf_reqspec_t *spec)
         rep->rc = WEFT_EINVAL;
         return;
     }
-    if (srv->degraded) {
-        rep->rc = WEFT_ESTORE;
-        rep->msg = strdup("the store failed; the engine refuses new work until it recovers");
-    } else {
-        uint64_t id = 0;
-        if (spec->key &&
-            (s_key_in_memory(srv, spec->key, &id) || wf_store_find_idem(srv->store, spec->key, &id) == WEFT_OK)) {
-            rep->id = id;
-        } else {
-            id = srv->next_req++;
-            srv->next_req_dirty = true;
-            wf_req_t *r = wf_core_add_new(srv->core, id, spec);
-            wf_dispatch_start(srv->core, r);
-            rep->id = id;
-        }
-    }
-    wf_reqspec_fini(spec);
-    free(spec);
+    char why[160] = "";
+    rep->rc = wf_srv_submit(srv, spec, &rep->id, why, sizeof why);
+    if (why[0])
+        rep->msg = strdup(why);
 }
 
 static wf_job_t *
 s_job(wf_server_t *srv, uint64_t id, uint32_t idx, int *rc)
 {
-    wf_req_t *r = s_get_request(srv, id);
+    wf_req_t *r = wf_srv_request(srv, id);
     if (!r || idx >= r->spec.njobs) {
         *rc = WEFT_ENOTFOUND;
         return NULL;
@@ -394,7 +376,7 @@ s_ctl(wf_server_t *srv)
             s_reply(srv, rid, 2, WEFT_ENOTFOUND);
         }
     } else if (streq(cmd, "CANCEL") || streq(cmd, "RETRY")) {
-        wf_req_t *r = srv->degraded ? NULL : s_get_request(srv, id);
+        wf_req_t *r = srv->degraded ? NULL : wf_srv_request(srv, id);
         if (srv->degraded)
             rc = WEFT_ESTORE;
         else if (!r)
@@ -415,8 +397,9 @@ s_ctl(wf_server_t *srv)
         s_reply(srv, rid, 0, rc);
     } else if (streq(cmd, "PAUSE") || streq(cmd, "RESUME")) {
         srv->user_paused = streq(cmd, "PAUSE");
-        wf_board_set_mode(srv->core->board,
-                          srv->user_paused || srv->degraded ? WF_BOARD_PAUSED : WF_BOARD_RUNNING);
+        if (!srv->user_paused)
+            srv->draining = false;
+        wf_srv_set_mode(srv);
         s_reply(srv, rid, 0, WEFT_OK);
     } else if (streq(cmd, "WHY")) {
         wf_req_t *r = wf_core_find(srv->core, id);
@@ -812,9 +795,10 @@ s_reload(wf_server_t *srv)
      * every turn until it does. */
     if (s_commit(srv) == WEFT_OK) {
         s_publish(srv);
+        wf_srv_client_publish(srv);
         wf_core_clear_turn(core);
         srv->degraded = false;
-        wf_board_set_mode(core->board, srv->user_paused ? WF_BOARD_PAUSED : WF_BOARD_RUNNING);
+        wf_srv_set_mode(srv);
         return;
     }
     srv->degraded = true;
@@ -830,11 +814,14 @@ s_end_turn(wf_server_t *srv)
     bool ok = rc == WEFT_OK;
     s_flush_board(srv, ok);
     s_flush_replies(srv, ok);
+    wf_srv_client_flush(srv, ok);
     if (!ok) {
         s_reload(srv);
         return;
     }
     s_publish(srv);
+    wf_srv_client_publish(srv);
+    wf_srv_client_end_turn(srv);
     /* Finished requests leave memory once their end is durable (collected before the dirty
      * list is cleared). */
     uint32_t n = 0;
@@ -858,7 +845,7 @@ s_end_turn(wf_server_t *srv)
     if (srv->degraded) {
         srv->degraded = false;
         wf_log_warn("WEFT-STORE-RECOVERED", "the store accepts writes again; taking work");
-        wf_board_set_mode(core->board, srv->user_paused ? WF_BOARD_PAUSED : WF_BOARD_RUNNING);
+        wf_srv_set_mode(srv);
     }
     wf_board_reap(core->board);
 }
@@ -875,6 +862,8 @@ wf_server_open(wf_server_t **srv_p, const wf_server_opts_t *opts, char *errbuf, 
     srv->opts = *opts;
     /* The caller's strings may not outlive this call: keep our own copy of the one we reuse. */
     srv->opts.board_bind = opts->board_bind && *opts->board_bind ? strdup(opts->board_bind) : NULL;
+    srv->opts.client_bind = NULL; /* used only here, below */
+    srv->opts.events_bind = NULL;
     if (srv->opts.heartbeat_ms <= 0)
         srv->opts.heartbeat_ms = 1000;
     if (srv->opts.liveness <= 0)
@@ -915,6 +904,34 @@ wf_server_open(wf_server_t **srv_p, const wf_server_opts_t *opts, char *errbuf, 
         rc = WEFT_EINVAL;
         goto fail;
     }
+    srv->client_out = zlist_new();
+    if (opts->client_bind && *opts->client_bind) {
+        srv->client = zsock_new(ZMQ_ROUTER);
+        if (!srv->client)
+            goto sockfail;
+        zsock_set_maxmsgsize(srv->client, WF_MAX_CLIENT_MSG);
+        zsock_set_linger(srv->client, 0);
+        zsock_set_sndtimeo(srv->client, 0);
+        if (zsock_bind(srv->client, "%s", opts->client_bind) < 0) {
+            snprintf(errbuf, errlen, "cannot bind the client endpoint to %s: %s", opts->client_bind,
+                     zmq_strerror(errno));
+            rc = WEFT_EINVAL;
+            goto fail;
+        }
+    }
+    if (opts->events_bind && *opts->events_bind) {
+        srv->pub = zsock_new(ZMQ_PUB);
+        if (!srv->pub)
+            goto sockfail;
+        zsock_set_linger(srv->pub, 0);
+        zsock_set_sndhwm(srv->pub, 1000000);
+        if (zsock_bind(srv->pub, "%s", opts->events_bind) < 0) {
+            snprintf(errbuf, errlen, "cannot bind the event publisher to %s: %s", opts->events_bind,
+                     zmq_strerror(errno));
+            rc = WEFT_EINVAL;
+            goto fail;
+        }
+    }
     snprintf(srv->monitor_ep, sizeof srv->monitor_ep, "inproc://weft-monitor-%p", (void *)srv);
     if (zmq_socket_monitor(zsock_resolve(srv->board), srv->monitor_ep, ZMQ_EVENT_DISCONNECTED) == 0) {
         srv->monitor = zsock_new(ZMQ_PAIR);
@@ -948,13 +965,15 @@ wf_server_store(wf_server_t *srv)
 int
 wf_server_run(wf_server_t *srv, zsock_t *pipe)
 {
-    zmq_pollitem_t items[4];
+    zmq_pollitem_t items[5];
     int n = 0;
     items[n++] = (zmq_pollitem_t){zsock_resolve(pipe), 0, ZMQ_POLLIN, 0};
     items[n++] = (zmq_pollitem_t){zsock_resolve(srv->control), 0, ZMQ_POLLIN, 0};
     items[n++] = (zmq_pollitem_t){zsock_resolve(srv->board), 0, ZMQ_POLLIN, 0};
     if (srv->monitor)
         items[n++] = (zmq_pollitem_t){zsock_resolve(srv->monitor), 0, ZMQ_POLLIN, 0};
+    if (srv->client)
+        items[n++] = (zmq_pollitem_t){zsock_resolve(srv->client), 0, ZMQ_POLLIN, 0};
     wf_core_set_time(srv->core, s_mono_ms(), s_wall_ms());
     wf_timer_set(srv->core->deadlines, &srv->heartbeat, srv->core->now + srv->opts.heartbeat_ms);
     s_end_turn(srv); /* commit what loading changed (requeued jobs), hand out what is ready */
@@ -981,6 +1000,10 @@ wf_server_run(wf_server_t *srv, zsock_t *pipe)
             s_board_msg(srv);
         while (srv->monitor && (zsock_events(srv->monitor) & ZMQ_POLLIN))
             s_monitor_event(srv);
+        for (int i = 0; srv->client && i < WF_MAX_MSGS_PER_TURN &&
+                        (zsock_events(srv->client) & ZMQ_POLLIN);
+             i++)
+            wf_srv_client_msg(srv);
         s_timers(srv);
         s_end_turn(srv);
     }
@@ -1002,6 +1025,7 @@ wf_server_close(wf_server_t **srv_p)
         unlink(srv->opts.board_bind + 6);
     zsock_destroy(&srv->control);
     zsock_destroy(&srv->events);
+    wf_srv_client_close(srv);
     if (srv->board_out) {
         zmsg_t *m;
         while ((m = zlist_pop(srv->board_out)) != NULL)

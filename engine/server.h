@@ -28,6 +28,8 @@ typedef struct wf_server_opts {
     int heartbeat_ms;        /* default 1000 */
     int liveness;            /* default 3 */
     const char *board_bind;  /* extra endpoint for the board (ipc:// or tcp://), or NULL */
+    const char *client_bind; /* the client endpoint (docs/protocol.md, client protocol), or NULL */
+    const char *events_bind; /* events for remote subscribers (msgpack over PUB), or NULL */
     const char *board_ep;    /* inproc endpoint of the board */
     const char *control_ep;  /* inproc endpoint of the control socket */
     const char *events_ep;   /* inproc endpoint of the event publisher */

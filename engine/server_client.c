@@ -1,0 +1,628 @@
+/*
+ * server_client.c -- the server's client endpoint: requests from the weft CLI, scripts or any
+ * ZeroMQ program (docs/protocol.md, "Client protocol"), and events for remote subscribers.
+ *
+ * Every reply goes through the outbox like everything else the loop decides: it leaves only
+ * after the turn's commit, so SUBMITTED means durable.  If the commit fails, every queued reply
+ * becomes ERROR(WEFT_ESTORE) for its corr.  A malformed or foreign-version request is answered
+ * with ERROR and logged; it never stops the loop.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "board.h"
+#include "client.h"
+#include "dispatcher.h"
+#include "graph.h"
+#include "info.h"
+#include "log.h"
+#include "server_int.h"
+
+/* ---- outbox ---- */
+
+static void
+s_queue(wf_server_t *srv, zframe_t *rid, const wf_cmsg_t *m, bool durable)
+{
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = wf_cmsg_encode(m, &buf, &len);
+    if (rc != WEFT_OK) {
+        /* A reply too big to send (a status of millions of jobs over the frame limit, say):
+         * answer with an error rather than nothing. */
+        wf_cmsg_t e;
+        wf_cmsg_init(&e, WF_CMSG_ERROR);
+        e.corr = m->corr;
+        e.code = (uint32_t)rc;
+        snprintf(e.message, sizeof e.message, "the reply (%s) cannot be encoded: %s",
+                 wf_cmsg_kind_name(m->kind), weft_strerror(rc));
+        if (wf_cmsg_encode(&e, &buf, &len) != WEFT_OK)
+            return;
+    }
+    s_creply_t *r = calloc(1, sizeof *r);
+    if (!r)
+        abort();
+    r->rid = zframe_dup(rid);
+    r->corr = m->corr;
+    r->buf = buf;
+    r->len = len;
+    r->durable = durable;
+    zlist_append(srv->client_out, r);
+}
+
+static void
+s_error(wf_server_t *srv, zframe_t *rid, uint64_t corr, int code, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void
+s_error(wf_server_t *srv, zframe_t *rid, uint64_t corr, int code, const char *fmt, ...)
+{
+    wf_cmsg_t m;
+    wf_cmsg_init(&m, WF_CMSG_ERROR);
+    m.corr = corr;
+    m.code = (uint32_t)code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m.message, sizeof m.message, fmt, ap);
+    va_end(ap);
+    s_queue(srv, rid, &m, false);
+}
+
+static void
+s_ok(wf_server_t *srv, zframe_t *rid, uint64_t corr)
+{
+    wf_cmsg_t m;
+    wf_cmsg_init(&m, WF_CMSG_OK);
+    m.corr = corr;
+    s_queue(srv, rid, &m, true);
+}
+
+void
+wf_srv_client_flush(wf_server_t *srv, bool committed)
+{
+    s_creply_t *r;
+    while ((r = zlist_pop(srv->client_out)) != NULL) {
+        if (!committed && r->durable) {
+            wf_cmsg_t e;
+            wf_cmsg_init(&e, WF_CMSG_ERROR);
+            e.corr = r->corr;
+            e.code = WEFT_ESTORE;
+            snprintf(e.message, sizeof e.message, "the store failed; nothing was changed");
+            free(r->buf);
+            r->buf = NULL;
+            if (wf_cmsg_encode(&e, &r->buf, &r->len) != WEFT_OK)
+                r->len = 0;
+        }
+        if (srv->client && r->len) {
+            zframe_send(&r->rid, srv->client, ZFRAME_MORE);
+            zframe_t *body = zframe_new(r->buf, r->len);
+            /* A client that is gone or not reading loses only its own reply. */
+            zframe_send(&body, srv->client, ZFRAME_DONTWAIT);
+        }
+        zframe_destroy(&r->rid);
+        free(r->buf);
+        free(r);
+    }
+}
+
+void
+wf_srv_client_finished(wf_server_t *srv, zframe_t *rid, uint64_t corr, const wf_req_t *req)
+{
+    wf_cmsg_t m;
+    wf_cmsg_init(&m, WF_CMSG_FINISHED);
+    m.corr = corr;
+    m.req = req->rec.id;
+    m.state = req->rec.state;
+    s_queue(srv, rid, &m, true);
+}
+
+void
+wf_srv_client_publish(wf_server_t *srv)
+{
+    if (!srv->pub)
+        return;
+    wf_core_t *core = srv->core;
+    for (uint32_t i = 0; i < core->nevents; i++) {
+        wf_cmsg_t m;
+        wf_cmsg_init(&m, WF_CMSG_EVENT);
+        m.event = core->events[i].ev;
+        m.req = m.event.request;
+        uint8_t *buf = NULL;
+        size_t len = 0;
+        if (wf_cmsg_encode(&m, &buf, &len) != WEFT_OK)
+            continue;
+        uint8_t topic[8];
+        for (int k = 0; k < 8; k++)
+            topic[k] = (uint8_t)(m.req >> (56 - 8 * k));
+        zmsg_t *z = zmsg_new();
+        zmsg_addmem(z, topic, sizeof topic);
+        zmsg_addmem(z, buf, len);
+        free(buf);
+        zmsg_send(&z, srv->pub);
+    }
+}
+
+static const char *
+s_mode_name(wf_server_t *srv)
+{
+    if (srv->draining)
+        return wf_board_running(srv->core->board) == 0 ? "stopped" : "draining";
+    return wf_board_mode_get(srv->core->board) == WF_BOARD_PAUSED ? "paused" : "running";
+}
+
+static void
+s_board_reply(wf_server_t *srv, zframe_t *rid, uint64_t corr)
+{
+    wf_cmsg_t m;
+    wf_cmsg_init(&m, WF_CMSG_BOARD);
+    m.corr = corr;
+    snprintf(m.mode, sizeof m.mode, "%s", s_mode_name(srv));
+    m.running = wf_board_running(srv->core->board);
+    s_queue(srv, rid, &m, true);
+}
+
+void
+wf_srv_client_end_turn(wf_server_t *srv)
+{
+    /* A drain reports STOPPED once nothing runs any more. */
+    if (!srv->draining || !srv->drainers || wf_board_running(srv->core->board) != 0)
+        return;
+    while (srv->drainers) {
+        s_drainer_t *d = srv->drainers;
+        srv->drainers = d->next;
+        s_board_reply(srv, d->rid, d->corr);
+        zframe_destroy(&d->rid);
+        free(d);
+    }
+    /* These replies change nothing durable: send them now rather than a turn later. */
+    wf_srv_client_flush(srv, true);
+}
+
+void
+wf_srv_client_close(wf_server_t *srv)
+{
+    if (srv->client_out) {
+        s_creply_t *r;
+        while ((r = zlist_pop(srv->client_out)) != NULL) {
+            zframe_destroy(&r->rid);
+            free(r->buf);
+            free(r);
+        }
+        zlist_destroy(&srv->client_out);
+    }
+    while (srv->drainers) {
+        s_drainer_t *d = srv->drainers;
+        srv->drainers = d->next;
+        zframe_destroy(&d->rid);
+        free(d);
+    }
+    zsock_destroy(&srv->client);
+    zsock_destroy(&srv->pub);
+}
+
+/* ---- requests ---- */
+
+static char *
+s_dupstr(const char *s)
+{
+    char *d = strdup(s);
+    if (!d)
+        abort();
+    return d;
+}
+
+/* A SUBMIT's request as a spec the engine takes (needs by name, resolved by the graph). */
+static wf_reqspec_t *
+s_spec_from(const wf_csubmit_t *sub)
+{
+    wf_reqspec_t *spec = calloc(1, sizeof *spec);
+    if (!spec)
+        abort();
+    spec->name = s_dupstr(sub->name);
+    spec->session = sub->session[0] ? s_dupstr(sub->session) : NULL;
+    spec->key = sub->key[0] ? s_dupstr(sub->key) : NULL;
+    spec->npools = sub->npools;
+    spec->pools = calloc(sub->npools ? sub->npools : 1, sizeof *spec->pools);
+    spec->njobs = spec->jobs_cap = sub->njobs;
+    spec->jobs = calloc(sub->njobs ? sub->njobs : 1, sizeof *spec->jobs);
+    if (!spec->pools || !spec->jobs)
+        abort();
+    for (uint32_t i = 0; i < sub->npools; i++)
+        spec->pools[i] = (wf_pooldef_t){s_dupstr(sub->pool_names[i]), sub->pool_limits[i]};
+    for (uint32_t i = 0; i < sub->njobs; i++) {
+        const wf_cjob_t *c = &sub->jobs[i];
+        wf_jobspec_t *j = &spec->jobs[i];
+        j->id = s_dupstr(c->id);
+        j->type = s_dupstr(c->type);
+        j->pool = c->pool[0] ? s_dupstr(c->pool) : NULL;
+        if (c->payload_len) {
+            j->payload = malloc(c->payload_len);
+            if (!j->payload)
+                abort();
+            memcpy(j->payload, c->payload, c->payload_len);
+            j->payload_len = c->payload_len;
+        }
+        j->retries = c->retries;
+        j->lost_retries = c->lost_retries;
+        j->retry_delay_ms = c->retry_delay_ms;
+        j->timeout_ms = c->timeout_ms;
+        j->priority = c->priority;
+        j->when = (uint8_t)c->when;
+        j->nneed_names = j->need_names_cap = c->nneeds;
+        if (c->nneeds) {
+            j->need_names = calloc(c->nneeds, sizeof *j->need_names);
+            if (!j->need_names)
+                abort();
+            for (uint32_t k = 0; k < c->nneeds; k++)
+                j->need_names[k] = s_dupstr(c->needs[k]);
+        }
+    }
+    return spec;
+}
+
+static void
+s_submit(wf_server_t *srv, zframe_t *rid, wf_cmsg_t *msg)
+{
+    wf_reqspec_t *spec = s_spec_from(&msg->submit);
+    char why[1024] = "";
+    int rc = wf_graph_resolve(spec, why, sizeof why);
+    if (rc != WEFT_OK) {
+        s_error(srv, rid, msg->corr, rc, "%s", why);
+        wf_reqspec_fini(spec);
+        free(spec);
+        return;
+    }
+    /* Warn about types no connected worker serves: the jobs will wait, not fail. */
+    wf_cmsg_t m;
+    wf_cmsg_init(&m, WF_CMSG_SUBMITTED);
+    m.corr = msg->corr;
+    char(*warnings)[WF_MAX_MESSAGE + 1] = calloc(8, sizeof *warnings);
+    if (!warnings)
+        abort();
+    for (uint32_t i = 0; i < spec->njobs && m.nwarnings < 8; i++) {
+        const char *type = spec->jobs[i].type;
+        bool seen = false;
+        for (uint32_t k = 0; k < i && !seen; k++)
+            seen = strcmp(spec->jobs[k].type, type) == 0;
+        if (!seen && !wf_board_type_served(srv->core->board, type))
+            snprintf(warnings[m.nwarnings++], WF_MAX_MESSAGE + 1,
+                     "no connected worker serves type '%s' (job '%s' and others of it will wait)",
+                     type, spec->jobs[i].id);
+    }
+    m.warnings = warnings;
+    rc = wf_srv_submit(srv, spec, &m.req, why, sizeof why);
+    if (rc != WEFT_OK)
+        s_error(srv, rid, msg->corr, rc, "%s", why);
+    else
+        s_queue(srv, rid, &m, true);
+    free(warnings);
+}
+
+static bool
+s_find_job(wf_server_t *srv, zframe_t *rid, uint64_t corr, uint64_t req, const char *job,
+           uint32_t *idx_p)
+{
+    int rc = wf_store_find_job(srv->store, req, job, idx_p);
+    if (rc != WEFT_OK)
+        s_error(srv, rid, corr, rc, "request %llu has no job '%s'", (unsigned long long)req, job);
+    return rc == WEFT_OK;
+}
+
+static void
+s_status(wf_server_t *srv, zframe_t *rid, wf_cmsg_t *msg)
+{
+    wf_cmsg_t m;
+    wf_cmsg_init(&m, WF_CMSG_STATUS_R);
+    m.corr = msg->corr;
+    int rc = wf_info_request(srv->store, msg->req, &m.info);
+    if (rc != WEFT_OK) {
+        s_error(srv, rid, msg->corr, rc, "no request %llu", (unsigned long long)msg->req);
+        return;
+    }
+    m.jobs = calloc(m.info.njobs ? m.info.njobs : 1, sizeof *m.jobs);
+    if (!m.jobs)
+        abort();
+    wf_req_t *live = wf_core_find(srv->core, msg->req);
+    for (uint32_t i = 0; i < m.info.njobs; i++) {
+        if (wf_info_job(srv->store, msg->req, i, &m.jobs[i]) != WEFT_OK)
+            continue;
+        if (live && m.jobs[i].state == WEFT_JOB_READY && i < live->spec.njobs)
+            m.jobs[i].reason = wf_board_ready_reason(srv->core->board, &live->jobs[i]);
+        m.njobs = i + 1;
+    }
+    s_queue(srv, rid, &m, false);
+    free(m.jobs);
+}
+
+typedef struct s_list_ctx {
+    wf_server_t *srv;
+    weft_request_info_t *v;
+    uint32_t n, cap;
+} s_list_ctx_t;
+
+static int
+s_list_one(const wf_reqrec_t *rec, void *arg)
+{
+    s_list_ctx_t *ctx = arg;
+    if (ctx->n == ctx->cap) {
+        ctx->cap = ctx->cap ? ctx->cap * 2 : 64;
+        ctx->v = realloc(ctx->v, ctx->cap * sizeof *ctx->v);
+        if (!ctx->v)
+            abort();
+    }
+    wf_info_fill_request(rec, &ctx->v[ctx->n++]);
+    return 0;
+}
+
+static void
+s_list(wf_server_t *srv, zframe_t *rid, wf_cmsg_t *msg)
+{
+    s_list_ctx_t ctx = {srv, NULL, 0, 0};
+    wf_store_each_request(srv->store, s_list_one, &ctx);
+    wf_cmsg_t m;
+    wf_cmsg_init(&m, WF_CMSG_LIST_R);
+    m.corr = msg->corr;
+    m.reqs = ctx.v;
+    m.nreqs = ctx.n;
+    s_queue(srv, rid, &m, false);
+    free(ctx.v);
+}
+
+typedef struct s_workers_ctx {
+    wf_server_t *srv;
+    wf_cworker_t *v;
+    uint32_t n, cap;
+} s_workers_ctx_t;
+
+static void
+s_worker_one(wf_consumer_t *c, void *arg)
+{
+    s_workers_ctx_t *ctx = arg;
+    if (ctx->n == ctx->cap) {
+        ctx->cap = ctx->cap ? ctx->cap * 2 : 16;
+        ctx->v = realloc(ctx->v, ctx->cap * sizeof *ctx->v);
+        if (!ctx->v)
+            abort();
+    }
+    wf_cworker_t *w = &ctx->v[ctx->n++];
+    memset(w, 0, sizeof *w);
+    snprintf(w->name, sizeof w->name, "%s", c->name);
+    snprintf(w->host, sizeof w->host, "%s", c->host);
+    w->pid = c->pid;
+    w->ntypes = c->ntypes;
+    w->types = calloc(c->ntypes ? c->ntypes : 1, sizeof *w->types);
+    if (!w->types)
+        abort();
+    for (uint32_t i = 0; i < c->ntypes; i++)
+        snprintf(w->types[i], sizeof w->types[i], "%s", wf_board_type_name(c->types[i]));
+    w->slots = c->slots;
+    w->running = c->nleases;
+    int64_t idle = ctx->srv->core->now - c->last_heard;
+    w->idle_ms = idle < 0 ? 0 : (uint32_t)idle;
+}
+
+static void
+s_workers(wf_server_t *srv, zframe_t *rid, wf_cmsg_t *msg)
+{
+    s_workers_ctx_t ctx = {srv, NULL, 0, 0};
+    wf_board_each(srv->core->board, s_worker_one, &ctx);
+    wf_cmsg_t m;
+    wf_cmsg_init(&m, WF_CMSG_WORKERS_R);
+    m.corr = msg->corr;
+    m.workers = ctx.v;
+    m.nworkers = ctx.n;
+    s_queue(srv, rid, &m, false);
+    for (uint32_t i = 0; i < ctx.n; i++)
+        free(ctx.v[i].types);
+    free(ctx.v);
+}
+
+static void
+s_why(wf_server_t *srv, zframe_t *rid, wf_cmsg_t *msg)
+{
+    uint32_t idx;
+    if (!s_find_job(srv, rid, msg->corr, msg->req, msg->job, &idx))
+        return;
+    wf_cmsg_t m;
+    wf_cmsg_init(&m, WF_CMSG_WHY_R);
+    m.corr = msg->corr;
+    if (wf_info_job(srv->store, msg->req, idx, &m.jobinfo) != WEFT_OK) {
+        s_error(srv, rid, msg->corr, WEFT_ESTORE, "cannot read job '%s'", msg->job);
+        return;
+    }
+    wf_req_t *live = wf_core_find(srv->core, msg->req);
+    if (live && idx < live->spec.njobs && m.jobinfo.state == WEFT_JOB_READY)
+        m.jobinfo.reason = wf_board_ready_reason(srv->core->board, &live->jobs[idx]);
+    char(*waiting)[WF_MAX_NAME + 1] = NULL;
+    if (m.jobinfo.state == WEFT_JOB_PENDING) {
+        wf_jobspec_t spec = {0};
+        if (wf_store_get_job(srv->store, msg->req, idx, &spec, NULL) == WEFT_OK) {
+            waiting = calloc(spec.nneeds ? spec.nneeds : 1, sizeof *waiting);
+            if (!waiting)
+                abort();
+            for (uint32_t i = 0; i < spec.nneeds; i++) {
+                weft_job_info_t p;
+                if (wf_info_job(srv->store, msg->req, spec.needs[i], &p) == WEFT_OK &&
+                    !wf_job_state_terminal(p.state))
+                    snprintf(waiting[m.nwaiting++], WF_MAX_NAME + 1, "%s", p.id);
+            }
+        }
+        wf_jobspec_fini(&spec);
+    }
+    m.waiting = waiting;
+    s_queue(srv, rid, &m, false);
+    free(waiting);
+}
+
+static void
+s_cancel_retry(wf_server_t *srv, zframe_t *rid, wf_cmsg_t *msg)
+{
+    bool cancel = msg->kind == WF_CMSG_CANCEL;
+    if (srv->degraded) {
+        s_error(srv, rid, msg->corr, WEFT_ESTORE, "the store failed; try again later");
+        return;
+    }
+    wf_req_t *r = wf_srv_request(srv, msg->req);
+    if (!r) {
+        s_error(srv, rid, msg->corr, WEFT_ENOTFOUND, "no request %llu",
+                (unsigned long long)msg->req);
+        return;
+    }
+    int rc;
+    if (msg->job[0]) {
+        uint32_t idx;
+        if (!s_find_job(srv, rid, msg->corr, msg->req, msg->job, &idx))
+            return;
+        rc = cancel ? wf_dispatch_cancel_job(srv->core, &r->jobs[idx])
+                    : wf_dispatch_retry_job(srv->core, &r->jobs[idx]);
+    } else {
+        rc = cancel ? wf_dispatch_cancel_request(srv->core, r) : wf_dispatch_retry_request(srv->core, r);
+    }
+    if (rc == WEFT_OK)
+        s_ok(srv, rid, msg->corr);
+    else
+        s_error(srv, rid, msg->corr, rc, "%s: nothing to %s", weft_strerror(rc),
+                cancel ? "cancel (already finished)" : "retry (nothing failed or was cancelled)");
+}
+
+static void
+s_wait(wf_server_t *srv, zframe_t *rid, wf_cmsg_t *msg)
+{
+    wf_req_t *r = wf_core_find(srv->core, msg->req);
+    if (r && r->rec.state == WEFT_REQ_RUNNING) {
+        s_waiter_t *w = calloc(1, sizeof *w);
+        if (!w)
+            abort();
+        w->req = msg->req;
+        w->rid = zframe_dup(rid);
+        w->client = true;
+        w->corr = msg->corr;
+        w->next = srv->waiters;
+        srv->waiters = w;
+        return;
+    }
+    wf_reqrec_t rec = {0};
+    if (r) {
+        wf_srv_client_finished(srv, rid, msg->corr, r);
+    } else if (wf_store_get_request(srv->store, msg->req, &rec) == WEFT_OK) {
+        wf_cmsg_t m;
+        wf_cmsg_init(&m, WF_CMSG_FINISHED);
+        m.corr = msg->corr;
+        m.req = rec.id;
+        m.state = rec.state;
+        s_queue(srv, rid, &m, true);
+        wf_reqrec_fini(&rec);
+    } else {
+        s_error(srv, rid, msg->corr, WEFT_ENOTFOUND, "no request %llu", (unsigned long long)msg->req);
+    }
+}
+
+static void
+s_board_cmd(wf_server_t *srv, zframe_t *rid, wf_cmsg_t *msg)
+{
+    if (msg->kind == WF_CMSG_PAUSE) {
+        srv->user_paused = true;
+    } else if (msg->kind == WF_CMSG_RESUME) {
+        srv->user_paused = false;
+        srv->draining = false;
+    } else {
+        srv->draining = true;
+    }
+    wf_srv_set_mode(srv);
+    s_board_reply(srv, rid, msg->corr);
+    if (msg->kind == WF_CMSG_DRAIN) {
+        s_drainer_t *d = calloc(1, sizeof *d);
+        if (!d)
+            abort();
+        d->rid = zframe_dup(rid);
+        d->corr = msg->corr;
+        d->next = srv->drainers;
+        srv->drainers = d;
+    }
+}
+
+void
+wf_srv_client_msg(wf_server_t *srv)
+{
+    zmsg_t *z = zmsg_recv(srv->client);
+    if (!z)
+        return;
+    zframe_t *rid = zmsg_pop(z);
+    zframe_t *body = zmsg_pop(z);
+    if (!rid || !body || zmsg_size(z) != 0) {
+        wf_log_warn("WEFT-CLIENT-DROP", "dropped a client message of %zu frames",
+                    (rid ? 1u : 0u) + (body ? 1u : 0u) + zmsg_size(z));
+        if (rid && body)
+            s_error(srv, rid, 0, WEFT_EPROTO, "one frame per message");
+        zframe_destroy(&rid);
+        zframe_destroy(&body);
+        zmsg_destroy(&z);
+        return;
+    }
+    zmsg_destroy(&z);
+    wf_cmsg_t msg;
+    char why[160] = "";
+    int rc = wf_cmsg_decode(zframe_data(body), zframe_size(body), &msg, why, sizeof why);
+    if (rc != WEFT_OK) {
+        wf_log_warn(rc == WEFT_EVERSION ? "WEFT-PROTO-VERSION" : "WEFT-CLIENT-DROP",
+                    "dropped a client message: %s", why);
+        if (rc == WEFT_EVERSION)
+            s_error(srv, rid, 0, rc, "unsupported protocol version; this server speaks %d..%d",
+                    WF_PROTO_VERSION_MIN, WF_PROTO_VERSION);
+        else
+            s_error(srv, rid, 0, rc, "malformed message: %s", why);
+        zframe_destroy(&rid);
+        zframe_destroy(&body);
+        return;
+    }
+    switch (msg.kind) {
+    case WF_CMSG_SUBMIT:
+        s_submit(srv, rid, &msg);
+        break;
+    case WF_CMSG_STATUS:
+        s_status(srv, rid, &msg);
+        break;
+    case WF_CMSG_LIST:
+        s_list(srv, rid, &msg);
+        break;
+    case WF_CMSG_CANCEL:
+    case WF_CMSG_RETRY:
+        s_cancel_retry(srv, rid, &msg);
+        break;
+    case WF_CMSG_WAIT:
+        s_wait(srv, rid, &msg);
+        break;
+    case WF_CMSG_WORKERS:
+        s_workers(srv, rid, &msg);
+        break;
+    case WF_CMSG_PAUSE:
+    case WF_CMSG_RESUME:
+    case WF_CMSG_DRAIN:
+        s_board_cmd(srv, rid, &msg);
+        break;
+    case WF_CMSG_WHY:
+        s_why(srv, rid, &msg);
+        break;
+    case WF_CMSG_PING: {
+        wf_cmsg_t m;
+        wf_cmsg_init(&m, WF_CMSG_PONG);
+        m.corr = msg.corr;
+        snprintf(m.version, sizeof m.version, "%d.%d.%d", WEFT_VERSION_MAJOR, WEFT_VERSION_MINOR,
+                 WEFT_VERSION_PATCH);
+        m.proto_min = WF_PROTO_VERSION_MIN;
+        m.proto_max = WF_PROTO_VERSION;
+        s_queue(srv, rid, &m, false);
+        break;
+    }
+    default:
+        wf_log_warn("WEFT-CLIENT-UNEXPECTED", "a client sent %s, which only the server sends",
+                    wf_cmsg_kind_name(msg.kind));
+        s_error(srv, rid, msg.corr, WEFT_EPROTO, "%s is not a request",
+                wf_cmsg_kind_name(msg.kind));
+        break;
+    }
+    wf_cmsg_fini(&msg);
+    zframe_destroy(&rid);
+    zframe_destroy(&body);
+}
