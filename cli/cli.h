@@ -30,6 +30,7 @@ int weft_cmd_logs(int argc, char **argv);
 int weft_cmd_list(int argc, char **argv);
 int weft_cmd_why(int argc, char **argv);
 int weft_cmd_dot(int argc, char **argv);
+int weft_cmd_serve(int argc, char **argv);
 
 /* The state directory of a workflow file: --state if given, else .weft beside the file.
  * Returns a heap string. */

@@ -31,6 +31,7 @@ s_usage(FILE *out)
             "  logs JOB        the output of a job's last (or given) attempt\n"
             "  why JOB         why a job is in its state, or what it still waits for\n"
             "  dot FILE|REQ    the job graph in Graphviz format, coloured by state\n"
+            "  serve           run the engine as a server for remote workers and clients\n"
             "\n"
             "'weft VERB --help' describes each verb; docs/cli.md has the details.\n");
 }
@@ -58,7 +59,7 @@ main(int argc, char **argv)
     } verbs[] = {
         {"run", weft_cmd_run},       {"validate", weft_cmd_validate}, {"status", weft_cmd_status},
         {"logs", weft_cmd_logs},     {"list", weft_cmd_list},         {"why", weft_cmd_why},
-        {"dot", weft_cmd_dot},
+        {"dot", weft_cmd_dot},       {"serve", weft_cmd_serve},
     };
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
         if (strcmp(verb, verbs[i].name) == 0)

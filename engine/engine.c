@@ -29,6 +29,8 @@ struct weft_options {
     uint64_t map_size, map_max;
     int heartbeat_ms, liveness;
     char *board_bind;
+    char *client_bind;
+    char *events_bind;
     int log_level;
 };
 
@@ -97,6 +99,8 @@ weft_options_destroy(weft_options_t **opts_p)
     if (!opts_p || !*opts_p)
         return;
     free((*opts_p)->board_bind);
+    free((*opts_p)->client_bind);
+    free((*opts_p)->events_bind);
     free(*opts_p);
     *opts_p = NULL;
 }
@@ -150,10 +154,16 @@ weft_options_set_int(weft_options_t *o, weft_option opt, int64_t v)
 int
 weft_options_set_str(weft_options_t *o, weft_option opt, const char *v)
 {
-    if (!o || opt != WEFT_OPT_BOARD_BIND || !v || strlen(v) > 1024)
+    if (!o || !v || strlen(v) > 1024)
         return WEFT_EINVAL;
-    free(o->board_bind);
-    o->board_bind = strdup(v);
+    char **field = opt == WEFT_OPT_BOARD_BIND    ? &o->board_bind
+                   : opt == WEFT_OPT_CLIENT_BIND ? &o->client_bind
+                   : opt == WEFT_OPT_EVENTS_BIND ? &o->events_bind
+                                                 : NULL;
+    if (!field)
+        return WEFT_EINVAL;
+    free(*field);
+    *field = strdup(v);
     return WEFT_OK;
 }
 
@@ -239,6 +249,8 @@ weft_engine_open(weft_engine_t **eng_p, const char *dir, const weft_options_t *o
     args.sopts.heartbeat_ms = opts->heartbeat_ms;
     args.sopts.liveness = opts->liveness;
     args.sopts.board_bind = opts->board_bind;
+    args.sopts.client_bind = opts->client_bind;
+    args.sopts.events_bind = opts->events_bind;
     args.sopts.board_ep = eng->board_ep;
     args.sopts.control_ep = eng->control_ep;
     args.sopts.events_ep = eng->events_ep;

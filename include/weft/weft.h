@@ -145,6 +145,9 @@ typedef enum weft_option {
     WEFT_OPT_LIVENESS,       /* int: missed heartbeats before a consumer is lost (default 3) */
     WEFT_OPT_BOARD_BIND,     /* string: an extra endpoint the board binds (ipc:// or tcp://) */
     WEFT_OPT_LOG_LEVEL,      /* int: 0 quiet, 1 errors, 2 warnings (default), 3 info, 4 debug */
+    WEFT_OPT_CLIENT_BIND,    /* string: the client endpoint (submit, status, ... over the client
+                              * protocol, docs/protocol.md); none unless set */
+    WEFT_OPT_EVENTS_BIND,    /* string: publish events to remote subscribers (msgpack); none unless set */
     WEFT_OPT_READONLY,       /* int: 1 = inspect only: no lock, no engine thread; reads work
                               * (status, jobs, results, lists) even while another engine runs the
                               * directory; every call that changes state returns WEFT_ESTATE */
@@ -227,6 +230,11 @@ WEFT_EXPORT int weft_worker_new(weft_worker_t **w_p, const char *endpoint, const
 WEFT_EXPORT int weft_worker_register(weft_worker_t *w, const char *type, weft_handler_fn *fn,
                                      void *arg);
 WEFT_EXPORT int weft_worker_set_heartbeat(weft_worker_t *w, int heartbeat_ms);
+/* Give up on a board heard nothing from for `ms` (across reconnects; 0 = never, the default):
+ * every running attempt is cancelled (handlers see weft_job_cancelled) and not reported unless
+ * its handler returns 0; the worker keeps its unacknowledged reports and keeps reconnecting.
+ * Before weft_worker_start.  Errors: EINVAL (ms < 0), ESTATE (started). */
+WEFT_EXPORT int weft_worker_set_give_up(weft_worker_t *w, int ms);
 WEFT_EXPORT int weft_worker_start(weft_worker_t *w, unsigned slots);
 WEFT_EXPORT void weft_worker_destroy(weft_worker_t **w_p);
 
