@@ -31,6 +31,15 @@ int weft_cmd_list(int argc, char **argv);
 int weft_cmd_why(int argc, char **argv);
 int weft_cmd_dot(int argc, char **argv);
 int weft_cmd_serve(int argc, char **argv);
+int weft_cmd_worker(int argc, char **argv);
+int weft_cmd_submit(int argc, char **argv);
+int weft_cmd_watch(int argc, char **argv);
+int weft_cmd_cancel(int argc, char **argv);
+int weft_cmd_retry(int argc, char **argv);
+int weft_cmd_workers(int argc, char **argv);
+int weft_cmd_pause(int argc, char **argv);
+int weft_cmd_resume(int argc, char **argv);
+int weft_cmd_drain(int argc, char **argv);
 
 /* The state directory of a workflow file: --state if given, else .weft beside the file.
  * Returns a heap string. */
@@ -58,5 +67,11 @@ const char *wf_cli_duration(char *buf, size_t cap, int64_t ms);
 bool wf_cli_print_tail(const char *path, int lines, const char *prefix);
 /* Parse "-p name=value" values: checks the form; prints an error and returns false if bad. */
 bool wf_cli_param_ok(const char *kv);
+/* Parse a --timeout value in seconds ("10", "0.5") into ms; prints an error naming the verb and
+ * returns false if bad (cmd_client.c). */
+bool wf_cli_timeout_ok(const char *verb, const char *arg, int *ms_p);
+/* The exit status a client call's error means: 2 for an unknown request or job or an invalid
+ * request, 1 for the rest (cmd_client.c). */
+int wf_cli_client_exit(int rc);
 
 #endif

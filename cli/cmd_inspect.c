@@ -9,6 +9,12 @@
  * state directory, request or job).  Text that jobs supply (progress and error messages) is
  * printed with control bytes shown as '?', so a job cannot drive the terminal.
  *
+ * `status --server` and `why --server` ask a weft server (client.h) instead, with the same
+ * output: STATUS_R and WHY_R carry what the state directory holds, and a ready job's reason is
+ * the board's live one.  What the wire does not carry is said less precisely, never wrongly: a
+ * pending job's count of parents (the server names only the unfinished ones).  A server that
+ * does not answer within --timeout exits 1.
+ *
  * Workload: one request of up to WF_MAX_JOBS_PER_REQUEST jobs is read job by job (one LMDB read
  * each); `status` and `dot` keep a compact row per job (a few short strings), never the whole
  * weft_job_info_t, so two million jobs stay in a few hundred MiB at most.
@@ -23,6 +29,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "client.h"
 #include "shell.h"
 #include "workflow.h"
 
@@ -202,8 +209,12 @@ s_short_reason(char *buf, size_t cap, const weft_job_info_t *ji)
         snprintf(buf, cap, "done in an earlier run");
         break;
     case WEFT_REASON_WAIT_PARENTS:
-        snprintf(buf, cap, "waiting on %u parent%s", ji->waiting_on,
-                 ji->waiting_on == 1 ? "" : "s");
+        /* A server's STATUS does not carry the count (waiting_on 0): say less, not wrong. */
+        if (ji->waiting_on == 0)
+            snprintf(buf, cap, "waiting on parents");
+        else
+            snprintf(buf, cap, "waiting on %u parent%s", ji->waiting_on,
+                     ji->waiting_on == 1 ? "" : "s");
         break;
     case WEFT_REASON_WAIT_CONSUMER:
     case WEFT_REASON_WAIT_SLOT:
@@ -272,9 +283,11 @@ typedef struct s_opts {
     const char **params;
     size_t nparams;
     bool out, err;
+    const char *server;  /* status, why: ask this server instead of reading a state directory */
+    const char *timeout; /* with --server: seconds to wait for an answer */
 } s_opts_t;
 
-enum { S_OPT_STATE = 1000 };
+enum { S_OPT_STATE = 1000, S_OPT_SERVER, S_OPT_TIMEOUT };
 
 static int
 s_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
@@ -286,6 +299,12 @@ s_getopt(int argc, char **argv, const char *shortopts, const struct option *long
         switch (c) {
         case S_OPT_STATE:
             o->state_opt = optarg;
+            break;
+        case S_OPT_SERVER:
+            o->server = optarg;
+            break;
+        case S_OPT_TIMEOUT:
+            o->timeout = optarg;
             break;
         case 'r':
             o->request = optarg;
@@ -315,6 +334,87 @@ s_getopt(int argc, char **argv, const char *shortopts, const struct option *long
     return WF_EXIT_OK;
 }
 
+/* ---- asking a server instead (--server) ---- */
+
+#define S_SERVER_OPTS_HELP                                                                         \
+    "      --server tcp://HOST:PORT\n"                                                             \
+    "                    ask this weft server (its base address, as `weft serve --bind` takes\n"   \
+    "                    it: the client endpoint is PORT+1) instead of reading a state dir\n"      \
+    "      --timeout S   with --server: seconds to wait for an answer (default 10)\n"
+
+/* Connect for a verb given --server; prints why not and returns NULL with *exit_p set. */
+static wf_client_t *
+s_server_open(const char *verb, const s_opts_t *o, int *timeout_ms, int *exit_p)
+{
+    *timeout_ms = WF_CLIENT_DEFAULT_TIMEOUT_MS;
+    *exit_p = WF_EXIT_USAGE;
+    if (o->timeout && !wf_cli_timeout_ok(verb, o->timeout, timeout_ms))
+        return NULL;
+    if (o->state_opt) {
+        fprintf(stderr, "weft %s: --state and --server exclude each other\n", verb);
+        return NULL;
+    }
+    wf_client_t *c = NULL;
+    char err[512] = "";
+    if (wf_client_open(&c, o->server, err, sizeof err) != WEFT_OK) {
+        fprintf(stderr, "weft %s: %s\n", verb, err);
+        return NULL;
+    }
+    return c;
+}
+
+/* Report a failed call to a server; returns the exit status it means. */
+static int
+s_server_failed(const char *verb, wf_client_t *c, int rc, const wf_cmsg_t *reply, int expected)
+{
+    if (rc == WEFT_OK) {
+        fprintf(stderr, "weft %s: the server answered %s with %s\n", verb,
+                wf_cmsg_kind_name(expected), wf_cmsg_kind_name(reply->kind));
+        return WF_EXIT_FAILED;
+    }
+    fprintf(stderr, "weft %s: %s\n", verb, wf_client_errmsg(c));
+    return wf_cli_client_exit(rc);
+}
+
+/* The request a verb is about on a server, from its LIST: `arg` (an id) or the newest.  Fills
+ * *info (its counts are LIST's: read STATUS for them).  Prints why not and returns 0 with
+ * *exit_p set. */
+static weft_reqid_t
+s_server_request(const char *verb, wf_client_t *c, int timeout_ms, const char *arg,
+                 weft_request_info_t *info, int *exit_p)
+{
+    weft_reqid_t id = 0;
+    *exit_p = WF_EXIT_USAGE;
+    if (arg && !wf_cli_parse_reqid(arg, &id)) {
+        fprintf(stderr, "weft %s: '%s' is not a request id (like 12 or r12)\n", verb, arg);
+        return 0;
+    }
+    wf_cmsg_t m, r;
+    wf_cmsg_init(&m, WF_CMSG_LIST);
+    int rc = wf_client_call(c, &m, &r, timeout_ms);
+    if (rc != WEFT_OK || r.kind != WF_CMSG_LIST_R) {
+        *exit_p = s_server_failed(verb, c, rc, &r, WF_CMSG_LIST);
+        wf_cmsg_fini(&r);
+        return 0;
+    }
+    const weft_request_info_t *hit = NULL;
+    for (uint32_t i = 0; i < r.nreqs; i++)
+        if (arg ? r.reqs[i].id == id : !hit || r.reqs[i].id > hit->id)
+            hit = &r.reqs[i];
+    if (hit) {
+        *info = *hit;
+        id = hit->id;
+    } else if (arg) {
+        fprintf(stderr, "weft %s: no request %llu on %s\n", verb, (unsigned long long)id,
+                wf_client_server(c));
+        id = 0;
+    } else {
+        fprintf(stderr, "weft %s: no requests on %s\n", verb, wf_client_server(c));
+    }
+    wf_cmsg_fini(&r);
+    return id;
+}
+
 /* ---- weft status ---- */
 
 typedef struct s_row {
@@ -331,27 +431,61 @@ s_cell(s_row_t *r, int i)
     return cells[i];
 }
 
+/* Job `i` of the run being shown, from wherever it comes. */
+typedef int(s_job_at_fn)(void *arg, uint32_t i, weft_job_info_t *ji);
+
+typedef struct s_eng_at {
+    weft_engine_t *eng;
+    weft_reqid_t id;
+} s_eng_at_t;
+
+static int
+s_job_at_engine(void *arg, uint32_t i, weft_job_info_t *ji)
+{
+    s_eng_at_t *a = arg;
+    return weft_job_status_at(a->eng, a->id, i, ji);
+}
+
+/* From a STATUS reply: job i is jobs[i]. */
+static int
+s_job_at_reply(void *arg, uint32_t i, weft_job_info_t *ji)
+{
+    const wf_cmsg_t *r = arg;
+    if (i >= r->njobs)
+        return WEFT_ENOTFOUND;
+    *ji = r->jobs[i];
+    return WEFT_OK;
+}
+
+static void s_status_print(weft_reqid_t id, const weft_request_info_t *ri, s_job_at_fn *fn,
+                           void *arg);
+static int s_status_server(const s_opts_t *o, const char *req_arg);
+
 int
 weft_cmd_status(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"state", required_argument, NULL, S_OPT_STATE},
+        {"server", required_argument, NULL, S_OPT_SERVER},
+        {"timeout", required_argument, NULL, S_OPT_TIMEOUT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    static const char usage[] = "usage: weft status [--state DIR] [REQUEST]  (weft status --help)";
+    static const char usage[] = "usage: weft status [--state DIR | --server tcp://HOST:PORT] "
+                                "[REQUEST]  (weft status --help)";
     static const char help[] =
-        "usage: weft status [--state DIR] [REQUEST]\n"
+        "usage: weft status [--state DIR | --server tcp://HOST:PORT] [REQUEST]\n"
         "\n"
         "Show a run: its state, job counts and times, then one line per job with its state,\n"
         "attempts, duration, progress and, for jobs that did not succeed, a short reason.\n"
         "REQUEST is a run's id (12 or r12, as `weft list` shows); default: the newest run.\n"
         "Works while `weft run` is running: it reads what has been saved so far.\n"
         "\n"
-        "      --state DIR   the state directory (default: ./.weft)\n"
+        "      --state DIR   the state directory (default: ./.weft)\n" S_SERVER_OPTS_HELP
         "  -h, --help        this text\n"
         "\n"
-        "exit status: 0 shown (whatever the run's state), 2 bad usage or no such run\n";
+        "exit status: 0 shown (whatever the run's state), 1 the server could not be reached,\n"
+        "2 bad usage or no such run\n";
     s_opts_t o = {0};
     int rc = s_getopt(argc, argv, "h", longopts, help, usage, &o);
     if (rc != WF_EXIT_OK)
@@ -361,6 +495,8 @@ weft_cmd_status(int argc, char **argv)
         return WF_EXIT_USAGE;
     }
     const char *req_arg = optind < argc ? argv[optind] : NULL;
+    if (o.server)
+        return s_status_server(&o, req_arg);
 
     char *state = wf_cli_state_default(o.state_opt);
     weft_engine_t *eng = s_open("status", state);
@@ -371,7 +507,18 @@ weft_cmd_status(int argc, char **argv)
         free(state);
         return WF_EXIT_USAGE;
     }
+    s_eng_at_t at = {eng, id};
+    s_status_print(id, &ri, s_job_at_engine, &at);
+    weft_engine_close(&eng);
+    free(state);
+    return WF_EXIT_OK;
+}
 
+/* Print a run's status: the header, then a row per job read through fn(arg, index). */
+static void
+s_status_print(weft_reqid_t id, const weft_request_info_t *rip, s_job_at_fn *fn, void *arg)
+{
+    const weft_request_info_t ri = *rip;
     int64_t now = s_wall_ms();
     char t1[64], t2[64], dur[32];
     printf("run %llu: %s", (unsigned long long)id, ri.name);
@@ -402,7 +549,7 @@ weft_cmd_status(int argc, char **argv)
     uint32_t nrows = 0;
     weft_job_info_t ji;
     for (uint32_t i = 0; i < ri.njobs; i++) {
-        if (weft_job_status_at(eng, id, i, &ji) != WEFT_OK)
+        if (fn(arg, i, &ji) != WEFT_OK)
             continue;
         s_row_t *r = &rows[nrows++];
         char buf[WEFT_MAX_MESSAGE + 64], msg[64];
@@ -441,9 +588,46 @@ weft_cmd_status(int argc, char **argv)
         for (int c = 0; c < S_NCOLS; c++)
             free(*s_cell(&rows[i], c));
     free(rows);
-    weft_engine_close(&eng);
-    free(state);
-    return WF_EXIT_OK;
+}
+
+/* `weft status --server`: the same output, from the server's STATUS. */
+static int
+s_status_server(const s_opts_t *o, const char *req_arg)
+{
+    int timeout_ms, exit_code;
+    wf_client_t *c = s_server_open("status", o, &timeout_ms, &exit_code);
+    if (!c)
+        return exit_code;
+    weft_request_info_t ri;
+    weft_reqid_t id = 0;
+    if (req_arg && !wf_cli_parse_reqid(req_arg, &id)) {
+        fprintf(stderr, "weft status: '%s' is not a request id (like 12 or r12)\n", req_arg);
+        wf_client_close(&c);
+        return WF_EXIT_USAGE;
+    }
+    if (!id)
+        id = s_server_request("status", c, timeout_ms, NULL, &ri, &exit_code);
+    if (!id) {
+        wf_client_close(&c);
+        return exit_code;
+    }
+    wf_cmsg_t m, r;
+    wf_cmsg_init(&m, WF_CMSG_STATUS);
+    m.req = id;
+    int rc = wf_client_call(c, &m, &r, timeout_ms);
+    if (rc == WEFT_ENOTFOUND) {
+        fprintf(stderr, "weft status: no request %llu on %s\n", (unsigned long long)id,
+                wf_client_server(c));
+        exit_code = WF_EXIT_USAGE;
+    } else if (rc != WEFT_OK || r.kind != WF_CMSG_STATUS_R) {
+        exit_code = s_server_failed("status", c, rc, &r, WF_CMSG_STATUS);
+    } else {
+        s_status_print(id, &r.info, s_job_at_reply, &r);
+        exit_code = WF_EXIT_OK;
+    }
+    wf_cmsg_fini(&r);
+    wf_client_close(&c);
+    return exit_code;
 }
 
 /* ---- weft list ---- */
@@ -794,6 +978,134 @@ s_print_error(const weft_job_info_t *ji)
     }
 }
 
+/* Where `why` reads jobs: the state directory, or a server (--server). */
+typedef struct s_src {
+    weft_engine_t *eng;     /* local; NULL with --server */
+    wf_client_t *cl;        /* --server */
+    int timeout_ms;         /* --server: for each call */
+    wf_cmsg_t status;       /* --server: a run's STATUS, read once when first needed */
+    weft_reqid_t status_id; /* whose STATUS that is; 0: none */
+    int status_rc;          /* why it could not be read (not asked again) */
+} s_src_t;
+
+/* --server: WHY of one job into *r (fini it whatever the result); waiting_on, which the wire
+ * does not carry, becomes the number of unfinished parents the reply names. */
+static int
+s_src_why(s_src_t *s, weft_reqid_t id, const char *job, wf_cmsg_t *r)
+{
+    wf_cmsg_t m;
+    wf_cmsg_init(&m, WF_CMSG_WHY);
+    m.req = id;
+    snprintf(m.job, sizeof m.job, "%s", job);
+    int rc = wf_client_call(s->cl, &m, r, s->timeout_ms);
+    if (rc == WEFT_OK && r->kind != WF_CMSG_WHY_R)
+        rc = WEFT_EPROTO;
+    if (rc == WEFT_OK && r->jobinfo.state == WEFT_JOB_PENDING)
+        r->jobinfo.waiting_on = r->nwaiting;
+    return rc;
+}
+
+static int
+s_src_job(s_src_t *s, weft_reqid_t id, const char *job, weft_job_info_t *out)
+{
+    if (s->eng)
+        return weft_job_status(s->eng, id, job, out);
+    wf_cmsg_t r;
+    int rc = s_src_why(s, id, job, &r);
+    if (rc == WEFT_OK)
+        *out = r.jobinfo;
+    wf_cmsg_fini(&r);
+    return rc;
+}
+
+static int
+s_src_job_at(s_src_t *s, weft_reqid_t id, uint32_t i, weft_job_info_t *out)
+{
+    if (s->eng)
+        return weft_job_status_at(s->eng, id, i, out);
+    if (s->status_id != id) {
+        if (s->status_rc != WEFT_OK)
+            return s->status_rc;
+        wf_cmsg_fini(&s->status);
+        wf_cmsg_t m;
+        wf_cmsg_init(&m, WF_CMSG_STATUS);
+        m.req = id;
+        int rc = wf_client_call(s->cl, &m, &s->status, s->timeout_ms);
+        if (rc == WEFT_OK && s->status.kind != WF_CMSG_STATUS_R)
+            rc = WEFT_EPROTO;
+        if (rc != WEFT_OK) {
+            s->status_rc = rc;
+            return rc;
+        }
+        s->status_id = id;
+    }
+    return s_job_at_reply(&s->status, i, out);
+}
+
+/* s_ran_before, from wherever the jobs come. */
+static weft_reqid_t
+s_src_ran_before(s_src_t *s, weft_reqid_t id, const char *session, const char *job,
+                 weft_job_info_t *out)
+{
+    if (s->eng)
+        return s_ran_before(s->eng, id, session, job, out);
+    wf_cmsg_t m, r;
+    wf_cmsg_init(&m, WF_CMSG_LIST);
+    weft_reqid_t found = 0;
+    if (wf_client_call(s->cl, &m, &r, s->timeout_ms) == WEFT_OK && r.kind == WF_CMSG_LIST_R) {
+        s_older_t o = {.session = session, .before = id};
+        for (uint32_t i = 0; i < r.nreqs; i++)
+            s_collect_older(&r.reqs[i], &o);
+        for (size_t i = o.n; i-- > 0 && !found;)
+            if (s_src_job(s, o.v[i], job, out) == WEFT_OK && out->attempts > 0 &&
+                out->reason != WEFT_REASON_CARRIED)
+                found = o.v[i];
+        free(o.v);
+    }
+    wf_cmsg_fini(&r);
+    return found;
+}
+
+static const char *const s_when_rule[WEFT_WHEN_COUNT_] = {
+    "when every parent is done (when: success)",
+    "when every parent has finished, however it ended (when: always)",
+    "when every parent has finished and one of them failed or was cancelled (when: failure)",
+};
+
+/* One line about an unfinished parent. */
+static void
+s_why_parent(const weft_job_info_t *pi)
+{
+    printf("  %s (%s", pi->id, weft_job_state_name(pi->state));
+    if (pi->state == WEFT_JOB_RUNNING)
+        printf(", attempt %u", pi->attempts);
+    else if (pi->state == WEFT_JOB_PENDING)
+        printf(", itself waiting on %u parent%s", pi->waiting_on, pi->waiting_on == 1 ? "" : "s");
+    printf(")\n");
+}
+
+/* --server: the server names the unfinished parents, not how many there are in all. */
+static void
+s_why_pending_server(s_src_t *s, weft_reqid_t id, const weft_job_info_t *ji, const wf_cmsg_t *why)
+{
+    if (why->nwaiting == 1)
+        printf("It waits for its unfinished parent to finish:\n");
+    else
+        printf("It waits for %u unfinished parents to finish:\n", why->nwaiting);
+    uint32_t shown = 0;
+    weft_job_info_t pi;
+    for (uint32_t i = 0; i < why->nwaiting && shown < 20; i++) {
+        if (s_src_job(s, id, why->waiting[i], &pi) != WEFT_OK)
+            continue;
+        s_why_parent(&pi);
+        shown++;
+    }
+    if (why->nwaiting > shown)
+        printf("  and %u more\n", why->nwaiting - shown);
+    printf("It will run %s.\n",
+           ji->when < WEFT_WHEN_COUNT_ ? s_when_rule[ji->when] : s_when_rule[0]);
+}
+
 static void
 s_why_pending(weft_engine_t *eng, weft_reqid_t id, const weft_job_info_t *ji)
 {
@@ -801,11 +1113,6 @@ s_why_pending(weft_engine_t *eng, weft_reqid_t id, const weft_job_info_t *ji)
     weft_job_needs(eng, id, ji->index, NULL, 0, &n);
     uint32_t *needs = s_alloc(sizeof *needs * (n ? n : 1));
     weft_job_needs(eng, id, ji->index, needs, n, &n);
-    static const char *const rule[WEFT_WHEN_COUNT_] = {
-        "when every parent is done (when: success)",
-        "when every parent has finished, however it ended (when: always)",
-        "when every parent has finished and one of them failed or was cancelled (when: failure)",
-    };
     if (ji->waiting_on == n)
         printf("It waits for %s to finish:\n", n == 1 ? "its parent" : "all its parents");
     else
@@ -819,24 +1126,20 @@ s_why_pending(weft_engine_t *eng, weft_reqid_t id, const weft_job_info_t *ji)
             continue;
         unfinished++;
         if (shown < 20) {
-            printf("  %s (%s", pi.id, weft_job_state_name(pi.state));
-            if (pi.state == WEFT_JOB_RUNNING)
-                printf(", attempt %u", pi.attempts);
-            else if (pi.state == WEFT_JOB_PENDING)
-                printf(", itself waiting on %u parent%s", pi.waiting_on,
-                       pi.waiting_on == 1 ? "" : "s");
-            printf(")\n");
+            s_why_parent(&pi);
             shown++;
         }
     }
     if (unfinished > shown)
         printf("  and %zu more\n", unfinished - shown);
-    printf("It will run %s.\n", ji->when < WEFT_WHEN_COUNT_ ? rule[ji->when] : rule[0]);
+    printf("It will run %s.\n",
+           ji->when < WEFT_WHEN_COUNT_ ? s_when_rule[ji->when] : s_when_rule[0]);
     free(needs);
 }
 
+/* live: the reason comes from a running server's board, not from what was last saved. */
 static void
-s_why_ready(const weft_job_info_t *ji)
+s_why_ready(const weft_job_info_t *ji, bool live)
 {
     switch (ji->reason) {
     case WEFT_REASON_WAIT_CONSUMER:
@@ -872,19 +1175,20 @@ s_why_ready(const weft_job_info_t *ji)
         printf("It has had %u attempt%s so far.\n", ji->attempts, ji->attempts == 1 ? "" : "s");
         s_print_error(ji);
     }
-    printf("(This is the state last saved; a running `weft run` knows the live reason.)\n");
+    if (!live)
+        printf("(This is the state last saved; a running `weft run` knows the live reason.)\n");
 }
 
 /* The jobs whose cancellation or skipping `ji` caused (their cause is ji). */
 static void
-s_why_caused(weft_engine_t *eng, weft_reqid_t id, uint32_t njobs, const weft_job_info_t *ji)
+s_why_caused(s_src_t *src, weft_reqid_t id, uint32_t njobs, const weft_job_info_t *ji)
 {
     size_t ncancelled = 0, nskipped = 0, shown = 0;
     char names[1024] = "";
     size_t len = 0;
     weft_job_info_t oi;
     for (uint32_t i = 0; i < njobs; i++) {
-        if (i == ji->index || weft_job_status_at(eng, id, i, &oi) != WEFT_OK ||
+        if (i == ji->index || s_src_job_at(src, id, i, &oi) != WEFT_OK ||
             strcmp(oi.cause, ji->id) != 0)
             continue;
         if (oi.reason == WEFT_REASON_CANCELLED_PARENT)
@@ -918,12 +1222,15 @@ weft_cmd_why(int argc, char **argv)
     static const struct option longopts[] = {
         {"state", required_argument, NULL, S_OPT_STATE},
         {"request", required_argument, NULL, 'r'},
+        {"server", required_argument, NULL, S_OPT_SERVER},
+        {"timeout", required_argument, NULL, S_OPT_TIMEOUT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    static const char usage[] = "usage: weft why [--state DIR] [-r REQUEST] JOB  (weft why --help)";
+    static const char usage[] = "usage: weft why [--state DIR | --server tcp://HOST:PORT] "
+                                "[-r REQUEST] JOB  (weft why --help)";
     static const char help[] =
-        "usage: weft why [--state DIR] [-r REQUEST] JOB\n"
+        "usage: weft why [--state DIR | --server tcp://HOST:PORT] [-r REQUEST] JOB\n"
         "\n"
         "Explain a job's state: what a pending job still waits for, why a ready job has not\n"
         "started, how a running job is doing, how a finished one ended (exit status, timeout,\n"
@@ -932,9 +1239,15 @@ weft_cmd_why(int argc, char **argv)
         "\n"
         "      --state DIR       the state directory (default: ./.weft)\n"
         "  -r, --request REQ     the run (12 or r12; default: the newest)\n"
+        "      --server tcp://HOST:PORT\n"
+        "                        ask this weft server (its base address, as `weft serve\n"
+        "                        --bind` takes it: the client endpoint is PORT+1) instead\n"
+        "                        of reading a state directory\n"
+        "      --timeout S       with --server: seconds to wait for an answer (default 10)\n"
         "  -h, --help            this text\n"
         "\n"
-        "exit status: 0 explained (whatever the state), 2 bad usage, no such run or job\n";
+        "exit status: 0 explained (whatever the state), 1 the server could not be reached,\n"
+        "2 bad usage, no such run or job\n";
     s_opts_t o = {0};
     int rc = s_getopt(argc, argv, "r:h", longopts, help, usage, &o);
     if (rc != WF_EXIT_OK)
@@ -944,26 +1257,56 @@ weft_cmd_why(int argc, char **argv)
         return WF_EXIT_USAGE;
     }
     const char *job = argv[optind];
-    char *state = wf_cli_state_default(o.state_opt);
-    weft_engine_t *eng = s_open("why", state);
+    char *state = NULL;
+    weft_engine_t *eng = NULL;
+    s_src_t src = {0};
+    wf_cmsg_t why;
+    wf_cmsg_init(&why, WF_CMSG_WHY_R);
+    wf_cmsg_init(&src.status, WF_CMSG_STATUS_R);
     weft_request_info_t ri;
     weft_job_info_t ji;
-    weft_reqid_t id = eng ? s_request("why", eng, state, o.request, &ri) : 0;
-    if (!id || !wf_cli_find_job(eng, id, job, &ji)) {
-        weft_engine_close(&eng);
-        free(state);
-        return WF_EXIT_USAGE;
+    weft_reqid_t id = 0;
+    int exit_code = WF_EXIT_USAGE;
+    if (o.server) {
+        src.cl = s_server_open("why", &o, &src.timeout_ms, &exit_code);
+        id = src.cl ? s_server_request("why", src.cl, src.timeout_ms, o.request, &ri, &exit_code)
+                    : 0;
+        if (id) {
+            rc = s_src_why(&src, id, job, &why);
+            if (rc == WEFT_ENOTFOUND) {
+                fprintf(stderr, "weft: request %llu has no job '%s'\n", (unsigned long long)id,
+                        job);
+                id = 0;
+            } else if (rc != WEFT_OK) {
+                exit_code = s_server_failed("why", src.cl, rc, &why, WF_CMSG_WHY);
+                id = 0;
+            }
+            ji = why.jobinfo;
+        }
+    } else {
+        state = wf_cli_state_default(o.state_opt);
+        eng = s_open("why", state);
+        id = eng ? s_request("why", eng, state, o.request, &ri) : 0;
+        if (id && !wf_cli_find_job(eng, id, job, &ji))
+            id = 0;
+        src.eng = eng;
     }
+    if (!id)
+        goto out;
+    exit_code = WF_EXIT_OK;
     int64_t now = s_wall_ms();
     char t[64], d[32], buf[WEFT_MAX_MESSAGE + 128];
     printf("Job '%s' of run %llu (%s): %s.\n", ji.id, (unsigned long long)id, ri.name,
            weft_job_state_name(ji.state));
     switch (ji.state) {
     case WEFT_JOB_PENDING:
-        s_why_pending(eng, id, &ji);
+        if (eng)
+            s_why_pending(eng, id, &ji);
+        else
+            s_why_pending_server(&src, id, &ji, &why);
         break;
     case WEFT_JOB_READY:
-        s_why_ready(&ji);
+        s_why_ready(&ji, eng == NULL);
         break;
     case WEFT_JOB_RUNNING:
         printf("Attempt %u has been running since %s (for %s).\n", ji.attempts,
@@ -980,7 +1323,7 @@ weft_cmd_why(int argc, char **argv)
     case WEFT_JOB_DONE:
         if (ji.reason == WEFT_REASON_CARRIED) {
             weft_job_info_t before;
-            weft_reqid_t was = s_ran_before(eng, id, ri.session, ji.id, &before);
+            weft_reqid_t was = s_src_ran_before(&src, id, ri.session, ji.id, &before);
             if (was)
                 printf("It was done in run %llu (at %s) and carried over unchanged: it did not "
                        "run again.\n",
@@ -1017,14 +1360,14 @@ weft_cmd_why(int argc, char **argv)
                    ji.lost == 1 ? "" : "s", ji.lost_retries);
         printf(".\n");
         s_print_error(&ji);
-        s_why_caused(eng, id, ri.njobs, &ji);
+        s_why_caused(&src, id, ri.njobs, &ji);
         printf("Its output: weft logs -r %llu %s\n", (unsigned long long)id, ji.id);
         break;
     }
     case WEFT_JOB_CANCELLED:
         if (ji.reason == WEFT_REASON_CANCELLED_PARENT && ji.cause[0]) {
             weft_job_info_t ci;
-            if (weft_job_status(eng, id, ji.cause, &ci) == WEFT_OK) {
+            if (s_src_job(&src, id, ji.cause, &ci) == WEFT_OK) {
                 if (ci.state == WEFT_JOB_FAILED) {
                     s_failure_sentence(buf, sizeof buf, &ci);
                     printf("It was cancelled because '%s' failed, which it depends on: %s.\n",
@@ -1050,7 +1393,7 @@ weft_cmd_why(int argc, char **argv)
         /* A cascade names its root as every cancelled job's cause, so only a job cancelled by
          * request can be the cause of others. */
         if (ji.reason == WEFT_REASON_CANCELLED_USER)
-            s_why_caused(eng, id, ri.njobs, &ji);
+            s_why_caused(&src, id, ri.njobs, &ji);
         break;
     case WEFT_JOB_SKIPPED:
         if (ji.reason == WEFT_REASON_SKIPPED_NO_FAILURE)
@@ -1062,15 +1405,19 @@ weft_cmd_why(int argc, char **argv)
                    ji.cause);
         else
             printf("It was skipped because a parent was skipped (when: success).\n");
-        s_why_caused(eng, id, ri.njobs, &ji);
+        s_why_caused(&src, id, ri.njobs, &ji);
         break;
     default:
         printf("Its reason: %s.\n", weft_reason_name(ji.reason));
         break;
     }
+out:
+    wf_cmsg_fini(&why);
+    wf_cmsg_fini(&src.status);
+    wf_client_close(&src.cl);
     weft_engine_close(&eng);
     free(state);
-    return WF_EXIT_OK;
+    return exit_code;
 }
 
 /* ---- weft dot ---- */

@@ -32,6 +32,14 @@ s_usage(FILE *out)
             "  why JOB         why a job is in its state, or what it still waits for\n"
             "  dot FILE|REQ    the job graph in Graphviz format, coloured by state\n"
             "  serve           run the engine as a server for remote workers and clients\n"
+            "  worker          serve shell jobs to a server (--connect tcp://HOST:PORT)\n"
+            "  submit FILE     submit a workflow file to a server (--server tcp://HOST:PORT)\n"
+            "  watch REQ       follow a request on a server until it finishes\n"
+            "  cancel REQ [JOB]  cancel a request on a server, or one job of it\n"
+            "  retry REQ [JOB]   re-run the failed and cancelled jobs of a request on a server\n"
+            "  workers         the workers connected to a server\n"
+            "  pause, resume   stop and restart a server's hand-outs\n"
+            "  drain           pause a server and wait until none of its jobs runs\n"
             "\n"
             "'weft VERB --help' describes each verb; docs/cli.md has the details.\n");
 }
@@ -60,6 +68,11 @@ main(int argc, char **argv)
         {"run", weft_cmd_run},       {"validate", weft_cmd_validate}, {"status", weft_cmd_status},
         {"logs", weft_cmd_logs},     {"list", weft_cmd_list},         {"why", weft_cmd_why},
         {"dot", weft_cmd_dot},       {"serve", weft_cmd_serve},
+        {"submit", weft_cmd_submit}, {"watch", weft_cmd_watch},
+        {"cancel", weft_cmd_cancel}, {"retry", weft_cmd_retry},
+        {"workers", weft_cmd_workers}, {"pause", weft_cmd_pause},
+        {"resume", weft_cmd_resume}, {"drain", weft_cmd_drain},
+        {"worker", weft_cmd_worker},
     };
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
         if (strcmp(verb, verbs[i].name) == 0)

@@ -136,6 +136,34 @@ int wf_cmsg_encode(const wf_cmsg_t *msg, uint8_t **buf_p, size_t *len_p);
 int wf_cmsg_decode(const uint8_t *buf, size_t len, wf_cmsg_t *out, char *why, size_t why_len);
 const char *wf_cmsg_kind_name(int kind);
 
+/*
+ * Details of the functions above (added with proto/client.c):
+ * - Versions: the client protocol has its own version, WF_CLIENT_VERSION_MIN..WF_CLIENT_VERSION,
+ *   independent of the board protocol's WF_PROTO_VERSION (both are 1 today).  PONG carries it.
+ * - "None": SUBMIT's session, key and a job's pool, CANCEL/RETRY's job, and a job info's pool and
+ *   cause are msgpack nil on the wire for "" in the struct (an empty str is rejected); an EVENT's
+ *   job is the str "" for a request event (job_index WF_CLIENT_NO_JOB).
+ * - EVENT: the encoder reads `event` (and requires corr 0); the decoder fills `event` and copies
+ *   event.request, event.job and event.state into req, job and state.
+ * - Decoded storage: arrays are owned by the message (one arena in owned_, freed by
+ *   wf_cmsg_fini); a job's payload is BORROWED from the decoded buffer (NULL when empty).
+ * - On a decode error *out is finalised except out->corr, which keeps the frame's corr when its
+ *   4th element could be read as a uint (even for WEFT_EVERSION: the prefix is frozen), so the
+ *   server can answer ERROR with it; else 0.  Errors also include WEFT_EINVAL (out NULL, or buf
+ *   NULL with len > 0).  *out need not be initialised and what it held is not freed.
+ */
+#define WF_CLIENT_VERSION 1
+#define WF_CLIENT_VERSION_MIN 1
+#define WF_CLIENT_MAX_WORKERS 65536u  /* workers in one WORKERS reply */
+#define WF_CLIENT_MAX_WARNINGS 1024u  /* warnings in one SUBMITTED */
+#define WF_CLIENT_NO_JOB UINT32_MAX   /* EVENT job index of a request event */
+#define WF_CLIENT_TOPIC_LEN 8         /* PUB topic: the request id, 8 bytes big-endian */
+
+/* Write the PUB topic of request `req` (8 bytes, big-endian) into topic. */
+void wf_cmsg_topic(uint64_t req, uint8_t topic[WF_CLIENT_TOPIC_LEN]);
+/* Read a topic frame back.  Errors: EPROTO (not exactly 8 bytes), EINVAL (NULL pointer). */
+int wf_cmsg_topic_req(const uint8_t *buf, size_t len, uint64_t *req_p);
+
 /* The largest client frame: a SUBMIT of a big workflow (256 MiB: 10^6 jobs with small payloads);
  * replies with job lists are bounded the same way. */
 #define WF_MAX_CLIENT_MSG ((int64_t)256 << 20)

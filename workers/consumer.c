@@ -41,7 +41,16 @@
  *     timeout_ms passed:     FAILED(rc, or -1 if rc is 0; "timed out", or "timed out: " error);
  *     the worker stopping:   0 -> DONE, else NOTHING is reported: BYE gives the attempt back
  *                            to the board as a lost one, so a worker's shutdown never spends
- *                            the job's own retries.
+ *                            the job's own retries;
+ *     the board gone too long (weft_worker_set_give_up): as for stopping, 0 -> DONE, else
+ *                            nothing; the board re-queues the attempt when it loses us, or,
+ *                            if it restarted, when our HELLO does not list it.
+ * - Giving up on a silent board: when nothing well-formed has come from it for give_up_ms
+ *   (across reconnects; 0 = never), every running attempt is asked to stop, once per silence.
+ *   It is a statement about the work, not the connection: reconnecting goes on as before, and
+ *   reports waiting for an ACK are kept, so a board that comes back still gets them.  HELLO
+ *   leaves out attempts stopped this way that are still winding down: the board must not
+ *   re-adopt work that will never be reported.
  * - Payloads reach the handler with a NUL after the last byte, so text reads as a C string.
  *
  * Workload: up to WF_MAX_SLOTS runners and as many running attempts; a handful of messages per
@@ -88,10 +97,10 @@
 #define S_HDR_LEN 5
 #define S_HDR_PROGRESS 'P'
 #define S_HDR_FINAL 'F'   /* body: the DONE/FAILED to report */
-#define S_HDR_DISCARD 'X' /* no body: stopped by the worker's shutdown, give it back via BYE */
+#define S_HDR_DISCARD 'X' /* no body: stopped by shutdown or give-up; the board re-queues it */
 
 /* Why an attempt was asked to stop (weft_job_t.stop); the first one set sticks. */
-enum { S_STOP_NONE = 0, S_STOP_CANCEL, S_STOP_TIMEOUT, S_STOP_SHUTDOWN };
+enum { S_STOP_NONE = 0, S_STOP_CANCEL, S_STOP_TIMEOUT, S_STOP_SHUTDOWN, S_STOP_GIVE_UP };
 
 #define S_STATS(X)                                                                                 \
     X(connects)                                                                                    \
@@ -107,6 +116,7 @@ enum { S_STOP_NONE = 0, S_STOP_CANCEL, S_STOP_TIMEOUT, S_STOP_SHUTDOWN };
     X(cancels)                                                                                     \
     X(malformed)                                                                                   \
     X(board_errors)                                                                                \
+    X(give_ups)                                                                                    \
     X(running)                                                                                     \
     X(unacked)
 
@@ -178,6 +188,7 @@ struct weft_worker {
     s_type_t types[WF_MAX_TYPES];
     uint32_t ntypes;
     int heartbeat_ms;
+    int give_up_ms;         /* 0: never give up on a silent board */
     bool started;
     uint32_t slots;
     s_runner_t *runners;    /* slots entries */
@@ -201,7 +212,9 @@ typedef struct s_loop {
     int64_t now;          /* cached once per turn */
     int64_t heartbeat_ms;
     uint32_t liveness;
-    int64_t last_recv;    /* last well-formed message from the board */
+    int64_t last_recv;    /* last well-formed message from the board, or the last connect */
+    int64_t heard_at;     /* last well-formed message from the board, whatever the connection */
+    bool abandoned;       /* gave up on the board's silence; cleared when it speaks again */
     int64_t next_hb;
     int64_t reconnect_at; /* INT64_MAX when no reconnect is scheduled */
     int64_t backoff_ms;
@@ -528,7 +541,8 @@ s_runner_main(void *arg)
 
         uint8_t *buf = NULL;
         size_t len = 0;
-        bool discard = rc != 0 && atomic_load(&job->stop) == S_STOP_SHUTDOWN;
+        int stop = atomic_load(&job->stop);
+        bool discard = rc != 0 && (stop == S_STOP_SHUTDOWN || stop == S_STOP_GIVE_UP);
         if (!discard)
             s_runner_outcome(job, rc, &buf, &len);
         /* From here the job belongs to the loop again: it frees it on the final report. */
@@ -595,7 +609,7 @@ s_send_hello(s_loop_t *L)
     wf_attempt_ref_t *running = s_alloc(sizeof *running * WF_MAX_RUNNING_REPORT);
     uint32_t n = 0;
     for (uint32_t i = 0; i < w->slots && n < WF_MAX_RUNNING_REPORT; i++)
-        if (w->running[i])
+        if (w->running[i] && atomic_load(&w->running[i]->stop) != S_STOP_GIVE_UP)
             running[n++] = w->running[i]->ref;
     for (s_report_t *r = L->unacked; r && n < WF_MAX_RUNNING_REPORT; r = r->next)
         running[n++] = r->ref;
@@ -856,6 +870,8 @@ s_on_board_frame(s_loop_t *L, const uint8_t *buf, size_t len)
         return;
     }
     L->last_recv = L->now;
+    L->heard_at = L->now;
+    L->abandoned = false;
     switch (m->kind) {
     case WF_MSG_WELCOME:
         s_on_welcome(L, m);
@@ -970,6 +986,7 @@ s_on_runner_report(s_loop_t *L, const uint8_t *hdr, size_t hlen, const uint8_t *
     }
     wf_attempt_ref_t ref = job->ref;
     bool discard = hdr[4] == S_HDR_DISCARD;
+    bool gave_up = atomic_load(&job->stop) == S_STOP_GIVE_UP;
     /* The runner let go of the job under its mutex before pushing this report; taking the
      * mutex makes that hand-back explicit (and visible to thread checkers, which do not see
      * through ZeroMQ's pipes). */
@@ -980,8 +997,8 @@ s_on_runner_report(s_loop_t *L, const uint8_t *hdr, size_t hlen, const uint8_t *
     S_SET(w, running, L->nrunning);
     s_job_free(&job);
     if (discard) {
-        s_log(w, "request %" PRIu64 " job #%u attempt %u stopped by shutdown: given back",
-              ref.req, ref.idx, ref.attempt);
+        s_log(w, "request %" PRIu64 " job #%u attempt %u stopped by %s: given back", ref.req,
+              ref.idx, ref.attempt, gave_up ? "the board's silence" : "shutdown");
         return;
     }
     if (len == 0) {
@@ -1036,10 +1053,48 @@ s_on_pipe(s_loop_t *L)
             if (L->w->running[i])
                 s_stop_job(L->w->running[i], S_STOP_SHUTDOWN);
     } else if (verb && strcmp(verb, "GO") == 0 && !L->dealer && L->reconnect_at == INT64_MAX) {
+        L->heard_at = L->now; /* the silence counts from the first attempt to reach the board */
         s_connect(L);
     }
     free(verb);
     zmsg_destroy(&cmd);
+}
+
+/* Worth a wake-up: there is running work to stop should the board stay silent.  No JOB can
+ * arrive without the board speaking, so an idle worker needs no give-up timer at all. */
+static bool
+s_give_up_armed(const s_loop_t *L)
+{
+    return L->w->give_up_ms > 0 && !L->abandoned && !L->stopping && L->nrunning > 0;
+}
+
+static bool
+s_give_up_due(const s_loop_t *L)
+{
+    return s_give_up_armed(L) && L->now - L->heard_at >= L->w->give_up_ms;
+}
+
+/* The board has been silent for give_up_ms: stop the work it can no longer take outcomes for,
+ * since it has likely re-queued it elsewhere by now.  Reports and reconnecting are untouched. */
+static void
+s_give_up(s_loop_t *L)
+{
+    weft_worker_t *w = L->w;
+    L->abandoned = true;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < w->slots; i++)
+        if (w->running[i] && atomic_load(&w->running[i]->stop) == S_STOP_NONE) {
+            s_stop_job(w->running[i], S_STOP_GIVE_UP);
+            n++;
+        }
+    if (n == 0)
+        return; /* all already stopping for their own reasons */
+    S_INC(w, give_ups);
+    int64_t silent = L->now - L->heard_at;
+    if (silent >= 10000)
+        s_log(w, "server gone for %" PRId64 " s: stopping %u running job(s)", silent / 1000, n);
+    else
+        s_log(w, "server gone for %.1f s: stopping %u running job(s)", (double)silent / 1000.0, n);
 }
 
 static void
@@ -1066,6 +1121,8 @@ s_on_timers(s_loop_t *L)
     }
     if (!L->dealer && !L->gave_up && L->now >= L->reconnect_at)
         s_connect(L);
+    if (s_give_up_due(L))
+        s_give_up(L);
     for (uint32_t i = 0; i < w->slots; i++) {
         weft_job_t *job = w->running[i];
         if (!job)
@@ -1096,6 +1153,8 @@ s_timeout(const s_loop_t *L)
     } else if (!L->gave_up) {
         next = L->reconnect_at;
     }
+    if (s_give_up_armed(L) && L->heard_at + L->w->give_up_ms < next)
+        next = L->heard_at + L->w->give_up_ms;
     for (uint32_t i = 0; i < L->w->slots; i++) {
         const weft_job_t *job = L->w->running[i];
         if (!job)
@@ -1247,6 +1306,17 @@ weft_worker_set_heartbeat(weft_worker_t *w, int heartbeat_ms)
     if (w->started)
         return WEFT_ESTATE;
     w->heartbeat_ms = heartbeat_ms;
+    return WEFT_OK;
+}
+
+int
+weft_worker_set_give_up(weft_worker_t *w, int ms)
+{
+    if (!w || ms < 0)
+        return WEFT_EINVAL;
+    if (w->started)
+        return WEFT_ESTATE;
+    w->give_up_ms = ms;
     return WEFT_OK;
 }
 

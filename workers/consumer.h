@@ -18,7 +18,10 @@
  *   must honour weft_job_cancelled; one that never returns blocks destroy), sends BYE and frees
  *   everything, whether or not the board is still there.  An attempt it stopped is NOT
  *   reported failed (unless its handler returned 0: then DONE): BYE gives it back to the board
- *   as a lost attempt, so shutting a worker down never spends a job's own retries.
+ *   as a lost attempt, so shutting a worker down never spends a job's own retries;
+ * - with weft_worker_set_give_up(w, ms), a board silent for ms (across reconnects) makes the
+ *   worker stop every running attempt, reported as for destroy (nothing unless DONE) and left
+ *   out of later HELLOs; unacknowledged reports are kept and reconnecting goes on.
  */
 #ifndef WF_CONSUMER_H
 #define WF_CONSUMER_H
@@ -43,6 +46,7 @@ typedef struct wf_worker_stats {
     uint64_t cancels;         /* CANCELs that matched a running attempt */
     uint64_t malformed;       /* frames from the board dropped as malformed or unexpected */
     uint64_t board_errors;    /* ERROR messages received */
+    uint64_t give_ups;        /* times a silent board made the worker stop its attempts */
     uint64_t running;         /* attempts running now */
     uint64_t unacked;         /* reports waiting for their ACK now */
 } wf_worker_stats_t;

@@ -12,3 +12,12 @@ add_executable(weft_test_crash_child integration/crash_child.c)
 target_link_libraries(weft_test_crash_child PRIVATE weft_static)
 weft_test(process_test SOURCES integration/process_test.c LIBS weft_static LABELS integration TIMEOUT 600)
 add_dependencies(process_test weft_test_worker weft_test_crash_child)
+
+# `weft worker` as a process serving an engine in the test (needs the CLI; WEFT_CLI names it).
+if(WEFT_CLI)
+  weft_test(worker_proc_test SOURCES integration/worker_proc_test.c LIBS weft_static LABELS integration
+            TIMEOUT 300)
+  target_include_directories(worker_proc_test PRIVATE ${PROJECT_SOURCE_DIR}/workers ${PROJECT_SOURCE_DIR}/proto)
+  add_dependencies(worker_proc_test weft_cli)
+  set_property(TEST weft.worker_proc_test APPEND PROPERTY ENVIRONMENT "WEFT_CLI=$<TARGET_FILE:weft_cli>")
+endif()

@@ -414,8 +414,9 @@ typedef struct fix {
     wf_msg_t hello;
 } fix_t;
 
+/* give_up_ms: weft_worker_set_give_up's value (0 = the default, never). */
 static void
-fix_open(fix_t *f, const char *transport, unsigned slots)
+fix_open_give_up(fix_t *f, const char *transport, unsigned slots, int give_up_ms)
 {
     seen_reset();
     memset(f, 0, sizeof *f);
@@ -430,9 +431,17 @@ fix_open(fix_t *f, const char *transport, unsigned slots)
     assert_int_equal(weft_worker_register(f->w, "barrier", h_barrier, &g_seen), WEFT_OK);
     assert_int_equal(weft_worker_register(f->w, "flood", h_progress_flood, &g_seen), WEFT_OK);
     assert_int_equal(weft_worker_set_heartbeat(f->w, T_HEARTBEAT_MS), WEFT_OK);
+    if (give_up_ms)
+        assert_int_equal(weft_worker_set_give_up(f->w, give_up_ms), WEFT_OK);
     assert_int_equal(weft_worker_start(f->w, slots), WEFT_OK);
     assert_true(fb_expect(f->fb, WF_MSG_HELLO, &f->hello, WF_TEST_DEADLINE_MS));
     fb_welcome(f->fb, T_HEARTBEAT_MS, T_LIVENESS);
+}
+
+static void
+fix_open(fix_t *f, const char *transport, unsigned slots)
+{
+    fix_open_give_up(f, transport, slots, 0);
 }
 
 static void
@@ -474,12 +483,17 @@ test_consumer_api_validates_arguments(void **state)
     assert_int_equal(weft_worker_register(w, "one-too-many", h_echo, NULL), WEFT_ELIMIT);
     assert_int_equal(weft_worker_set_heartbeat(w, 0), WEFT_EINVAL);
     assert_int_equal(weft_worker_set_heartbeat(w, 250), WEFT_OK);
+    assert_int_equal(weft_worker_set_give_up(NULL, 10), WEFT_EINVAL);
+    assert_int_equal(weft_worker_set_give_up(w, -1), WEFT_EINVAL);
+    assert_int_equal(weft_worker_set_give_up(w, 0), WEFT_OK);
+    assert_int_equal(weft_worker_set_give_up(w, 600000), WEFT_OK);
     assert_int_equal(weft_worker_start(w, 0), WEFT_EINVAL);
     assert_int_equal(weft_worker_start(w, WF_MAX_SLOTS + 1), WEFT_EINVAL);
     assert_int_equal(weft_worker_start(w, 1), WEFT_OK);
     assert_int_equal(weft_worker_start(w, 1), WEFT_ESTATE);
     assert_int_equal(weft_worker_register(w, "late", h_echo, NULL), WEFT_ESTATE);
     assert_int_equal(weft_worker_set_heartbeat(w, 100), WEFT_ESTATE);
+    assert_int_equal(weft_worker_set_give_up(w, 100), WEFT_ESTATE);
     /* Nothing listens at inproc://x: destroy must not wait for a board. */
     weft_worker_destroy(&w);
     assert_null(w);
@@ -999,6 +1013,86 @@ test_consumer_error_from_board_reconnects_and_eversion_gives_up(void **state)
     fix_close(&f);
 }
 
+static bool
+c_gave_up1(void *w)
+{
+    wf_worker_stats_t st;
+    wf_worker_stats(w, &st);
+    return st.give_ups >= 1;
+}
+
+static bool
+c_idle(void *w)
+{
+    wf_worker_stats_t st;
+    wf_worker_stats(w, &st);
+    return st.running == 0;
+}
+
+/* Longer than the worker's own silence window (T_LIVENESS beats), so the worker has already
+ * reconnected once when it gives up: the silence is counted across connections. */
+#define T_GIVE_UP_MS (T_HEARTBEAT_MS * T_LIVENESS * 3 / 2)
+
+static void
+test_consumer_silent_board_past_give_up_stops_attempts_and_keeps_reports(void **state)
+{
+    (void)state;
+    fix_t f;
+    fix_open_give_up(&f, "inproc", 2, T_GIVE_UP_MS);
+    wf_attempt_ref_t done = ref_of(31, 0, 1), held = ref_of(31, 1, 2);
+    fb_job(f.fb, done, "finished", "echo", "z");
+    wf_msg_t m;
+    assert_true(fb_expect(f.fb, WF_MSG_DONE, &m, WF_TEST_DEADLINE_MS));
+    wf_msg_fini(&m);
+    fb_job(f.fb, held, "long", "wait-cancel", "");
+    assert_true(fb_wait(f.fb, c_started1, NULL, WF_TEST_DEADLINE_MS));
+
+    /* The board goes silent (it still reads what the worker sends). */
+    f.fb->echo = false;
+    assert_true(fb_wait(f.fb, c_gave_up1, f.w, WF_TEST_DEADLINE_MS));
+    assert_true(fb_wait(f.fb, c_idle, f.w, WF_TEST_DEADLINE_MS));
+    assert_true(atomic_load(&g_seen.saw_cancel));
+    wf_worker_stats_t st;
+    wf_worker_stats(f.w, &st);
+    assert_true(st.connects >= 2); /* it had reconnected before giving up, and keeps trying */
+    assert_int_equal(st.reports, 1);  /* the stopped attempt is not reported... */
+    assert_int_equal(st.unacked, 1);  /* ...and the finished one is still held */
+    assert_int_equal(f.fb->seen[WF_MSG_FAILED], 0);
+
+    /* Every HELLO from now on lists what waits for its ACK, not the attempt given up. */
+    while (fb_expect(f.fb, WF_MSG_HELLO, &m, 0))
+        wf_msg_fini(&m);
+    assert_true(fb_expect(f.fb, WF_MSG_HELLO, &m, WF_TEST_DEADLINE_MS));
+    assert_int_equal(m.nrunning, 1);
+    assert_ref(m.running[0], done);
+    wf_msg_fini(&m);
+
+    /* The board is back: the held DONE comes on the new connection, and work goes on. */
+    zframe_t *new_peer = zframe_dup(f.fb->peer);
+    f.fb->echo = true;
+    fb_welcome(f.fb, T_HEARTBEAT_MS, T_LIVENESS);
+    bool on_new = false;
+    while (!on_new) {
+        assert_true(fb_expect(f.fb, WF_MSG_DONE, &m, WF_TEST_DEADLINE_MS));
+        assert_ref(m.ref, done);
+        on_new = zframe_eq(zmsg_first(f.fb->cur), new_peer);
+        wf_msg_fini(&m);
+    }
+    zframe_destroy(&new_peer);
+    fb_ref_msg(f.fb, WF_MSG_ACK, done);
+    assert_true(fb_wait(f.fb, c_acked1, f.w, WF_TEST_DEADLINE_MS));
+    wf_attempt_ref_t next = ref_of(32, 0, 1);
+    fb_job(f.fb, next, "after", "echo", "back");
+    assert_true(fb_expect(f.fb, WF_MSG_DONE, &m, WF_TEST_DEADLINE_MS));
+    assert_ref(m.ref, next);
+    wf_msg_fini(&m);
+    assert_int_equal(f.fb->seen[WF_MSG_FAILED], 0);
+    wf_worker_stats(f.w, &st);
+    assert_int_equal(st.give_ups, 1);
+    assert_int_equal(st.unacked, 1); /* only `next`, not yet ACKed */
+    fix_close(&f);
+}
+
 int
 main(void)
 {
@@ -1023,6 +1117,7 @@ main(void)
         cmocka_unit_test(test_consumer_unknown_type_and_excess_jobs_fail),
         cmocka_unit_test(test_consumer_malformed_frames_are_dropped),
         cmocka_unit_test(test_consumer_error_from_board_reconnects_and_eversion_gives_up),
+        cmocka_unit_test(test_consumer_silent_board_past_give_up_stops_attempts_and_keeps_reports),
     };
     seen_reset();
     int rc = cmocka_run_group_tests_name("consumer", tests, NULL, NULL);

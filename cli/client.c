@@ -1,0 +1,547 @@
+/*
+ * client.c -- the weft CLI's client of a server (client.h): a DEALER for request/reply by
+ * corr, a SUB for events, and the SUBMIT builder for a loaded workflow file.
+ *
+ * Invariants: one request frame out, one reply frame in; a reply is matched to its call by
+ * corr alone (ZeroMQ keeps no order between calls that time out and late answers); sockets
+ * linger 0 and cap frames at WF_MAX_CLIENT_MSG.  czmq's own SIGINT handler is switched off, so
+ * Ctrl-C ends a verb at once, as for any command-line tool (nothing here needs cleaning up: the
+ * server owns all state).
+ *
+ * Workload: a handful of calls per verb; a watch reads events for as long as a request runs.
+ */
+#include <czmq.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "client.h"
+#include "proto.h"
+#include "shell.h"
+
+struct wf_client {
+    char *server;
+    char client_ep[320];
+    char events_ep[320];
+    zsock_t *dealer;
+    zsock_t *sub;
+    uint64_t next_corr;
+    uint64_t dropped;
+    char errmsg[WF_MAX_MESSAGE + 512];
+};
+
+static void *
+s_calloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        abort();
+    return p;
+}
+
+static int64_t
+s_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void s_err(wf_client_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+s_err(wf_client_t *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->errmsg, sizeof c->errmsg, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- addresses ---- */
+
+const char *
+wf_client_server_default(const char *opt)
+{
+    if (opt)
+        return opt;
+    const char *env = getenv(WF_CLIENT_SERVER_ENV);
+    return env && *env ? env : WF_CLIENT_DEFAULT_SERVER;
+}
+
+int
+wf_client_endpoints(const char *server, char *client_ep, char *events_ep, size_t cap)
+{
+    if (!server || !client_ep || !events_ep || strncmp(server, "tcp://", 6) != 0)
+        return WEFT_EINVAL;
+    const char *colon = strrchr(server, ':');
+    if (!colon || colon <= server + 6)
+        return WEFT_EINVAL;
+    const char *p = colon + 1;
+    long port = 0;
+    /* Strictly decimal: "7400x", "+7400" and " 7400" are typos, not ports. */
+    if (!*p || strlen(p) > 5)
+        return WEFT_EINVAL;
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return WEFT_EINVAL;
+        port = port * 10 + (*p - '0');
+    }
+    if (port < 1 || port > 65533)
+        return WEFT_EINVAL;
+    int host_len = (int)(colon - server);
+    int n1 = snprintf(client_ep, cap, "%.*s:%ld", host_len, server, port + 1);
+    int n2 = snprintf(events_ep, cap, "%.*s:%ld", host_len, server, port + 2);
+    if (n1 < 0 || n2 < 0 || (size_t)n1 >= cap || (size_t)n2 >= cap)
+        return WEFT_EINVAL;
+    return WEFT_OK;
+}
+
+/* ---- lifecycle ---- */
+
+static zsock_t *
+s_socket(int type, const char *ep)
+{
+    zsock_t *s = zsock_new(type);
+    if (!s)
+        return NULL;
+    zsock_set_linger(s, 0);
+    zsock_set_maxmsgsize(s, (int)WF_MAX_CLIENT_MSG);
+    if (zsock_connect(s, "%s", ep) != 0) {
+        zsock_destroy(&s);
+        return NULL;
+    }
+    return s;
+}
+
+int
+wf_client_open(wf_client_t **c_p, const char *server, char *err, size_t errlen)
+{
+    if (!c_p || !server) {
+        if (err && errlen)
+            snprintf(err, errlen, "no server address");
+        return WEFT_EINVAL;
+    }
+    *c_p = NULL;
+    wf_client_t *c = s_calloc(1, sizeof *c);
+    if (wf_client_endpoints(server, c->client_ep, c->events_ep, sizeof c->client_ep) != WEFT_OK) {
+        if (err && errlen)
+            snprintf(err, errlen,
+                     "'%s' is not a server address: want tcp://HOST:PORT (the base port of "
+                     "`weft serve --bind`)",
+                     server);
+        free(c);
+        return WEFT_EINVAL;
+    }
+    c->server = strdup(server);
+    if (!c->server)
+        abort();
+    /* Keep the default signal dispositions (czmq would catch SIGINT). */
+    zsys_handler_set(NULL);
+    c->dealer = s_socket(ZMQ_DEALER, c->client_ep);
+    if (!c->dealer) {
+        if (err && errlen)
+            snprintf(err, errlen, "cannot connect to %s: %s", c->client_ep,
+                     zmq_strerror(zmq_errno()));
+        free(c->server);
+        free(c);
+        return WEFT_ESYS;
+    }
+    c->next_corr = 1;
+    *c_p = c;
+    return WEFT_OK;
+}
+
+void
+wf_client_close(wf_client_t **c_p)
+{
+    if (!c_p || !*c_p)
+        return;
+    wf_client_t *c = *c_p;
+    zsock_destroy(&c->dealer);
+    zsock_destroy(&c->sub);
+    free(c->server);
+    free(c);
+    *c_p = NULL;
+}
+
+const char *
+wf_client_server(const wf_client_t *c)
+{
+    return c ? c->server : "";
+}
+
+const char *
+wf_client_errmsg(const wf_client_t *c)
+{
+    return c ? c->errmsg : "";
+}
+
+uint64_t
+wf_client_dropped(const wf_client_t *c)
+{
+    return c ? c->dropped : 0;
+}
+
+/* ---- requests and replies ---- */
+
+int
+wf_client_send(wf_client_t *c, wf_cmsg_t *req)
+{
+    if (!c || !req)
+        return WEFT_EINVAL;
+    c->errmsg[0] = 0;
+    req->corr = c->next_corr++;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = wf_cmsg_encode(req, &buf, &len);
+    if (rc != WEFT_OK) {
+        s_err(c, "cannot encode %s: %s", wf_cmsg_kind_name(req->kind), weft_strerror(rc));
+        return rc;
+    }
+    if (len > (size_t)WF_MAX_CLIENT_MSG) {
+        free(buf);
+        s_err(c, "%s is %zu bytes, over the %lld the server takes", wf_cmsg_kind_name(req->kind),
+              len, (long long)WF_MAX_CLIENT_MSG);
+        return WEFT_ETOOBIG;
+    }
+    /* A connecting DEALER queues the message (its pipe exists from connect): DONTWAIT only
+     * fails when that queue is full, which one verb never fills. */
+    int n = zmq_send(zsock_resolve(c->dealer), buf, len, ZMQ_DONTWAIT);
+    int e = zmq_errno();
+    free(buf);
+    if (n < 0) {
+        s_err(c, "cannot send to %s: %s", c->client_ep, zmq_strerror(e));
+        return WEFT_ESYS;
+    }
+    return WEFT_OK;
+}
+
+/* Wait up to timeout_ms (-1 for ever) for `sock` to be readable: WEFT_OK, ETIMEDOUT, ECLOSED
+ * (a signal), ESYS. */
+static int
+s_wait_readable(wf_client_t *c, zsock_t *sock, int timeout_ms)
+{
+    zmq_pollitem_t item = {zsock_resolve(sock), 0, ZMQ_POLLIN, 0};
+    int n = zmq_poll(&item, 1, timeout_ms);
+    if (n < 0) {
+        int e = zmq_errno();
+        s_err(c, "%s", e == EINTR ? "interrupted" : zmq_strerror(e));
+        return e == EINTR ? WEFT_ECLOSED : WEFT_ESYS;
+    }
+    return n == 0 ? WEFT_ETIMEDOUT : WEFT_OK;
+}
+
+/* Read one message of `sock` once a poll said it is there (ZeroMQ delivers a multi-frame
+ * message whole, so this does not block). */
+static zmsg_t *
+s_read(zsock_t *sock)
+{
+    return zmsg_recv(sock);
+}
+
+int
+wf_client_recv(wf_client_t *c, wf_cmsg_t *reply, int timeout_ms)
+{
+    if (!c || !reply)
+        return WEFT_EINVAL;
+    wf_cmsg_init(reply, WF_CMSG_OK);
+    int rc = s_wait_readable(c, c->dealer, timeout_ms);
+    if (rc == WEFT_ETIMEDOUT)
+        s_err(c, "no answer from %s within %d s", c->server, (timeout_ms + 999) / 1000);
+    if (rc != WEFT_OK)
+        return rc;
+    zmsg_t *z = s_read(c->dealer);
+    if (!z) {
+        s_err(c, "cannot read from %s: %s", c->client_ep, zmq_strerror(zmq_errno()));
+        return WEFT_ESYS;
+    }
+    if (zmsg_size(z) != 1) {
+        c->dropped++;
+        s_err(c, "the server sent a reply of %zu frames", zmsg_size(z));
+        zmsg_destroy(&z);
+        return WEFT_EPROTO;
+    }
+    zframe_t *f = zmsg_first(z);
+    char why[160] = "";
+    rc = wf_cmsg_decode(zframe_data(f), zframe_size(f), reply, why, sizeof why);
+    zmsg_destroy(&z);
+    if (rc != WEFT_OK) {
+        uint64_t corr = reply->corr;
+        wf_cmsg_init(reply, WF_CMSG_OK);
+        reply->corr = corr; /* the decoder keeps a readable corr: the call can tell it is its */
+        c->dropped++;
+        s_err(c, "the server sent a reply that does not decode (%s): %s", weft_strerror(rc), why);
+        return WEFT_EPROTO;
+    }
+    if (reply->kind == WF_CMSG_ERROR)
+        s_err(c, "%s", reply->message[0] ? reply->message : weft_strerror((int)reply->code));
+    return WEFT_OK;
+}
+
+int
+wf_client_call(wf_client_t *c, wf_cmsg_t *req, wf_cmsg_t *reply, int timeout_ms)
+{
+    if (!c || !req || !reply)
+        return WEFT_EINVAL;
+    wf_cmsg_init(reply, WF_CMSG_OK);
+    int rc = wf_client_send(c, req);
+    if (rc != WEFT_OK)
+        return rc;
+    uint64_t corr = req->corr, dropped = c->dropped;
+    int64_t deadline = timeout_ms < 0 ? -1 : s_now_ms() + timeout_ms;
+    for (;;) {
+        int left = -1;
+        if (deadline >= 0) {
+            int64_t l = deadline - s_now_ms();
+            left = l < 0 ? 0 : (int)l;
+        }
+        wf_cmsg_fini(reply);
+        rc = wf_client_recv(c, reply, left);
+        if (rc == WEFT_ETIMEDOUT) {
+            if (c->dropped > dropped)
+                s_err(c,
+                      "no answer from %s within %d s that this client can read (%llu "
+                      "replies did not decode: another weft version?)",
+                      c->server, (timeout_ms + 999) / 1000,
+                      (unsigned long long)(c->dropped - dropped));
+            else
+                s_err(c, "no answer from %s within %d s: is `weft serve` running?", c->server,
+                      (timeout_ms + 999) / 1000);
+            return rc;
+        }
+        if (rc == WEFT_EPROTO && reply->corr != corr)
+            continue; /* undecodable and not ours (or not even a readable corr) */
+        if (rc != WEFT_OK)
+            return rc;
+        /* ERROR with corr 0: the server could not read our request, so it could not echo. */
+        bool ours = reply->corr == corr || (reply->kind == WF_CMSG_ERROR && reply->corr == 0);
+        if (!ours)
+            continue;
+        if (reply->kind == WF_CMSG_ERROR)
+            return reply->code ? (int)reply->code : WEFT_EPROTO;
+        return WEFT_OK;
+    }
+}
+
+/* ---- events ---- */
+
+int
+wf_client_subscribe(wf_client_t *c, uint64_t req)
+{
+    if (!c)
+        return WEFT_EINVAL;
+    if (!c->sub) {
+        c->sub = s_socket(ZMQ_SUB, c->events_ep);
+        if (!c->sub) {
+            s_err(c, "cannot connect to %s: %s", c->events_ep, zmq_strerror(zmq_errno()));
+            return WEFT_ESYS;
+        }
+    }
+    /* The topic is the request id, 8 bytes big-endian (proto/client.h); "" is every request. */
+    uint8_t topic[WF_CLIENT_TOPIC_LEN];
+    for (int k = 0; k < WF_CLIENT_TOPIC_LEN; k++)
+        topic[k] = (uint8_t)(req >> (56 - 8 * k));
+    if (zmq_setsockopt(zsock_resolve(c->sub), ZMQ_SUBSCRIBE, topic, req ? sizeof topic : 0) != 0) {
+        s_err(c, "cannot subscribe: %s", zmq_strerror(zmq_errno()));
+        return WEFT_ESYS;
+    }
+    return WEFT_OK;
+}
+
+/* Decode one event message; false (and counted as dropped) if it is not a good EVENT. */
+static bool
+s_event_from(wf_client_t *c, zmsg_t *z, weft_event_t *ev)
+{
+    if (zmsg_size(z) != 2) {
+        c->dropped++;
+        return false;
+    }
+    zframe_t *topic = zmsg_first(z);
+    zframe_t *body = zmsg_next(z);
+    if (zframe_size(topic) != WF_CLIENT_TOPIC_LEN) {
+        c->dropped++;
+        return false;
+    }
+    uint64_t req = 0;
+    for (int k = 0; k < WF_CLIENT_TOPIC_LEN; k++)
+        req = req << 8 | zframe_data(topic)[k];
+    wf_cmsg_t m;
+    char why[160] = "";
+    int rc = wf_cmsg_decode(zframe_data(body), zframe_size(body), &m, why, sizeof why);
+    bool ok = rc == WEFT_OK && m.kind == WF_CMSG_EVENT && m.event.request == req;
+    if (ok)
+        *ev = m.event;
+    else
+        c->dropped++;
+    if (rc == WEFT_OK)
+        wf_cmsg_fini(&m);
+    return ok;
+}
+
+int
+wf_client_next_event(wf_client_t *c, weft_event_t *ev, int timeout_ms)
+{
+    if (!c || !ev)
+        return WEFT_EINVAL;
+    if (!c->sub) {
+        s_err(c, "not subscribed to events");
+        return WEFT_ESTATE;
+    }
+    int64_t deadline = timeout_ms < 0 ? -1 : s_now_ms() + timeout_ms;
+    for (;;) {
+        int left = -1;
+        if (deadline >= 0) {
+            int64_t l = deadline - s_now_ms();
+            left = l < 0 ? 0 : (int)l;
+        }
+        int rc = s_wait_readable(c, c->sub, left);
+        if (rc != WEFT_OK)
+            return rc;
+        zmsg_t *z = s_read(c->sub);
+        if (!z)
+            continue;
+        bool ok = s_event_from(c, z, ev);
+        zmsg_destroy(&z);
+        if (ok)
+            return WEFT_OK;
+    }
+}
+
+int
+wf_client_poll(wf_client_t *c, int timeout_ms)
+{
+    if (!c)
+        return -1;
+    zmq_pollitem_t items[2] = {
+        {zsock_resolve(c->dealer), 0, ZMQ_POLLIN, 0},
+        {c->sub ? zsock_resolve(c->sub) : NULL, 0, ZMQ_POLLIN, 0},
+    };
+    int n = zmq_poll(items, c->sub ? 2 : 1, timeout_ms);
+    if (n < 0) {
+        s_err(c, "%s", zmq_strerror(zmq_errno()));
+        return -1;
+    }
+    int mask = 0;
+    if (items[0].revents & ZMQ_POLLIN)
+        mask |= WF_CLIENT_READY_REPLY;
+    if (c->sub && (items[1].revents & ZMQ_POLLIN))
+        mask |= WF_CLIENT_READY_EVENT;
+    return mask;
+}
+
+/* ---- SUBMIT from a workflow ---- */
+
+/* Copy a name into a fixed field; false if it is not a valid name. */
+static bool
+s_name_copy(char *dst, const char *src)
+{
+    size_t n = strlen(src);
+    if (!wf_name_ok(src, n))
+        return false;
+    memcpy(dst, src, n + 1);
+    return true;
+}
+
+void
+wf_client_submit_fini(wf_cmsg_t *msg)
+{
+    if (!msg)
+        return;
+    wf_csubmit_t *s = &msg->submit;
+    for (uint32_t i = 0; s->jobs && i < s->njobs; i++) {
+        free((void *)s->jobs[i].payload);
+        free(s->jobs[i].needs);
+    }
+    free(s->jobs);
+    free(s->pool_names);
+    free(s->pool_limits);
+    wf_cmsg_init(msg, WF_CMSG_SUBMIT);
+}
+
+int
+wf_client_submit_from(const wf_workflow_t *wf, const char *key, const char *session, wf_cmsg_t *msg)
+{
+    if (!msg)
+        return WEFT_EINVAL;
+    wf_cmsg_init(msg, WF_CMSG_SUBMIT);
+    if (!wf)
+        return WEFT_EINVAL;
+    wf_csubmit_t *s = &msg->submit;
+    /* The request's name as weft run gives it: the workflow's name, cut to WF_MAX_NAME, with
+     * every character a name may not hold replaced by '-'. */
+    const char *name = wf->name && *wf->name ? wf->name : "workflow";
+    size_t nlen = strlen(name);
+    if (nlen > WF_MAX_NAME)
+        nlen = WF_MAX_NAME;
+    for (size_t i = 0; i < nlen; i++)
+        s->name[i] = wf_name_ok(name + i, 1) ? name[i] : '-';
+    s->name[nlen] = 0;
+    if ((session && *session && !s_name_copy(s->session, session)) ||
+        (key && *key && !s_name_copy(s->key, key)))
+        return WEFT_EINVAL;
+    if (wf->npools > WF_MAX_POOLS || wf->njobs > WF_MAX_JOBS_PER_REQUEST)
+        return WEFT_ELIMIT;
+    int rc = WEFT_OK;
+    s->npools = (uint32_t)wf->npools;
+    s->pool_names = s_calloc(wf->npools, sizeof *s->pool_names);
+    s->pool_limits = s_calloc(wf->npools, sizeof *s->pool_limits);
+    for (size_t i = 0; i < wf->npools && rc == WEFT_OK; i++) {
+        if (!s_name_copy(s->pool_names[i], wf->pool_names[i]))
+            rc = WEFT_EINVAL;
+        s->pool_limits[i] = wf->pool_limits[i];
+    }
+    s->jobs = s_calloc(wf->njobs, sizeof *s->jobs);
+    s->njobs = (uint32_t)wf->njobs;
+    for (size_t i = 0; i < wf->njobs && rc == WEFT_OK; i++) {
+        const wf_wfjob_t *j = &wf->jobs[i];
+        wf_cjob_t *cj = &s->jobs[i];
+        if (!s_name_copy(cj->id, j->id) || !s_name_copy(cj->type, j->type) ||
+            (j->pool && !s_name_copy(cj->pool, j->pool)) || j->when < 0 ||
+            j->when >= WEFT_WHEN_COUNT_) {
+            rc = WEFT_EINVAL;
+            break;
+        }
+        if (j->nneeds > WF_MAX_NEEDS_PER_JOB) {
+            rc = WEFT_ELIMIT;
+            break;
+        }
+        uint8_t *payload = NULL;
+        size_t plen = 0;
+        if (strcmp(j->type, "shell") == 0) {
+            rc = wf_shell_payload_encode(j->run, (const char *const *)j->env, j->nenv, j->cwd,
+                                         &payload, &plen);
+            if (rc != WEFT_OK)
+                break;
+        } else if (j->with && j->with_len) {
+            payload = malloc(j->with_len);
+            if (!payload)
+                abort();
+            memcpy(payload, j->with, j->with_len);
+            plen = j->with_len;
+        }
+        cj->payload = payload; /* owned by the message: wf_client_submit_fini frees it */
+        if (plen > WF_MAX_PAYLOAD) {
+            rc = WEFT_ETOOBIG;
+            break;
+        }
+        cj->payload_len = (uint32_t)plen;
+        cj->nneeds = (uint32_t)j->nneeds;
+        cj->needs = s_calloc(j->nneeds, sizeof *cj->needs);
+        for (size_t k = 0; k < j->nneeds && rc == WEFT_OK; k++)
+            if (!s_name_copy(cj->needs[k], j->needs[k]))
+                rc = WEFT_EINVAL;
+        cj->retries = j->retries;
+        cj->lost_retries = j->lost_retries;
+        cj->retry_delay_ms = j->retry_delay_ms;
+        cj->timeout_ms = j->timeout_ms;
+        cj->priority = j->priority;
+        cj->when = (uint32_t)j->when;
+    }
+    if (rc != WEFT_OK)
+        wf_client_submit_fini(msg);
+    return rc;
+}

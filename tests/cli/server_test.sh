@@ -1,0 +1,333 @@
+#!/usr/bin/env bash
+# server_test.sh WEFT -- server mode end to end: `weft serve` on a free port, a `weft worker`
+# connected to it, and the client verbs (submit, watch, cancel, retry, workers, pause, resume,
+# drain, status --server, why --server) driving real requests over TCP.
+# Waits poll with generous deadlines; nothing here depends on timing.  Every process the script
+# starts is killed by the EXIT trap.
+set -euo pipefail
+WEFT=$(cd "$(dirname "$1")" && pwd)/$(basename "$1") # absolute: the checks run in $T
+T=$(mktemp -d /tmp/weft-server-test.XXXXXX)
+serve_pid=
+worker_pid=
+bg_pids=()
+cleanup() {
+    local p
+    for p in "${bg_pids[@]}" $worker_pid $serve_pid; do
+        kill "$p" 2>/dev/null || true
+    done
+    for p in "${bg_pids[@]}" $worker_pid $serve_pid; do
+        wait "$p" 2>/dev/null || true
+    done
+    rm -rf "$T"
+}
+trap cleanup EXIT
+fails=0
+passes=0
+pass() { echo "ok   - $*"; passes=$((passes + 1)); }
+fail() { echo "FAIL - $*"; fails=$((fails + 1)); }
+check() { local what=$1; shift; if "$@"; then pass "$what"; else fail "$what"; show; fi; }
+# has PATTERN / err_has PATTERN: grep -E in the last command's stdout / stderr
+has() { grep -qE -- "$1" "$T/out.txt"; }
+err_has() { grep -qE -- "$1" "$T/err.txt"; }
+# w ARGS...: run weft in $T, stdout/stderr to files; sets rc (never trips set -e)
+w() { rc=0; (cd "$T" && "$WEFT" "$@") >"$T/out.txt" 2>"$T/err.txt" || rc=$?; }
+# ws VERB ARGS...: a client verb against the server under test
+ws() { local verb=$1; shift; w "$verb" --server "$SERVER" "$@"; }
+# wait_for CMD...: poll up to 60 s
+wait_for() {
+    local i
+    for i in $(seq 1 600); do if "$@"; then return 0; fi; sleep 0.1; done
+    return 1
+}
+show() { echo "--- stdout:"; cat "$T/out.txt"; echo "--- stderr:"; cat "$T/err.txt"; }
+alive() { kill -0 "$1" 2>/dev/null; }
+dead() { ! kill -0 "$1" 2>/dev/null; }
+# job_is REQ JOB STATE: `weft status --server` shows JOB in STATE
+job_is() { ws status "$1" && has "^$2 +$3( |\$)"; }
+answers() { ws workers --timeout 1 && [ "$rc" = 0 ]; }
+# up_or_gone: the server answers, or its process ended (a port already in use)
+up_or_gone() { dead "$serve_pid" || answers; }
+
+# ---- a server on a free port (three ports: PORT, PORT+1, PORT+2) ----
+start_serve() { # start_serve [EXTRA ARGS...]: on $PORT, state in $T/state
+    (cd "$T" && exec "$WEFT" serve --state "$T/state" --bind "tcp://127.0.0.1:$PORT" "$@") \
+        >>"$T/serve.log" 2>&1 &
+    serve_pid=$!
+}
+SERVER=
+for try in $(seq 1 20); do
+    PORT=$((20000 + RANDOM % 40000))
+    : >"$T/serve.log"
+    start_serve
+    SERVER="tcp://127.0.0.1:$PORT"
+    # Up when it answers; a bind failure ends the process instead.
+    if wait_for up_or_gone && alive "$serve_pid"; then
+        break
+    fi
+    wait "$serve_pid" 2>/dev/null || true
+    serve_pid=
+    if ! grep -q "Address already in use" "$T/serve.log"; then
+        echo "weft serve did not start:"; cat "$T/serve.log"; exit 1
+    fi
+done
+[ -n "$serve_pid" ] || { echo "no free port found"; exit 1; }
+echo "# server on $SERVER (pid $serve_pid)"
+w workers --server "$SERVER"
+check "workers answers with no worker" [ "$rc" = 0 ]
+check "  ... and says none is connected" has '^no workers connected'
+
+# ---- submit with no worker connected: accepted, with a warning naming the type ----
+cat >"$T/small.yml" <<EOF
+name: small
+jobs:
+  a:
+    run: echo a > "$T/small-a.txt"
+  b:
+    needs: a
+    run: echo b > "$T/small-b.txt"
+EOF
+ws submit small.yml
+check "submit with no worker exits 0" [ "$rc" = 0 ]
+check "submit prints the request id alone" has '^[0-9]+$'
+first=$(cat "$T/out.txt")
+check "the warning names type shell" err_has "warning: .*type 'shell'"
+ws status "$first"
+check "status --server: a waits for a consumer" has '^a +ready .*waiting for a consumer'
+ws why -r "$first" b
+check "why --server: b waits for a" has "^Job 'b' of run $first \(small\): pending\."
+check "  ... naming its unfinished parent" has '^  a \(ready\)$'
+
+# ---- a worker ----
+if "$WEFT" worker --help >/dev/null 2>&1; then
+    (cd "$T" && exec "$WEFT" worker --connect "$SERVER" --slots 2 --logs "$T/wlogs") \
+        >"$T/worker.log" 2>&1 &
+    worker_pid=$!
+    echo "# worker: weft worker --connect (pid $worker_pid)"
+    served() { ws workers && has ' shell +2 '; }
+    check "weft workers lists the worker" wait_for served
+    check "  ... with the table header" has '^NAME +HOST +PID +TYPES +SLOTS +RUNNING +LAST-HEARD$'
+else
+    # `weft worker` is not built in yet: serve shell jobs from the server itself instead.
+    echo "# no 'weft worker' verb: restarting weft serve with --local-slots 2 instead"
+    kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
+    start_serve --local-slots 2
+    check "serve restarts with local slots" wait_for answers
+    served() { ws workers && has ' shell +2 '; }
+    check "weft workers lists the local slots" wait_for served
+    check "  ... with the table header" has '^NAME +HOST +PID +TYPES +SLOTS +RUNNING +LAST-HEARD$'
+fi
+
+ws watch "$first"
+check "the first request succeeds once a worker serves it" [ "$rc" = 0 ]
+check "  ... and watch says so" has "^request $first \(small\) succeeded in .*: 2 done$"
+
+# ---- submit --wait ----
+rm -f "$T/small-a.txt" "$T/small-b.txt"
+ws submit --wait small.yml
+check "submit --wait exits 0 when the request succeeds" [ "$rc" = 0 ]
+check "  ... printing the id first" [ "$(head -1 "$T/out.txt" | grep -cE '^[0-9]+$')" = 1 ]
+check "  ... and the outcome" has 'succeeded in .*: 2 done$'
+check "  ... with no warning now a worker serves shell" [ ! -s "$T/err.txt" ]
+check "the jobs' side effects exist" [ -f "$T/small-a.txt" -a -f "$T/small-b.txt" ]
+waited=$(head -1 "$T/out.txt")
+
+ws status "$waited"
+check "status --server exits 0" [ "$rc" = 0 ]
+check "status --server names the run" has "^run $waited: small \(session file:small.yml\)$"
+check "status --server: succeeded" has '^state: +succeeded$'
+check "status --server: a done" has '^a +done +1 '
+check "status --server: b done" has '^b +done +1 '
+ws status
+check "status --server with no id shows the newest" has "^run $waited: small"
+
+ws watch "$waited"
+check "watch of a finished request exits 0 at once" [ "$rc" = 0 ]
+check "  ... with its outcome" has "^request $waited \(small\) succeeded"
+
+# ---- idempotency key ----
+ws submit --key the-key small.yml
+k1=$(cat "$T/out.txt")
+ws submit --key the-key small.yml
+k2=$(cat "$T/out.txt")
+check "the same --key gives the same id" [ -n "$k1" -a "$k1" = "$k2" ]
+ws submit small.yml
+check "  ... and no key a new one" [ "$(cat "$T/out.txt")" != "$k1" ]
+
+# ---- a failure, then retry after fixing its cause ----
+cat >"$T/flaky.yml" <<EOF
+name: flaky
+jobs:
+  check:
+    run: test -f "$T/fixed" || { echo "not fixed yet" >&2; exit 3; }
+  after:
+    needs: check
+    run: echo after > "$T/flaky-after.txt"
+EOF
+ws submit --wait flaky.yml
+check "submit --wait exits 1 when a job fails" [ "$rc" = 1 ]
+check "  ... saying the request failed" has 'failed in .*1 failed, 1 cancelled'
+check "  ... and how the job failed" has '^failed: check: exit status 3'
+check "  ... with its error message" has 'not fixed yet'
+flaky=$(head -1 "$T/out.txt")
+ws why -r "$flaky" check
+check "why --server of the failed job" has "exited with status 3"
+check "  ... names what it cancelled" has "Because of it, 1 job was cancelled: 'after'"
+ws why -r "$flaky" after
+check "why --server of the cancelled job names the cause" has "cancelled because 'check' failed"
+touch "$T/fixed"
+ws retry "$flaky"
+check "retry exits 0" [ "$rc" = 0 ]
+check "  ... and says what it did" has "^request $flaky: retrying"
+ws watch "$flaky"
+check "after the retry the request succeeds" [ "$rc" = 0 ]
+check "  ... and the job after it ran" [ -f "$T/flaky-after.txt" ]
+ws retry "$flaky"
+check "retry with nothing failed is refused: exit 1" [ "$rc" = 1 ]
+check "  ... with the server's reason" err_has 'nothing to retry'
+
+# ---- cancel a request blocked on a job waiting for a file ----
+cat >"$T/blocked.yml" <<EOF
+name: blocked
+jobs:
+  wait-file:
+    run: while [ ! -f "$T/never" ]; do sleep 0.05; done
+  later:
+    needs: wait-file
+    run: "true"
+EOF
+ws submit blocked.yml
+blocked=$(cat "$T/out.txt")
+check "the blocking job starts" wait_for job_is "$blocked" wait-file running
+ws why -r "$blocked" wait-file
+check "why --server of a running job" has "^Attempt 1 has been running since"
+(cd "$T" && exec "$WEFT" watch "$blocked" --server "$SERVER") >"$T/watch-cancel.txt" 2>&1 &
+watch_pid=$!
+bg_pids+=("$watch_pid")
+ws cancel "$blocked"
+check "cancel exits 0" [ "$rc" = 0 ]
+check "  ... and says so" has "^request $blocked: cancelled$"
+check "the watch that was following it ends" wait_for dead "$watch_pid"
+wrc=0; wait "$watch_pid" || wrc=$?
+check "  ... with exit 1" [ "$wrc" = 1 ]
+check "  ... reporting cancelled" \
+    grep -qE "^request $blocked \(blocked\) cancelled" "$T/watch-cancel.txt"
+ws watch "$blocked"
+check "watch of the cancelled request exits 1" [ "$rc" = 1 ]
+check "  ... reporting cancelled" has "^request $blocked \(blocked\) cancelled"
+ws cancel "$blocked"
+check "cancel of a finished request is refused: exit 1" [ "$rc" = 1 ]
+
+# ---- pause and resume ----
+ws pause
+check "pause exits 0" [ "$rc" = 0 ]
+check "  ... and prints the mode" has '^board: paused'
+rm -f "$T/small-a.txt"
+ws submit small.yml
+paused=$(cat "$T/out.txt")
+ws status "$paused"
+check "a job submitted while paused stays ready" has '^a +ready .*the board is paused'
+ws why -r "$paused" a
+check "why --server says the board is paused" has 'the board is paused'
+check "  ... the live reason, with no 'last saved' caveat" \
+    [ "$(grep -c 'last saved' "$T/out.txt")" = 0 ]
+check "nothing ran" [ ! -f "$T/small-a.txt" ]
+ws resume
+check "resume exits 0" [ "$rc" = 0 ]
+check "  ... and prints the mode" has '^board: running'
+ws watch "$paused"
+check "after resume the request runs to success" [ "$rc" = 0 ]
+
+# ---- drain while a job runs ----
+cat >"$T/slow.yml" <<EOF
+name: slow
+jobs:
+  slow:
+    run: while [ ! -f "$T/drain-go" ]; do sleep 0.05; done
+EOF
+ws submit slow.yml
+slow=$(cat "$T/out.txt")
+check "the slow job starts" wait_for job_is "$slow" slow running
+(cd "$T" && exec "$WEFT" drain --server "$SERVER") >"$T/drain.txt" 2>&1 &
+drain_pid=$!
+bg_pids+=("$drain_pid")
+check "drain prints the running count" wait_for grep -q '^draining: 1 running$' "$T/drain.txt"
+check "  ... and waits while the job runs" alive "$drain_pid"
+touch "$T/drain-go"
+check "drain ends once the job ended" wait_for dead "$drain_pid"
+drc=0; wait "$drain_pid" || drc=$?
+check "  ... with exit 0" [ "$drc" = 0 ]
+check "  ... printing STOPPED last" [ "$(tail -1 "$T/drain.txt")" = STOPPED ]
+ws status "$slow"
+check "the drained job finished" has '^slow +done '
+ws drain
+check "drain of an idle server stops at once" [ "$rc" = 0 ]
+check "  ... printing STOPPED" has '^STOPPED$'
+ws resume
+check "resume after drain" has '^board: running'
+
+# ---- unknown requests and jobs ----
+ws watch 99999
+check "watch of an unknown request exits 2" [ "$rc" = 2 ]
+check "  ... saying so" err_has 'no request 99999'
+ws cancel 99999
+check "cancel of an unknown request exits 2" [ "$rc" = 2 ]
+ws retry 99999
+check "retry of an unknown request exits 2" [ "$rc" = 2 ]
+ws cancel "$first" no-such-job
+check "cancel of an unknown job exits 2" [ "$rc" = 2 ]
+ws status 99999
+check "status --server of an unknown request exits 2" [ "$rc" = 2 ]
+ws why -r "$first" no-such-job
+check "why --server of an unknown job exits 2" [ "$rc" = 2 ]
+check "  ... saying so" err_has "has no job 'no-such-job'"
+
+# ---- bad usage ----
+printf 'jobs:\n  a:\n    run: x\n    needz: b\n' >"$T/bad.yml"
+ws submit bad.yml
+check "submit of an invalid file exits 2" [ "$rc" = 2 ]
+check "  ... with validate's diagnostics" err_has '^bad.yml:4:5: error: '
+w validate bad.yml
+cp "$T/err.txt" "$T/validate-err.txt"
+ws submit bad.yml
+check "  ... exactly as weft validate prints them" cmp -s "$T/err.txt" "$T/validate-err.txt"
+ws watch not-an-id
+check "watch of a malformed id exits 2" [ "$rc" = 2 ]
+w workers --server http://example.com
+check "a malformed --server exits 2" [ "$rc" = 2 ]
+check "  ... explaining the form" err_has 'tcp://HOST:PORT'
+ws submit --key 'bad key' small.yml
+check "a malformed --key exits 2" [ "$rc" = 2 ]
+ws workers --timeout 0
+check "a bad --timeout exits 2" [ "$rc" = 2 ]
+for verb in submit watch cancel retry workers pause resume drain; do
+    w "$verb" --help
+    check "$verb --help exits 0 and documents --server" eval '[ "$rc" = 0 ] && has "PORT\+1"'
+done
+w status --help
+check "status --help documents --server" has '--server'
+w why --help
+check "why --help documents --server" has '--server'
+
+# ---- the environment names the server ----
+rc=0
+(cd "$T" && WEFT_SERVER=$SERVER "$WEFT" workers) >"$T/out.txt" 2>"$T/err.txt" || rc=$?
+check "WEFT_SERVER names the server" eval '[ "$rc" = 0 ] && has " shell +2 "'
+
+# ---- no server: a clear error, quickly ----
+kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true
+serve_pid=
+t0=$(date +%s)
+w workers --server "$SERVER" --timeout 1
+t1=$(date +%s)
+check "no server: workers exits 1" [ "$rc" = 1 ]
+check "  ... saying nothing answered" \
+    err_has "no answer from $SERVER within 1 s: is \`weft serve\` running\?"
+check "  ... within a few seconds" [ $((t1 - t0)) -le 5 ]
+w submit --server "$SERVER" --timeout 1 small.yml
+check "no server: submit exits 1" [ "$rc" = 1 ]
+check "  ... printing no id" [ ! -s "$T/out.txt" ]
+w status --server "$SERVER" --timeout 1
+check "no server: status --server exits 1" [ "$rc" = 1 ]
+
+echo "# $passes passed, $fails failed"
+[ "$fails" = 0 ]
