@@ -267,6 +267,14 @@ s_attempt_failed(wf_core_t *core, wf_job_t *j, int reason, int32_t exit_code, co
 void
 wf_dispatch_failed(wf_core_t *core, wf_job_t *j, int32_t exit_code, const char *msg)
 {
+    /* A consumer enforces the timeout too, and its report can reach us in the same turn as our
+     * own timer: if the deadline has passed, the attempt timed out, whoever noticed first. */
+    if (j->spec->timeout_ms && wf_timer_armed(&j->timer) && j->timer.at <= core->now) {
+        char why[96];
+        snprintf(why, sizeof why, "timed out after %u ms", j->spec->timeout_ms);
+        s_attempt_failed(core, j, WEFT_REASON_TIMEOUT, exit_code, why);
+        return;
+    }
     s_attempt_failed(core, j, WEFT_REASON_EXIT, exit_code, msg);
 }
 

@@ -567,11 +567,12 @@ wf_srv_client_msg(wf_server_t *srv)
     if (rc != WEFT_OK) {
         wf_log_warn(rc == WEFT_EVERSION ? "WEFT-PROTO-VERSION" : "WEFT-CLIENT-DROP",
                     "dropped a client message: %s", why);
+        /* The decoder keeps the corr when it could read it, so the client can match the error. */
         if (rc == WEFT_EVERSION)
-            s_error(srv, rid, 0, rc, "unsupported protocol version; this server speaks %d..%d",
-                    WF_PROTO_VERSION_MIN, WF_PROTO_VERSION);
+            s_error(srv, rid, msg.corr, rc, "unsupported protocol version; this server speaks %d..%d",
+                    WF_CLIENT_VERSION_MIN, WF_CLIENT_VERSION);
         else
-            s_error(srv, rid, 0, rc, "malformed message: %s", why);
+            s_error(srv, rid, msg.corr, rc, "malformed message: %s", why);
         zframe_destroy(&rid);
         zframe_destroy(&body);
         return;
@@ -610,8 +611,8 @@ wf_srv_client_msg(wf_server_t *srv)
         m.corr = msg.corr;
         snprintf(m.version, sizeof m.version, "%d.%d.%d", WEFT_VERSION_MAJOR, WEFT_VERSION_MINOR,
                  WEFT_VERSION_PATCH);
-        m.proto_min = WF_PROTO_VERSION_MIN;
-        m.proto_max = WF_PROTO_VERSION;
+        m.proto_min = WF_CLIENT_VERSION_MIN;
+        m.proto_max = WF_CLIENT_VERSION;
         s_queue(srv, rid, &m, false);
         break;
     }

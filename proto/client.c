@@ -16,8 +16,9 @@
  * (6 GiB for a frame of one-byte elements).  wf_msgpack_check() first proves the frame is one
  * well-formed value whose every count is backed by bytes; then a cursor reads it in place.
  * Arrays are allocated only after their count passed its limit and a per-element minimum size
- * times the count fits in the bytes left, so a decode allocates at most about 70 times the frame
- * (a name costs 129 bytes decoded for 2 on the wire) and never more than the limits allow.
+ * times the count fits in the bytes left, so a decode allocates under 80 times the frame (a job
+ * info costs 1,632 bytes decoded for at least 21 on the wire, a name 129 for 2) and never more
+ * than the count limits allow.
  * Everything a decoded message owns lives in one arena (owned_), freed by wf_cmsg_fini.
  *
  * Workload: every client request, reply and event goes through here; the large ones are a
@@ -57,7 +58,7 @@ typedef enum s_ftype {
     FT_POOLS,    /* array of 0..WF_MAX_POOLS [name, limit 1..2^32-1]: a SUBMIT's pools */
     FT_COUNTS,   /* array of exactly WEFT_JOB_STATE_COUNT_ uints 0..hi: uint32_t[] at off */
     FT_RECORD,   /* one nested record (sub) stored in place at off */
-    FT_RECORDS,  /* array of lo..hi records (sub), `size` bytes each: pointer at off, count at cnt */
+    FT_RECORDS,  /* array of lo..hi records (sub), `size` bytes each: pointer at off, count cnt */
     FT_MODE,     /* one of the board modes -> char[16] */
     FT_VERSION,  /* str of 1..31 printable ASCII bytes (0x21..0x7e) -> char[32] */
 } s_ftype;
@@ -82,12 +83,17 @@ struct s_schema {
     uint32_t nfields;
 };
 
-#define F_U(T, w, m, l, h) { w, FT_UINT, offsetof(T, m), 0, sizeof(((T *)0)->m), (l), (h), 0, 0, NULL, NULL }
-#define F_I(T, w, m, l, h) { w, FT_INT, offsetof(T, m), 0, sizeof(((T *)0)->m), 0, 0, (l), (h), NULL, NULL }
+#define F_U(T, w, m, l, h) \
+    { w, FT_UINT, offsetof(T, m), 0, sizeof(((T *)0)->m), (l), (h), 0, 0, NULL, NULL }
+#define F_I(T, w, m, l, h) \
+    { w, FT_INT, offsetof(T, m), 0, sizeof(((T *)0)->m), 0, 0, (l), (h), NULL, NULL }
 #define F_S(T, ty, w, m) { w, ty, offsetof(T, m), 0, 0, 0, 0, 0, 0, NULL, NULL }
-#define F_BIN(T, w, m, len, max) { w, FT_BIN, offsetof(T, m), offsetof(T, len), 0, 0, (max), 0, 0, NULL, NULL }
-#define F_ARR(T, ty, w, m, n, l, h, it) { w, ty, offsetof(T, m), offsetof(T, n), 0, (l), (h), 0, 0, NULL, it }
-#define F_REC(T, w, m, sc) { w, FT_RECORD, offsetof(T, m), 0, sizeof(((T *)0)->m), 0, 0, 0, 0, &sc, NULL }
+#define F_BIN(T, w, m, len, max) \
+    { w, FT_BIN, offsetof(T, m), offsetof(T, len), 0, 0, (max), 0, 0, NULL, NULL }
+#define F_ARR(T, ty, w, m, n, l, h, it) \
+    { w, ty, offsetof(T, m), offsetof(T, n), 0, (l), (h), 0, 0, NULL, it }
+#define F_REC(T, w, m, sc) \
+    { w, FT_RECORD, offsetof(T, m), 0, sizeof(((T *)0)->m), 0, 0, 0, 0, &sc, NULL }
 #define F_RECS(T, w, m, n, et, l, h, sc, it) \
     { w, FT_RECORDS, offsetof(T, m), offsetof(T, n), sizeof(et), (l), (h), 0, 0, &sc, it }
 #define S_SCHEMA(nm, f) { nm, f, sizeof(f) / sizeof(f[0]) }

@@ -180,6 +180,32 @@ s_monitor_wait(zsock_t *pair, int mask, uint32_t *value_p)
     return 0;
 }
 
+/* The next event in `mask` on either monitor; 0 if none came before the deadline. */
+static int
+s_monitor_wait_either(zsock_t *a, zsock_t *b, int mask)
+{
+    zpoller_t *poller = zpoller_new(a, b, NULL);
+    assert_non_null(poller);
+    int event = 0;
+    int64_t end = wf_test_now_ms() + WF_TEST_DEADLINE_MS;
+    while (!event && wf_test_now_ms() < end) {
+        zsock_t *which = zpoller_wait(poller, (int)(end - wf_test_now_ms()));
+        if (!which)
+            break;
+        zmsg_t *m = zmsg_recv(which);
+        zframe_t *head = m ? zmsg_first(m) : NULL;
+        if (head && zframe_size(head) == 6) {
+            uint16_t ev16;
+            memcpy(&ev16, zframe_data(head), 2);
+            if (ev16 & mask)
+                event = ev16;
+        }
+        zmsg_destroy(&m);
+    }
+    zpoller_destroy(&poller);
+    return event;
+}
+
 /* cli sends, srv receives it (checking the peer's ZAP user id), replies, and cli gets it. */
 static void
 s_round_trip(zsock_t *srv, zsock_t *cli, const char *user_id)
@@ -408,13 +434,19 @@ test_auth_null_mechanism_and_unconfigured_domain_are_refused(void **state)
                      ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
     assert_int_equal(status, 400);
 
-    /* A NULL-security peer of a CURVE server fails the handshake before ZAP. */
+    /* A NULL-security peer of a CURVE server fails the handshake before ZAP.  Whichever side
+     * reads the other's greeting first reports the mechanism mismatch; the other may see only
+     * a disconnect, so watch both. */
     char *cep = NULL;
     zsock_t *csrv = s_server(f, WF_AUTH_DOMAIN_CLIENTS, &cep);
     zsock_t *cmon = s_monitor(csrv);
     zsock_t *naked = zsock_new(ZMQ_DEALER);
+    zsock_t *nmon = s_monitor(naked);
     assert_int_equal(zsock_connect(naked, "%s", cep), 0);
-    assert_int_not_equal(s_expect_refused(csrv, cmon, naked, NULL), 0);
+    assert_int_equal(zstr_send(naked, "let me in"), 0);
+    assert_int_not_equal(s_monitor_wait_either(cmon, nmon, S_FAILED_EVENTS), 0);
+    assert_int_equal(zsock_events(csrv) & ZMQ_POLLIN, 0);
+    s_monitor_stop(naked, &nmon);
 
     /* A CURVE server in a domain wf_auth does not know refuses even a known key. */
     char *oep = NULL;

@@ -393,7 +393,9 @@ s_make(wf_cmsg_t *m, int kind, s_variant v)
         break;
     case WF_CMSG_FINISHED:
         m->req = req;
-        m->state = v == V_MIN ? WEFT_REQ_SUCCEEDED : v == V_MAX ? WEFT_REQ_CANCELLED : WEFT_REQ_FAILED;
+        m->state = v == V_MIN   ? WEFT_REQ_SUCCEEDED
+                   : v == V_MAX ? WEFT_REQ_CANCELLED
+                                : WEFT_REQ_FAILED;
         break;
     case WF_CMSG_WORKERS_R:
         n = v == V_MIN ? 0 : v == V_MAX ? WF_CLIENT_MAX_WORKERS : 2;
@@ -1058,7 +1060,8 @@ test_client_rejects_a_wrong_type_at_every_position(void **state)
     s_try(WF_CMSG_STATUS, V_TYPICAL, P(4), o_s("77"), WEFT_EPROTO, "expected uint, got str");
     s_try(WF_CMSG_STATUS, V_TYPICAL, P(4), o_nil(), WEFT_EPROTO, "expected uint, got nil");
     s_try(WF_CMSG_SUBMIT, V_TYPICAL, P(8, 0, 2), o_s("make"), WEFT_EPROTO, "expected bin, got str");
-    s_try(WF_CMSG_SUBMIT, V_TYPICAL, P(8, 0, 0), o_bin("a", 1), WEFT_EPROTO, "expected str, got bin");
+    s_try(WF_CMSG_SUBMIT, V_TYPICAL, P(8, 0, 0), o_bin("a", 1), WEFT_EPROTO,
+          "expected str, got bin");
     s_try(WF_CMSG_SUBMIT, V_TYPICAL, P(4), o_nil(), WEFT_EPROTO, "expected str, got nil");
     s_try(WF_CMSG_SUBMIT, V_TYPICAL, P(5), o_u(1), WEFT_EPROTO, "expected str or nil, got uint");
     s_try(WF_CMSG_SUBMIT, V_TYPICAL, P(8, 0, 3), o_nil(), WEFT_EPROTO, "expected array, got nil");
