@@ -677,7 +677,8 @@ s_cancel_retry(bool cancel, int argc, char **argv)
         "usage: weft cancel REQUEST [JOB] [OPTIONS]\n"
         "\n"
         "Cancel a request on a weft server, or one job of it: running attempts are told to\n"
-        "stop, and every job that depends on a cancelled one is cancelled too.\n"
+        "stop, and the cascade follows each dependent's rule: `success` jobs below a cancelled\n"
+        "one are cancelled, `always` and `failure` jobs still run.\n"
         "\n" S_SERVER_HELP "\n"
         "exit status: 0 cancelled, 1 refused (already finished) or the server could not be\n"
         "reached, 2 bad usage or no such request or job\n";
@@ -712,7 +713,7 @@ s_cancel_retry(bool cancel, int argc, char **argv)
         rc = WF_EXIT_FAILED;
     } else if (cancel) {
         if (job)
-            printf("request %llu: cancelled job '%s' and the jobs that depend on it\n",
+            printf("request %llu: cancelled job '%s' (and, by their rules, its dependents)\n",
                    (unsigned long long)id, job);
         else
             printf("request %llu: cancelled\n", (unsigned long long)id);

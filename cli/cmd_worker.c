@@ -270,7 +270,7 @@ weft_cmd_worker(int argc, char **argv)
         rc = WF_EXIT_FAILED;
         goto cleanup;
     }
-    printf("weft worker %s: connected to %s, %ld slot%s, types shell\n", wf_worker_name(w),
+    printf("weft worker %s: connecting to %s, %ld slot%s, types shell\n", wf_worker_name(w),
            o.endpoint, o.slots, o.slots == 1 ? "" : "s");
     fflush(stdout);
 

@@ -398,7 +398,7 @@ test_worker_proc_runs_shell_diamond_and_stops_on_sigterm(void **state)
     char *banner = s_slurp(out);
     assert_non_null(banner);
     char want[PATH_MAX + 128];
-    snprintf(want, sizeof want, "weft worker wk-diamond: connected to %s, 2 slots, types shell\n",
+    snprintf(want, sizeof want, "weft worker wk-diamond: connecting to %s, 2 slots, types shell\n",
              fx->endpoint);
     assert_string_equal(banner, want);
     free(banner);

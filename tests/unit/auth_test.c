@@ -227,12 +227,22 @@ s_round_trip(zsock_t *srv, zsock_t *cli, const char *user_id)
     zstr_free(&reply);
 }
 
+/* Queue a message if the socket still has a connection to queue it on.  A refused handshake
+ * ends the connection for good (libzmq does not reconnect after a protocol or auth error), and
+ * a DEALER without one would block a plain send forever; a message that cannot even be queued
+ * certainly does not get through. */
+static void
+s_try_send(zsock_t *cli)
+{
+    (void)zmq_send(zsock_resolve(cli), "let me in", 9, ZMQ_DONTWAIT);
+}
+
 /* The key's connection is refused: the server reports a failed handshake, and nothing the
  * client sent reaches the server.  Returns the event (its value, the ZAP status, in *value_p). */
 static int
 s_expect_refused(zsock_t *srv, zsock_t *mon, zsock_t *cli, uint32_t *value_p)
 {
-    assert_int_equal(zstr_send(cli, "let me in"), 0);
+    s_try_send(cli);
     int ev = s_monitor_wait(mon, S_HANDSHAKE_EVENTS, value_p);
     assert_int_not_equal(ev, 0);
     assert_int_not_equal(ev, ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
@@ -443,7 +453,7 @@ test_auth_null_mechanism_and_unconfigured_domain_are_refused(void **state)
     zsock_t *naked = zsock_new(ZMQ_DEALER);
     zsock_t *nmon = s_monitor(naked);
     assert_int_equal(zsock_connect(naked, "%s", cep), 0);
-    assert_int_equal(zstr_send(naked, "let me in"), 0);
+    s_try_send(naked);
     assert_int_not_equal(s_monitor_wait_either(cmon, nmon, S_FAILED_EVENTS), 0);
     assert_int_equal(zsock_events(csrv) & ZMQ_POLLIN, 0);
     s_monitor_stop(naked, &nmon);
