@@ -32,6 +32,7 @@ int weft_cmd_why(int argc, char **argv);
 int weft_cmd_dot(int argc, char **argv);
 int weft_cmd_serve(int argc, char **argv);
 int weft_cmd_worker(int argc, char **argv);
+int weft_cmd_keygen(int argc, char **argv);
 int weft_cmd_submit(int argc, char **argv);
 int weft_cmd_watch(int argc, char **argv);
 int weft_cmd_cancel(int argc, char **argv);

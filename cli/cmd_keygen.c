@@ -24,7 +24,6 @@
 #include "cli.h"
 
 /* Declared here until cli.h lists it (the integrator adds it to main.c's verb table). */
-int weft_cmd_keygen(int argc, char **argv);
 
 static void
 s_usage(FILE *out)

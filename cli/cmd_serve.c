@@ -35,10 +35,13 @@ s_help(void)
            "      --events EP        the events endpoint alone\n"
            "      --local-slots N    also run N shell slots in this process (default 0)\n"
            "      --heartbeat MS     heartbeat interval with workers (default 1000)\n"
+           "      --keys DIR         CURVE: DIR/server is this server's secret cert (weft keygen),\n"
+           "                         DIR/workers/ and DIR/clients/ hold the admitted public keys;\n"
+           "                         SIGHUP re-reads them.  Needed to bind beyond loopback.\n"
            "  -v, --verbose          log joins, losses and dropped messages\n"
            "  -h, --help             this text\n"
            "\n"
-           "Only loopback endpoints are allowed without CURVE (docs/security.md).\n");
+           "Without --keys only loopback endpoints are bound (docs/security.md).\n");
 }
 
 /* Split tcp://HOST:PORT into "tcp://HOST:" and PORT. */
@@ -61,14 +64,6 @@ s_split_bind(const char *bind, char *prefix, size_t cap, long *port)
     return true;
 }
 
-static bool
-s_local(const char *ep)
-{
-    return strncmp(ep, "tcp://127.", 10) == 0 || strncmp(ep, "tcp://localhost:", 16) == 0 ||
-           strncmp(ep, "tcp://[::1]:", 12) == 0 || strncmp(ep, "ipc://", 6) == 0 ||
-           strncmp(ep, "inproc://", 9) == 0;
-}
-
 int
 weft_cmd_serve(int argc, char **argv)
 {
@@ -77,10 +72,11 @@ weft_cmd_serve(int argc, char **argv)
         {"board", required_argument, NULL, 'B'},    {"client", required_argument, NULL, 'C'},
         {"events", required_argument, NULL, 'E'},   {"local-slots", required_argument, NULL, 'l'},
         {"heartbeat", required_argument, NULL, 'H'}, {"verbose", no_argument, NULL, 'v'},
+        {"keys", required_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     const char *state = NULL, *bind = "tcp://127.0.0.1:7400";
-    const char *board = NULL, *client = NULL, *events = NULL;
+    const char *board = NULL, *client = NULL, *events = NULL, *keys = NULL;
     long local_slots = 0, heartbeat = 1000;
     int verbose = 0, c;
     optind = 1;
@@ -107,6 +103,7 @@ weft_cmd_serve(int argc, char **argv)
             }
             break;
         case 'v': verbose = 1; break;
+        case 'k': keys = optarg; break;
         case 'h': s_help(); return WF_EXIT_OK;
         default: return WF_EXIT_USAGE;
         }
@@ -130,23 +127,13 @@ weft_cmd_serve(int argc, char **argv)
         snprintf(ep_client, sizeof ep_client, "%s%ld", prefix, port + 1);
     if (!events)
         snprintf(ep_events, sizeof ep_events, "%s%ld", prefix, port + 2);
-    const char *eps[] = {ep_board, ep_client, ep_events};
-    for (int i = 0; i < 3; i++) {
-        if (!s_local(eps[i])) {
-            fprintf(stderr,
-                    "weft serve: refusing to bind %s without CURVE: a server that runs shell "
-                    "commands must not be open to the network (docs/security.md)\n",
-                    eps[i]);
-            return WF_EXIT_USAGE;
-        }
-    }
-
     /* Signals are taken synchronously by this thread; every thread weft starts inherits the
      * blocked mask, so SIGTERM reaches sigwait and nothing else. */
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     weft_options_t *o = NULL;
@@ -156,13 +143,15 @@ weft_cmd_serve(int argc, char **argv)
     weft_options_set_str(o, WEFT_OPT_EVENTS_BIND, ep_events);
     weft_options_set_int(o, WEFT_OPT_HEARTBEAT_MS, heartbeat);
     weft_options_set_int(o, WEFT_OPT_LOG_LEVEL, verbose ? 3 : 2);
+    if (keys)
+        weft_options_set_str(o, WEFT_OPT_CURVE_KEYS, keys);
     weft_engine_t *eng = NULL;
     char err[512] = "";
     int rc = weft_engine_open(&eng, state, o, err, sizeof err);
     weft_options_destroy(&o);
     if (rc != WEFT_OK) {
         fprintf(stderr, "weft serve: %s\n", err[0] ? err : weft_strerror(rc));
-        return WF_EXIT_USAGE;
+        return rc == WEFT_EINVAL || rc == WEFT_ENOTFOUND ? WF_EXIT_USAGE : WF_EXIT_FAILED;
     }
     char *logs = wf_cli_logs_dir(state);
     static wf_shell_opts_t shell;
@@ -178,8 +167,17 @@ weft_cmd_serve(int argc, char **argv)
     if (local_slots > 0)
         printf("  %ld local shell slot%s\n", local_slots, local_slots == 1 ? "" : "s");
     fflush(stdout);
+    if (keys)
+        printf("  CURVE keys in %s (workers/, clients/); SIGHUP re-reads them\n", keys);
+    fflush(stdout);
     int sig = 0;
-    sigwait(&set, &sig);
+    while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+        rc = weft_engine_reload_keys(eng);
+        printf("weft serve: SIGHUP: %s\n",
+               rc == WEFT_OK ? "keys reloaded" : rc == WEFT_ESTATE ? "no CURVE keys to reload"
+                                                                  : weft_strerror(rc));
+        fflush(stdout);
+    }
     printf("weft serve: %s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     fflush(stdout);
     weft_engine_close(&eng);

@@ -33,6 +33,7 @@ s_usage(FILE *out)
             "  dot FILE|REQ    the job graph in Graphviz format, coloured by state\n"
             "  serve           run the engine as a server for remote workers and clients\n"
             "  worker          serve shell jobs to a server (--connect tcp://HOST:PORT)\n"
+            "  keygen NAME     make a CURVE key pair (NAME, NAME.pub) for a server, worker or client\n"
             "  submit FILE     submit a workflow file to a server (--server tcp://HOST:PORT)\n"
             "  watch REQ       follow a request on a server until it finishes\n"
             "  cancel REQ [JOB]  cancel a request on a server, or one job of it\n"
@@ -72,7 +73,7 @@ main(int argc, char **argv)
         {"cancel", weft_cmd_cancel}, {"retry", weft_cmd_retry},
         {"workers", weft_cmd_workers}, {"pause", weft_cmd_pause},
         {"resume", weft_cmd_resume}, {"drain", weft_cmd_drain},
-        {"worker", weft_cmd_worker},
+        {"worker", weft_cmd_worker}, {"keygen", weft_cmd_keygen},
     };
     for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
         if (strcmp(verb, verbs[i].name) == 0)

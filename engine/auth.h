@@ -78,7 +78,9 @@ int wf_auth_start(wf_auth_t **auth_p, const char *workers_dir, const char *clien
 void wf_auth_stop(wf_auth_t **auth_p);
 
 /* Read both directories again (keys added or removed take effect for the next handshake;
- * connections already admitted stay).  Errors as wf_auth_start; on error the old keys stay. */
+ * connections already admitted stay).  Errors as wf_auth_start; on error the old keys stay.
+ * wf_auth_reload and wf_auth_key_count talk to the actor over its pipe, a ZeroMQ socket: call
+ * them from one thread at a time (the server's loop). */
 int wf_auth_reload(wf_auth_t *auth, char *err, size_t n);
 
 /* Keys currently admitted in a domain ("workers" or "clients"); -1 for an unknown domain. */
@@ -88,7 +90,8 @@ int wf_auth_key_count(wf_auth_t *auth, const char *domain);
  * (and zap_enforce_domain).  Call before bind.  server_cert must hold a secret key.
  * Returns WEFT_OK; WEFT_EINVAL (NULL argument, empty or too long domain, a cert without secret
  * key, a libzmq without CURVE, or a socket option refused); WEFT_ESTATE (no wf_auth handler is
- * running: CURVE without ZAP would admit any key). */
+ * running: CURVE without ZAP would admit any key).  After an error the socket may be partly
+ * configured: close it rather than bind it. */
 int wf_auth_server_socket(zsock_t *sock, const zcert_t *server_cert, const char *domain);
 
 /* Make sock a CURVE client of the server whose public key is server_public_z85, with my_cert's

@@ -31,6 +31,7 @@ struct weft_options {
     char *board_bind;
     char *client_bind;
     char *events_bind;
+    char *curve_keys;
     int log_level;
 };
 
@@ -101,6 +102,7 @@ weft_options_destroy(weft_options_t **opts_p)
     free((*opts_p)->board_bind);
     free((*opts_p)->client_bind);
     free((*opts_p)->events_bind);
+    free((*opts_p)->curve_keys);
     free(*opts_p);
     *opts_p = NULL;
 }
@@ -159,6 +161,7 @@ weft_options_set_str(weft_options_t *o, weft_option opt, const char *v)
     char **field = opt == WEFT_OPT_BOARD_BIND    ? &o->board_bind
                    : opt == WEFT_OPT_CLIENT_BIND ? &o->client_bind
                    : opt == WEFT_OPT_EVENTS_BIND ? &o->events_bind
+                   : opt == WEFT_OPT_CURVE_KEYS  ? &o->curve_keys
                                                  : NULL;
     if (!field)
         return WEFT_EINVAL;
@@ -251,6 +254,7 @@ weft_engine_open(weft_engine_t **eng_p, const char *dir, const weft_options_t *o
     args.sopts.board_bind = opts->board_bind;
     args.sopts.client_bind = opts->client_bind;
     args.sopts.events_bind = opts->events_bind;
+    args.sopts.curve_keys = opts->curve_keys;
     args.sopts.board_ep = eng->board_ep;
     args.sopts.control_ep = eng->control_ep;
     args.sopts.events_ep = eng->events_ep;
@@ -338,6 +342,12 @@ s_ctl_simple(weft_engine_t *eng, const char *cmd, const uint64_t *id, const uint
     zmsg_destroy(&m);
     zsock_destroy(&s);
     return rc;
+}
+
+int
+weft_engine_reload_keys(weft_engine_t *eng)
+{
+    return s_ctl_simple(eng, "RELOAD", NULL, NULL);
 }
 
 int

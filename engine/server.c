@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "board.h"
 #include "dispatcher.h"
 #include "log.h"
@@ -401,6 +402,16 @@ s_ctl(wf_server_t *srv)
             srv->draining = false;
         wf_srv_set_mode(srv);
         s_reply(srv, rid, 0, WEFT_OK);
+    } else if (streq(cmd, "RELOAD")) {
+        char err[256] = "";
+        int rrc = srv->auth ? wf_auth_reload(srv->auth, err, sizeof err) : WEFT_ESTATE;
+        if (rrc == WEFT_OK)
+            wf_log_warn("WEFT-AUTH-RELOAD", "keys reloaded: %d worker(s), %d client(s)",
+                        wf_auth_key_count(srv->auth, WF_AUTH_DOMAIN_WORKERS),
+                        wf_auth_key_count(srv->auth, WF_AUTH_DOMAIN_CLIENTS));
+        else if (srv->auth)
+            wf_log_error("WEFT-AUTH-RELOAD", "keys not reloaded: %s", err);
+        s_reply(srv, rid, 0, rrc);
     } else if (streq(cmd, "WHY")) {
         wf_req_t *r = wf_core_find(srv->core, id);
         s_reply_t *rep = s_reply(srv, rid, 3, WEFT_OK);
@@ -880,11 +891,41 @@ wf_server_open(wf_server_t **srv_p, const wf_server_opts_t *opts, char *errbuf, 
     srv->board_out = zlist_new();
     srv->next_req = wf_store_next_reqid(srv->store);
 
+    /* Security first: without CURVE only endpoints that expose nothing beyond this host are
+     * bound (a server runs shell commands for whoever reaches it). */
+    const char *binds[] = {opts->board_bind, opts->client_bind, opts->events_bind};
+    if (opts->curve_keys && *opts->curve_keys) {
+        char path[4096], wdir[4096], cdir[4096];
+        snprintf(path, sizeof path, "%s/server", opts->curve_keys);
+        snprintf(wdir, sizeof wdir, "%s/workers", opts->curve_keys);
+        snprintf(cdir, sizeof cdir, "%s/clients", opts->curve_keys);
+        rc = wf_auth_cert_load(&srv->cert, path, true, errbuf, errlen);
+        if (rc == WEFT_OK)
+            rc = wf_auth_start(&srv->auth, wdir, cdir, errbuf, errlen);
+        if (rc != WEFT_OK)
+            goto fail;
+    } else {
+        for (int i = 0; i < 3; i++) {
+            if (binds[i] && *binds[i] && !wf_bind_is_local(binds[i])) {
+                snprintf(errbuf, errlen,
+                         "refusing to bind %s without CURVE keys: a server that runs shell "
+                         "commands must not be open to the network (docs/security.md)",
+                         binds[i]);
+                rc = WEFT_EINVAL;
+                goto fail;
+            }
+        }
+    }
     srv->board = zsock_new(ZMQ_ROUTER);
     srv->control = zsock_new(ZMQ_ROUTER);
     srv->events = zsock_new(ZMQ_PUB);
     if (!srv->board || !srv->control || !srv->events)
         goto sockfail;
+    if (srv->auth && wf_auth_server_socket(srv->board, srv->cert, WF_AUTH_DOMAIN_WORKERS) != WEFT_OK) {
+        snprintf(errbuf, errlen, "cannot make the board a CURVE server");
+        rc = WEFT_EINVAL;
+        goto fail;
+    }
     zsock_set_router_mandatory(srv->board, 1);
     zsock_set_sndtimeo(srv->board, 0);
     zsock_set_maxmsgsize(srv->board, WF_MAX_WIRE_MSG);
@@ -909,6 +950,12 @@ wf_server_open(wf_server_t **srv_p, const wf_server_opts_t *opts, char *errbuf, 
         srv->client = zsock_new(ZMQ_ROUTER);
         if (!srv->client)
             goto sockfail;
+        if (srv->auth &&
+            wf_auth_server_socket(srv->client, srv->cert, WF_AUTH_DOMAIN_CLIENTS) != WEFT_OK) {
+            snprintf(errbuf, errlen, "cannot make the client endpoint a CURVE server");
+            rc = WEFT_EINVAL;
+            goto fail;
+        }
         zsock_set_maxmsgsize(srv->client, WF_MAX_CLIENT_MSG);
         zsock_set_linger(srv->client, 0);
         zsock_set_sndtimeo(srv->client, 0);
@@ -923,6 +970,12 @@ wf_server_open(wf_server_t **srv_p, const wf_server_opts_t *opts, char *errbuf, 
         srv->pub = zsock_new(ZMQ_PUB);
         if (!srv->pub)
             goto sockfail;
+        /* Events say what runs where: only admitted clients may subscribe. */
+        if (srv->auth && wf_auth_server_socket(srv->pub, srv->cert, WF_AUTH_DOMAIN_CLIENTS) != WEFT_OK) {
+            snprintf(errbuf, errlen, "cannot make the event publisher a CURVE server");
+            rc = WEFT_EINVAL;
+            goto fail;
+        }
         zsock_set_linger(srv->pub, 0);
         zsock_set_sndhwm(srv->pub, 1000000);
         if (zsock_bind(srv->pub, "%s", opts->events_bind) < 0) {
@@ -1026,6 +1079,9 @@ wf_server_close(wf_server_t **srv_p)
     zsock_destroy(&srv->control);
     zsock_destroy(&srv->events);
     wf_srv_client_close(srv);
+    /* sockets first: the ZAP handler must outlive every CURVE socket */
+    wf_auth_stop(&srv->auth);
+    zcert_destroy(&srv->cert);
     if (srv->board_out) {
         zmsg_t *m;
         while ((m = zlist_pop(srv->board_out)) != NULL)

@@ -30,6 +30,8 @@ typedef struct wf_server_opts {
     const char *board_bind;  /* extra endpoint for the board (ipc:// or tcp://), or NULL */
     const char *client_bind; /* the client endpoint (docs/protocol.md, client protocol), or NULL */
     const char *events_bind; /* events for remote subscribers (msgpack over PUB), or NULL */
+    const char *curve_keys;  /* CURVE: DIR/server (secret cert), DIR/workers/, DIR/clients/; NULL:
+                              * no CURVE, and only loopback, ipc and inproc endpoints are bound */
     const char *board_ep;    /* inproc endpoint of the board */
     const char *control_ep;  /* inproc endpoint of the control socket */
     const char *events_ep;   /* inproc endpoint of the event publisher */

@@ -60,6 +60,8 @@ struct wf_server {
     zsock_t *monitor;
     zsock_t *client;      /* client endpoint (ROUTER), NULL unless client_bind */
     zsock_t *pub;         /* events for remote subscribers (PUB, msgpack), NULL unless events_bind */
+    struct wf_auth *auth; /* the ZAP handler when CURVE is on */
+    zcert_t *cert;        /* the server's key pair when CURVE is on */
     char monitor_ep[64];
     wf_timer_t heartbeat;
     uint64_t next_req;

@@ -148,6 +148,10 @@ typedef enum weft_option {
     WEFT_OPT_CLIENT_BIND,    /* string: the client endpoint (submit, status, ... over the client
                               * protocol, docs/protocol.md); none unless set */
     WEFT_OPT_EVENTS_BIND,    /* string: publish events to remote subscribers (msgpack); none unless set */
+    WEFT_OPT_CURVE_KEYS,     /* string: a directory holding `server` (the server's secret cert),
+                              * `workers/` and `clients/` (admitted public keys): every endpoint
+                              * becomes a CURVE server; without it only loopback, ipc and inproc
+                              * endpoints are bound (docs/security.md) */
     WEFT_OPT_READONLY,       /* int: 1 = inspect only: no lock, no engine thread; reads work
                               * (status, jobs, results, lists) even while another engine runs the
                               * directory; every call that changes state returns WEFT_ESTATE */
@@ -179,6 +183,10 @@ WEFT_EXPORT void weft_engine_close(weft_engine_t **eng_p);
 
 /* The inproc endpoint consumers of this engine connect to (valid until close). */
 WEFT_EXPORT const char *weft_engine_board_endpoint(const weft_engine_t *eng);
+
+/* Read the CURVE key directories again (WEFT_OPT_CURVE_KEYS): keys added or removed count from
+ * the next connection.  Errors: ESTATE (no CURVE), ENOTFOUND, ESYS. */
+WEFT_EXPORT int weft_engine_reload_keys(weft_engine_t *eng);
 
 /* Pause hand-outs (running jobs go on) and resume them. */
 WEFT_EXPORT int weft_engine_pause(weft_engine_t *eng);
