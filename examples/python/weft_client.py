@@ -27,8 +27,9 @@ Needs Debian's python3-zmq and python3-msgpack (run it with /usr/bin/python3).
 Library use:
     with Client("tcp://127.0.0.1:7400") as c:          # base address: client = +1, events = +2
         c.ping()
+        c.subscribe()                                   # every event, before they can happen
         sub = c.submit("demo", [Job("a", payload=shell_payload("echo hi > a.txt"))])
-        state = c.follow(sub.req, print)                # events until the request ends
+        state = c.follow(sub.req, print)                # its events until the request ends
 Command line: see `weft_client.py --help`; exit status 0 on success, 1 on any failure.
 """
 
@@ -142,12 +143,13 @@ _CHECK = {"u": lambda v: type(v) is int and v >= 0,      # type(): a bool is not
           "i": lambda v: type(v) is int,
           "s": lambda v: type(v) is str,
           "n": lambda v: v is None or (type(v) is str and v != "")}
+_WORDS = {"u": "a uint", "i": "an int", "s": "a str", "n": "nil or a non-empty str"}
 
 
 def _parse(t, v, where):
     if isinstance(t, str):
         if not _CHECK[t](v):
-            raise ProtocolError(f"{where}: expected {t}, got {type(v).__name__}")
+            raise ProtocolError(f"{where}: expected {_WORDS[t]}, got {v!r:.40}")
         return v
     if isinstance(t, list):
         if type(v) is not list:
@@ -155,7 +157,7 @@ def _parse(t, v, where):
         return [_parse(t[0], e, f"{where}[{i}]") for i, e in enumerate(v)]
     spec = _SCHEMA[t]
     if type(v) is not list or len(v) != len(spec):
-        raise ProtocolError(f"{where}: expected a {t.__name__} of {len(spec)} fields")
+        raise ProtocolError(f"{where}: expected an array of {len(spec)} fields")
     return t(*(_parse(ft, fv, f"{where}.{fn}") for ft, fv, fn in zip(spec, v, t._fields)))
 
 
@@ -173,7 +175,7 @@ def decode(frame):
         # Texts are not checked for UTF-8 by the server (sec. C3): never fail on them.
         v = msgpack.unpackb(frame, raw=False, unicode_errors="replace")
     except Exception as e:  # msgpack raises several types (ExtraData, FormatError, ...)
-        raise ProtocolError(f"not one msgpack value: {e}") from None
+        raise ProtocolError(f"not one msgpack value ({type(e).__name__}: {e})") from None
     if type(v) is not list or len(v) < 4 or v[0] != SIGNATURE or type(v[0]) is not str:
         raise ProtocolError("not a weft frame")
     version, kind, corr = v[1:4]
@@ -257,6 +259,7 @@ class Client:
         self._sub = None
         self._corr = itertools.count(1)   # corr 0 is what an ERROR for an unreadable frame uses
         self._inbox = {}                  # corr -> deque of (kind, body) not yet taken
+        self._forgotten = set()           # corrs whose one late reply is dropped silently
 
     def _socket(self, kind, ep):
         s = self._ctx.socket(kind)
@@ -298,11 +301,18 @@ class Client:
                 continue
             if corr in self._inbox:
                 self._inbox[corr].append((kind, body))
+            elif corr in self._forgotten:
+                self._forgotten.discard(corr)
             elif kind == ERROR:
                 self.log(f"server error (corr {corr}): {_name_of(ERRORS, body.code)}: "
                          f"{body.message}")
             else:
                 self.log(f"dropped a reply for unknown corr {corr}")
+
+    def forget(self, corr):
+        """Stop waiting for corr's reply (one reply: WAIT, ...); it is dropped when it comes."""
+        if self._inbox.pop(corr, None) is not None:
+            self._forgotten.add(corr)
 
     def take(self, corr):
         """A reply to corr already received, as (kind, body), or None."""
@@ -327,6 +337,7 @@ class Client:
                 return body
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
+                self.forget(corr)
                 raise TimeoutError(f"no reply from the server within {timeout:g} s")
             self._dealer.poll(None if left is None else max(1, int(left * 1000)))
 
@@ -422,7 +433,7 @@ class Client:
             self.log(f"dropped an event: {e}")
             return None
 
-    def follow(self, req, on_event, rewait_s=60.0, grace_s=2.0, deadline_s=0):
+    def follow(self, req, on_event, rewait_s=60.0, grace_s=0.5, deadline_s=0):
         """Pass req's events to on_event until the request ends; returns its state (1..3).
 
         Also sends WAIT, so a missed event (PUB drops for slow subscribers, a subscription that
@@ -463,6 +474,8 @@ class Client:
                         got = self.take(corr)
                         if not got:
                             continue
+                        waits.discard(corr)
+                        del self._inbox[corr]
                         kind, body = got
                         if kind == ERROR:
                             raise WeftError(body.code, body.message)
@@ -472,7 +485,7 @@ class Client:
                             finished, grace_end = body.state, time.monotonic() + grace_s
         finally:
             for corr in waits:  # a late FINISHED for these is dropped, not kept
-                self._inbox.pop(corr, None)
+                self.forget(corr)
             self.unsubscribe(req)
 
 
@@ -548,8 +561,12 @@ def load_workflow(doc, cwd=None):
                 _want(type(j[k]) is int, where, f"{k} must be an integer")
                 opts[k] = j[k]
         when = j.get("when", "success")
-        _want(when in WHEN or when in (0, 1, 2), where, f"when must be one of {WHEN}")
-        out.append(Job(jid, jtype, payload, needs, pool=j.get("pool"), when=when, **opts))
+        _want(when in WHEN or (type(when) is int and 0 <= when <= 2), where,
+              f"when must be one of {WHEN}")
+        pool = j.get("pool")
+        _want(pool is None or (type(pool) is str and NAME_RE.match(pool)), where,
+              f"pool is not a name: {pool!r}")
+        out.append(Job(jid, jtype, payload, needs, pool=pool, when=when, **opts))
     return name, out, pools, doc.get("session"), doc.get("key")
 
 
@@ -582,7 +599,7 @@ def print_status(st, out=sys.stdout):
         line = f"  {j.id:<16} {_name_of(JOB_STATES, j.state):<10}"
         if j.reason:
             line += f" {_name_of(REASONS, j.reason)}"
-        if j.reason == 10:  # failed with an exit status
+        if j.reason == 10 and not j.error:  # failed with an exit status; error names it too
             line += f" {j.exit_code}"
         if j.cause:
             line += f" (because of {j.cause})"
@@ -608,7 +625,7 @@ def _cmd_submit(c, a):
         # Subscribe to every event before submitting: the request's own topic is only known
         # from SUBMITTED, and its first events can be published before we could subscribe to it.
         c.subscribe()
-        c.ping()  # a round trip, so the subscription has very likely reached the server
+    c.ping()  # checks the version; also a round trip that gives the subscription time to land
     sub = c.submit(name, jobs, pools, session, key)
     print(f"submitted request {sub.req} ({len(jobs)} jobs)", flush=True)
     for w in sub.warnings:
@@ -629,6 +646,12 @@ def _follow_and_report(c, req, a):
 
 
 def _cmd_watch(c, a):
+    c.subscribe(a.req)
+    st = c.status(a.req)  # after subscribing: what happened before is in the final summary
+    if st.info.state != 0:
+        print_status(st)
+        print(f"request {a.req} {_name_of(REQ_STATES, st.info.state)}")
+        return 0 if st.info.state == 1 else 1
     return _follow_and_report(c, a.req, a)
 
 
