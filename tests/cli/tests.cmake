@@ -11,3 +11,6 @@ set_tests_properties(weft.cli_inspect PROPERTIES TIMEOUT 300 LABELS integration)
 add_test(NAME weft.cli_server COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/server_test.sh
          $<TARGET_FILE:weft_cli>)
 set_tests_properties(weft.cli_server PROPERTIES TIMEOUT 600 LABELS integration)
+add_test(NAME weft.cli_python COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/python_test.sh
+         $<TARGET_FILE:weft_cli> ${PROJECT_SOURCE_DIR}/examples/python)
+set_tests_properties(weft.cli_python PROPERTIES TIMEOUT 600 LABELS integration)
