@@ -26,6 +26,7 @@
  * call any function.
  */
 #include "client.h"
+#include "codec_field.h"
 
 #include <msgpack.h>
 #include <stdarg.h>
@@ -379,53 +380,25 @@ wf_cmsg_topic_req(const uint8_t *buf, size_t len, uint64_t *req_p)
 static uint64_t
 s_get_u(const void *base, const s_field_t *f)
 {
-    const char *p = (const char *)base + f->off;
-    if (f->size == sizeof(uint64_t)) {
-        uint64_t v;
-        memcpy(&v, p, sizeof v);
-        return v;
-    }
-    uint32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
+    return wf_field_get_u(base, f->off, f->size);
 }
 
 static void
 s_set_u(void *base, const s_field_t *f, uint64_t v)
 {
-    char *p = (char *)base + f->off;
-    if (f->size == sizeof(uint64_t)) {
-        memcpy(p, &v, sizeof v);
-    } else {
-        uint32_t v32 = (uint32_t)v; /* range-checked by the caller: hi fits 32 bits */
-        memcpy(p, &v32, sizeof v32);
-    }
+    wf_field_set_u(base, f->off, f->size, v);
 }
 
 static int64_t
 s_get_i(const void *base, const s_field_t *f)
 {
-    const char *p = (const char *)base + f->off;
-    if (f->size == sizeof(int64_t)) {
-        int64_t v;
-        memcpy(&v, p, sizeof v);
-        return v;
-    }
-    int32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
+    return wf_field_get_i(base, f->off, f->size);
 }
 
 static void
 s_set_i(void *base, const s_field_t *f, int64_t v)
 {
-    char *p = (char *)base + f->off;
-    if (f->size == sizeof(int64_t)) {
-        memcpy(p, &v, sizeof v);
-    } else {
-        int32_t v32 = (int32_t)v; /* range-checked by the caller */
-        memcpy(p, &v32, sizeof v32);
-    }
+    wf_field_set_i(base, f->off, f->size, v);
 }
 
 static void *

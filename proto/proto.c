@@ -18,6 +18,7 @@
  * nothing is cached and there is no shared state, so any thread may call any function.
  */
 #include "proto.h"
+#include "codec_field.h"
 
 #include <msgpack.h>
 #include <stdarg.h>
@@ -134,27 +135,13 @@ s_xmalloc(size_t size)
 static uint64_t
 s_get_uint(const wf_msg_t *msg, const s_field_t *f)
 {
-    const char *p = (const char *)msg + f->off;
-    if (f->size == sizeof(uint64_t)) {
-        uint64_t v;
-        memcpy(&v, p, sizeof v);
-        return v;
-    }
-    uint32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
+    return wf_field_get_u(msg, f->off, f->size);
 }
 
 static void
 s_set_uint(wf_msg_t *msg, const s_field_t *f, uint64_t v)
 {
-    char *p = (char *)msg + f->off;
-    if (f->size == sizeof(uint64_t)) {
-        memcpy(p, &v, sizeof v);
-    } else {
-        uint32_t v32 = (uint32_t)v; /* range-checked by the caller: hi fits 32 bits */
-        memcpy(p, &v32, sizeof v32);
-    }
+    wf_field_set_u(msg, f->off, f->size, v);
 }
 
 /* A HELLO running[] entry is checked against the same ranges as a message's ref fields. */
