@@ -8,19 +8,35 @@
  * Ctrl-C ends a verb at once, as for any command-line tool (nothing here needs cleaning up: the
  * server owns all state).
  *
+ * Handshakes: every wait for a reply also reads the DEALER's monitor.  A failed handshake that
+ * libzmq will not retry (ZAP refused our key, the security mechanisms differ, any other
+ * protocol error) makes `refused` non-empty, and from then on every call fails at once with
+ * ECLOSED and that sentence: waiting out --timeout would only hide the reason.  Handshakes
+ * that break off (the server closed the connection mid-way, as it does when our idea of its
+ * key is wrong) are retried by libzmq; they are only counted, and named if the call times out.
+ *
  * Workload: a handful of calls per verb; a watch reads events for as long as a request runs.
  */
 #include <czmq.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "auth.h"
 #include "client.h"
 #include "proto.h"
 #include "shell.h"
+
+/* Handshake events that say why a connection will never carry a reply. */
+#define S_MONITOR_EVENTS                                                                           \
+    (ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |                       \
+     ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL)
+/* Monitor events read per wait: a server dropping us in a loop cannot keep us busy. */
+#define S_MONITOR_BATCH 64
 
 struct wf_client {
     char *server;
@@ -28,8 +44,13 @@ struct wf_client {
     char events_ep[320];
     zsock_t *dealer;
     zsock_t *sub;
+    zsock_t *monitor; /* the DEALER's handshake events; NULL if it could not be made */
+    zcert_t *cert;    /* CURVE: our key pair; NULL without CURVE */
+    char server_key[WF_AUTH_KEY_Z85_LEN + 1]; /* CURVE: the server's public key */
     uint64_t next_corr;
     uint64_t dropped;
+    uint64_t broken_handshakes;         /* handshakes the server broke off (libzmq retries them) */
+    char refused[WF_MAX_MESSAGE + 256]; /* why no reply can ever come; "" while one may */
     char errmsg[WF_MAX_MESSAGE + 512];
 };
 
@@ -100,25 +121,199 @@ wf_client_endpoints(const char *server, char *client_ep, char *events_ep, size_t
     return WEFT_OK;
 }
 
+/* ---- keys ---- */
+
+bool
+wf_client_keys_default(wf_client_keys_t *keys, const char *server_key_opt, const char *key_opt,
+                       char *err, size_t errlen)
+{
+    const char *env_server = getenv(WF_CLIENT_SERVER_KEY_ENV), *env_key = getenv(WF_CLIENT_KEY_ENV);
+    keys->server_key = server_key_opt              ? server_key_opt
+                       : env_server && *env_server ? env_server
+                                                   : NULL;
+    keys->key_file = key_opt ? key_opt : env_key && *env_key ? env_key : NULL;
+    if (!keys->server_key != !keys->key_file) {
+        if (err && errlen)
+            snprintf(err, errlen,
+                     "CURVE needs both the server's public key (--server-key or "
+                     "$" WF_CLIENT_SERVER_KEY_ENV ") and this client's key file (--key or "
+                     "$" WF_CLIENT_KEY_ENV "), or neither");
+        return false;
+    }
+    return true;
+}
+
+/* ---- handshake monitor ---- */
+
+/* Note one handshake event of the DEALER. */
+static void
+s_monitor_event(wf_client_t *c, uint16_t event, uint32_t value)
+{
+    if (c->refused[0])
+        return; /* the first reason is the one */
+    if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+        if (value == 400)
+            snprintf(c->refused, sizeof c->refused,
+                     "the server at %s refused this client's key: its NAME.pub must be in the "
+                     "server's clients/ key directory, which the server re-reads on SIGHUP "
+                     "(docs/security.md)",
+                     c->server);
+        else
+            snprintf(c->refused, sizeof c->refused,
+                     "the server at %s could not check this client's key (ZAP status %u): see "
+                     "its log",
+                     c->server, (unsigned)value);
+    } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL &&
+               value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH) {
+        if (c->cert)
+            snprintf(c->refused, sizeof c->refused,
+                     "the server at %s does not use CURVE: connect without --server-key and "
+                     "--key (and $" WF_CLIENT_SERVER_KEY_ENV ", $" WF_CLIENT_KEY_ENV ")",
+                     c->server);
+        else
+            snprintf(c->refused, sizeof c->refused,
+                     "the server at %s requires CURVE: give --server-key SERVER.pub and --key "
+                     "YOUR-KEY-FILE (docs/security.md)",
+                     c->server);
+    } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) {
+        snprintf(c->refused, sizeof c->refused,
+                 "the handshake with the server at %s failed (ZeroMQ protocol error 0x%08x)%s",
+                 c->server, (unsigned)value,
+                 c->cert ? ": is --server-key the server's public key?" : "");
+    } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) {
+        c->broken_handshakes++;
+    }
+}
+
+/* Take the events waiting on the monitor (a bounded batch).  True once no reply can come. */
+static bool
+s_monitor_read(wf_client_t *c)
+{
+    if (!c->monitor)
+        return c->refused[0] != 0;
+    void *sock = zsock_resolve(c->monitor);
+    for (int n = 0; n < S_MONITOR_BATCH; n++) {
+        zmq_msg_t part;
+        zmq_msg_init(&part);
+        if (zmq_msg_recv(&part, sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&part);
+            break;
+        }
+        /* libzmq's own format: [event u16, value u32] then [endpoint]. */
+        uint16_t event = 0;
+        uint32_t value = 0;
+        bool ok = zmq_msg_size(&part) == 6;
+        if (ok) {
+            memcpy(&event, zmq_msg_data(&part), sizeof event);
+            memcpy(&value, (const uint8_t *)zmq_msg_data(&part) + 2, sizeof value);
+        }
+        while (zmq_msg_more(&part)) {
+            zmq_msg_close(&part);
+            zmq_msg_init(&part);
+            if (zmq_msg_recv(&part, sock, ZMQ_DONTWAIT) < 0)
+                break;
+        }
+        zmq_msg_close(&part);
+        if (ok)
+            s_monitor_event(c, event, value);
+    }
+    return c->refused[0] != 0;
+}
+
+/* Watch the DEALER's handshakes (before it connects, so the first one is seen).  Best effort:
+ * without a monitor a refusal shows as a timeout, as it would anyway. */
+static void
+s_monitor_start(wf_client_t *c, zsock_t *dealer)
+{
+    static atomic_uint serial;
+    char ep[128];
+    snprintf(ep, sizeof ep, "inproc://weft-client-monitor-%p-%u", (void *)c,
+             atomic_fetch_add(&serial, 1));
+    if (zmq_socket_monitor(zsock_resolve(dealer), ep, S_MONITOR_EVENTS) != 0)
+        return;
+    c->monitor = zsock_new(ZMQ_PAIR);
+    if (c->monitor) {
+        zsock_set_linger(c->monitor, 0);
+        if (zsock_connect(c->monitor, "%s", ep) != 0)
+            zsock_destroy(&c->monitor);
+    }
+    if (!c->monitor)
+        zmq_socket_monitor(zsock_resolve(dealer), NULL, 0);
+}
+
+static void
+s_monitor_stop(wf_client_t *c, zsock_t *dealer)
+{
+    if (c->monitor && dealer)
+        zmq_socket_monitor(zsock_resolve(dealer), NULL, 0);
+    zsock_destroy(&c->monitor);
+}
+
 /* ---- lifecycle ---- */
 
+/* A socket to ep: linger 0, capped frames, CURVE when the client has keys; the DEALER also
+ * gets its monitor.  NULL (errno set) if it cannot be made. */
 static zsock_t *
-s_socket(int type, const char *ep)
+s_socket(wf_client_t *c, int type, const char *ep)
 {
     zsock_t *s = zsock_new(type);
     if (!s)
         return NULL;
     zsock_set_linger(s, 0);
     zsock_set_maxmsgsize(s, (int)WF_MAX_CLIENT_MSG);
-    if (zsock_connect(s, "%s", ep) != 0) {
+    if (c->cert && wf_auth_client_socket(s, c->server_key, c->cert) != WEFT_OK) {
         zsock_destroy(&s);
+        errno = EINVAL;
+        return NULL;
+    }
+    if (type == ZMQ_DEALER)
+        s_monitor_start(c, s);
+    if (zsock_connect(s, "%s", ep) != 0) {
+        int e = errno;
+        if (type == ZMQ_DEALER)
+            s_monitor_stop(c, s);
+        zsock_destroy(&s);
+        errno = e;
         return NULL;
     }
     return s;
 }
 
+/* Load the CURVE keys into c; err gets why not. */
+static int
+s_load_keys(wf_client_t *c, const wf_client_keys_t *keys, char *err, size_t errlen)
+{
+    if (!keys || (!keys->server_key && !keys->key_file))
+        return WEFT_OK;
+    if (!keys->server_key || !keys->key_file) {
+        if (err && errlen)
+            snprintf(err, errlen, "CURVE needs both the server's public key and a key file");
+        return WEFT_EINVAL;
+    }
+    if (!zsys_has_curve()) {
+        if (err && errlen)
+            snprintf(err, errlen, "this libzmq was built without CURVE");
+        return WEFT_EINVAL;
+    }
+    char why[512] = "";
+    int rc = wf_auth_public_key(keys->server_key, c->server_key, why, sizeof why);
+    if (rc != WEFT_OK) {
+        if (err && errlen)
+            snprintf(err, errlen,
+                     "--server-key: '%s' is neither a 40-character key nor a "
+                     "key file: %s",
+                     keys->server_key, why);
+        return rc;
+    }
+    rc = wf_auth_cert_load(&c->cert, keys->key_file, true, why, sizeof why);
+    if (rc != WEFT_OK && err && errlen)
+        snprintf(err, errlen, "--key: %s", why);
+    return rc;
+}
+
 int
-wf_client_open(wf_client_t **c_p, const char *server, char *err, size_t errlen)
+wf_client_open(wf_client_t **c_p, const char *server, const wf_client_keys_t *keys, char *err,
+               size_t errlen)
 {
     if (!c_p || !server) {
         if (err && errlen)
@@ -139,13 +334,21 @@ wf_client_open(wf_client_t **c_p, const char *server, char *err, size_t errlen)
     c->server = strdup(server);
     if (!c->server)
         abort();
+    int rc = s_load_keys(c, keys, err, errlen);
+    if (rc != WEFT_OK) {
+        zcert_destroy(&c->cert);
+        free(c->server);
+        free(c);
+        return rc;
+    }
     /* Keep the default signal dispositions (czmq would catch SIGINT). */
     zsys_handler_set(NULL);
-    c->dealer = s_socket(ZMQ_DEALER, c->client_ep);
+    c->dealer = s_socket(c, ZMQ_DEALER, c->client_ep);
     if (!c->dealer) {
         if (err && errlen)
             snprintf(err, errlen, "cannot connect to %s: %s", c->client_ep,
                      zmq_strerror(zmq_errno()));
+        zcert_destroy(&c->cert);
         free(c->server);
         free(c);
         return WEFT_ESYS;
@@ -161,8 +364,10 @@ wf_client_close(wf_client_t **c_p)
     if (!c_p || !*c_p)
         return;
     wf_client_t *c = *c_p;
+    s_monitor_stop(c, c->dealer);
     zsock_destroy(&c->dealer);
     zsock_destroy(&c->sub);
+    zcert_destroy(&c->cert);
     free(c->server);
     free(c);
     *c_p = NULL;
@@ -194,6 +399,10 @@ wf_client_send(wf_client_t *c, wf_cmsg_t *req)
     if (!c || !req)
         return WEFT_EINVAL;
     c->errmsg[0] = 0;
+    if (s_monitor_read(c)) {
+        s_err(c, "%s", c->refused);
+        return WEFT_ECLOSED;
+    }
     req->corr = c->next_corr++;
     uint8_t *buf = NULL;
     size_t len = 0;
@@ -221,18 +430,76 @@ wf_client_send(wf_client_t *c, wf_cmsg_t *req)
 }
 
 /* Wait up to timeout_ms (-1 for ever) for `sock` to be readable: WEFT_OK, ETIMEDOUT, ECLOSED
- * (a signal), ESYS. */
+ * (a signal, or for the DEALER a refused handshake: errmsg says which), ESYS. */
 static int
 s_wait_readable(wf_client_t *c, zsock_t *sock, int timeout_ms)
 {
-    zmq_pollitem_t item = {zsock_resolve(sock), 0, ZMQ_POLLIN, 0};
-    int n = zmq_poll(&item, 1, timeout_ms);
-    if (n < 0) {
-        int e = zmq_errno();
-        s_err(c, "%s", e == EINTR ? "interrupted" : zmq_strerror(e));
-        return e == EINTR ? WEFT_ECLOSED : WEFT_ESYS;
+    bool watch = sock == c->dealer && c->monitor;
+    int64_t deadline = timeout_ms < 0 ? -1 : s_now_ms() + timeout_ms;
+    for (;;) {
+        if (sock == c->dealer && s_monitor_read(c)) {
+            s_err(c, "%s", c->refused);
+            return WEFT_ECLOSED;
+        }
+        int left = -1;
+        if (deadline >= 0) {
+            int64_t l = deadline - s_now_ms();
+            left = l < 0 ? 0 : (int)l;
+        }
+        zmq_pollitem_t items[2] = {
+            {zsock_resolve(sock), 0, ZMQ_POLLIN, 0},
+            {watch ? zsock_resolve(c->monitor) : NULL, 0, ZMQ_POLLIN, 0},
+        };
+        int n = zmq_poll(items, watch ? 2 : 1, left);
+        if (n < 0) {
+            int e = zmq_errno();
+            s_err(c, "%s", e == EINTR ? "interrupted" : zmq_strerror(e));
+            return e == EINTR ? WEFT_ECLOSED : WEFT_ESYS;
+        }
+        if (items[0].revents & ZMQ_POLLIN)
+            return WEFT_OK;
+        if (n == 0)
+            return WEFT_ETIMEDOUT;
+        /* Only the monitor spoke: news about the handshake, not a reply. */
+        if (s_monitor_read(c)) {
+            s_err(c, "%s", c->refused);
+            return WEFT_ECLOSED;
+        }
+        if (left == 0)
+            return WEFT_ETIMEDOUT;
     }
-    return n == 0 ? WEFT_ETIMEDOUT : WEFT_OK;
+}
+
+/* The sentence for a call that got no answer in time (what to check depends on CURVE). */
+static void
+s_no_answer(wf_client_t *c, int timeout_ms)
+{
+    int secs = (timeout_ms + 999) / 1000;
+    if (!c->cert)
+        s_err(c, "no answer from %s within %d s: is `weft serve` running?", c->server, secs);
+    else if (c->broken_handshakes)
+        s_err(c,
+              "no answer from %s within %d s: the server broke off the CURVE handshake %llu "
+              "time%s: is --server-key the server's public key (its server.pub)?",
+              c->server, secs, (unsigned long long)c->broken_handshakes,
+              c->broken_handshakes == 1 ? "" : "s");
+    else
+        s_err(c,
+              "no answer from %s within %d s: is `weft serve` running, and is your key "
+              "admitted (--key, docs/security.md)?",
+              c->server, secs);
+}
+
+void
+wf_client_timed_out(wf_client_t *c, int timeout_ms)
+{
+    if (!c)
+        return;
+    s_monitor_read(c);
+    if (c->refused[0])
+        s_err(c, "%s", c->refused);
+    else
+        s_no_answer(c, timeout_ms);
 }
 
 /* Read one message of `sock` once a poll said it is there (ZeroMQ delivers a multi-frame
@@ -251,7 +518,7 @@ wf_client_recv(wf_client_t *c, wf_cmsg_t *reply, int timeout_ms)
     wf_cmsg_init(reply, WF_CMSG_OK);
     int rc = s_wait_readable(c, c->dealer, timeout_ms);
     if (rc == WEFT_ETIMEDOUT)
-        s_err(c, "no answer from %s within %d s", c->server, (timeout_ms + 999) / 1000);
+        s_no_answer(c, timeout_ms);
     if (rc != WEFT_OK)
         return rc;
     zmsg_t *z = s_read(c->dealer);
@@ -309,8 +576,7 @@ wf_client_call(wf_client_t *c, wf_cmsg_t *req, wf_cmsg_t *reply, int timeout_ms)
                       c->server, (timeout_ms + 999) / 1000,
                       (unsigned long long)(c->dropped - dropped));
             else
-                s_err(c, "no answer from %s within %d s: is `weft serve` running?", c->server,
-                      (timeout_ms + 999) / 1000);
+                s_no_answer(c, timeout_ms);
             return rc;
         }
         if (rc == WEFT_EPROTO && reply->corr != corr)
@@ -335,7 +601,7 @@ wf_client_subscribe(wf_client_t *c, uint64_t req)
     if (!c)
         return WEFT_EINVAL;
     if (!c->sub) {
-        c->sub = s_socket(ZMQ_SUB, c->events_ep);
+        c->sub = s_socket(c, ZMQ_SUB, c->events_ep);
         if (!c->sub) {
             s_err(c, "cannot connect to %s: %s", c->events_ep, zmq_strerror(zmq_errno()));
             return WEFT_ESYS;
@@ -416,11 +682,19 @@ wf_client_poll(wf_client_t *c, int timeout_ms)
 {
     if (!c)
         return -1;
-    zmq_pollitem_t items[2] = {
-        {zsock_resolve(c->dealer), 0, ZMQ_POLLIN, 0},
-        {c->sub ? zsock_resolve(c->sub) : NULL, 0, ZMQ_POLLIN, 0},
-    };
-    int n = zmq_poll(items, c->sub ? 2 : 1, timeout_ms);
+    /* A refused handshake reads as a reply, so that the caller's recv reports it. */
+    if (s_monitor_read(c))
+        return WF_CLIENT_READY_REPLY;
+    zmq_pollitem_t items[3];
+    int nitems = 0, sub_at = -1;
+    items[nitems++] = (zmq_pollitem_t){zsock_resolve(c->dealer), 0, ZMQ_POLLIN, 0};
+    if (c->sub) {
+        sub_at = nitems;
+        items[nitems++] = (zmq_pollitem_t){zsock_resolve(c->sub), 0, ZMQ_POLLIN, 0};
+    }
+    if (c->monitor)
+        items[nitems++] = (zmq_pollitem_t){zsock_resolve(c->monitor), 0, ZMQ_POLLIN, 0};
+    int n = zmq_poll(items, nitems, timeout_ms);
     if (n < 0) {
         s_err(c, "%s", zmq_strerror(zmq_errno()));
         return -1;
@@ -428,8 +702,10 @@ wf_client_poll(wf_client_t *c, int timeout_ms)
     int mask = 0;
     if (items[0].revents & ZMQ_POLLIN)
         mask |= WF_CLIENT_READY_REPLY;
-    if (c->sub && (items[1].revents & ZMQ_POLLIN))
+    if (sub_at >= 0 && (items[sub_at].revents & ZMQ_POLLIN))
         mask |= WF_CLIENT_READY_EVENT;
+    if (s_monitor_read(c))
+        mask |= WF_CLIENT_READY_REPLY;
     return mask;
 }
 

@@ -6,6 +6,13 @@
  * Addresses: a server is named by its BASE address tcp://HOST:PORT, as `weft serve --bind`
  * takes it: the board is PORT, the client endpoint PORT+1, the events endpoint PORT+2.
  *
+ * CURVE (docs/security.md): given the server's public key and a key file, both sockets are
+ * CURVE clients.  A monitor on the DEALER turns handshake failures into sentences: a server
+ * that refuses our key (ZAP 400) or a security mechanism that does not match the server's ends
+ * every call at once with WEFT_ECLOSED and says which (libzmq never retries such a
+ * connection); a handshake that keeps breaking off (a wrong server key) is named when the call
+ * times out.
+ *
  * Invariants: every request gets a fresh corr; a reply whose corr is not the one awaited is
  * dropped (a late answer to a call that timed out), except ERROR with corr 0, which is what the
  * server answers to a request it could not decode and so belongs to the call in flight.  Every
@@ -32,8 +39,24 @@
 #define WF_CLIENT_DEFAULT_SERVER "tcp://127.0.0.1:7400"
 #define WF_CLIENT_SERVER_ENV "WEFT_SERVER"
 #define WF_CLIENT_DEFAULT_TIMEOUT_MS 10000
+#define WF_CLIENT_SERVER_KEY_ENV "WEFT_SERVER_KEY"
+#define WF_CLIENT_KEY_ENV "WEFT_KEY"
 
 typedef struct wf_client wf_client_t;
+
+/* CURVE for a client: the server's public key (its 40 Z85 characters, or the path of a
+ * certificate file holding it: server.pub) and this client's secret key file (as `weft keygen`
+ * writes it, mode 0600).  Both NULL: no CURVE.  Borrowed. */
+typedef struct wf_client_keys {
+    const char *server_key;
+    const char *key_file;
+} wf_client_keys_t;
+
+/* The keys a verb uses: each option if given (not NULL), else $WEFT_SERVER_KEY / $WEFT_KEY if
+ * set and not empty.  Returns false, with a sentence in err, when only one of the two is set:
+ * CURVE needs both. */
+bool wf_client_keys_default(wf_client_keys_t *keys, const char *server_key_opt, const char *key_opt,
+                            char *err, size_t errlen);
 
 /* The server address a verb uses: opt if given, else $WEFT_SERVER if set and not empty, else
  * WF_CLIENT_DEFAULT_SERVER.  Borrowed (opt, the environment or a literal). */
@@ -44,12 +67,16 @@ const char *wf_client_server_default(const char *opt);
 int wf_client_endpoints(const char *server, char *client_ep, char *events_ep, size_t cap);
 
 /*
- * Connect a client to `server` (a base address, see above).  Connecting does not wait for the
- * server: a server that is not there shows as ETIMEDOUT on the first call.  On failure *c_p is
- * NULL and err (if not NULL) gets a sentence saying why.
- * Errors: EINVAL (bad address), ESYS (the socket could not be made).
+ * Connect a client to `server` (a base address, see above), with CURVE when keys is not NULL
+ * and names both keys (only one of them: EINVAL).  Connecting does not wait for the server: a
+ * server that is not there shows as ETIMEDOUT on the first call.  On failure *c_p is NULL and
+ * err (if not NULL) gets a sentence saying why.
+ * Errors: EINVAL (bad address; a key that is not one, a key file without secret key or
+ * readable by others; no CURVE in libzmq), ENOTFOUND (no such key file), ETOOBIG (a key file
+ * over 64 KiB), ESYS (a socket could not be made, a key file could not be read).
  */
-int wf_client_open(wf_client_t **c_p, const char *server, char *err, size_t errlen);
+int wf_client_open(wf_client_t **c_p, const char *server, const wf_client_keys_t *keys, char *err,
+                   size_t errlen);
 /* Close the sockets without waiting.  Accepts NULL; sets *c_p to NULL. */
 void wf_client_close(wf_client_t **c_p);
 
@@ -65,18 +92,26 @@ const char *wf_client_errmsg(const wf_client_t *c);
  * An ERROR reply returns its code (never WEFT_OK: a code of 0 becomes EPROTO) and keeps its
  * message in wf_client_errmsg; *reply then holds the ERROR.
  * Errors: the ERROR's code; ETIMEDOUT ("no answer from SERVER within N s: is `weft serve`
- * running?"); EINVAL, ETOOBIG (req cannot be encoded); EPROTO (a reply that does not decode);
- * ESYS (a socket error); ECLOSED (interrupted by a signal).
+ * running?", naming the keys with CURVE); EINVAL, ETOOBIG (req cannot be encoded); EPROTO (a
+ * reply that does not decode); ESYS (a socket error); ECLOSED (interrupted by a signal, or the
+ * server refused the handshake: our key, or our use or not of CURVE; every later call fails
+ * so too).
  */
 int wf_client_call(wf_client_t *c, wf_cmsg_t *req, wf_cmsg_t *reply, int timeout_ms);
 
+/* Set wf_client_errmsg to the sentence for a wait of timeout_ms that got no answer (as
+ * wf_client_call does): why the handshake was refused if it was, else what to check. */
+void wf_client_timed_out(wf_client_t *c, int timeout_ms);
+
 /* Send `req` with a fresh corr (written to req->corr) without waiting: for requests answered
- * more than once (DRAIN) or much later (WAIT).  Errors: EINVAL, ETOOBIG, ESYS. */
+ * more than once (DRAIN) or much later (WAIT).  Errors: EINVAL, ETOOBIG, ESYS, ECLOSED (the
+ * server refused the handshake). */
 int wf_client_send(wf_client_t *c, wf_cmsg_t *req);
 /* The next reply of any corr within timeout_ms (0: only one already there; -1: for ever), into
  * *reply (initialised here; fini it whatever the result).  An ERROR is returned as a reply
  * (WEFT_OK), its message also kept in wf_client_errmsg.
- * Errors: ETIMEDOUT, EPROTO (a reply that does not decode: dropped), ESYS, ECLOSED. */
+ * Errors: ETIMEDOUT, EPROTO (a reply that does not decode: dropped), ESYS, ECLOSED (a signal,
+ * or the server refused the handshake). */
 int wf_client_recv(wf_client_t *c, wf_cmsg_t *reply, int timeout_ms);
 
 /* Subscribe to the events of request `req`, or of every request with 0.  The SUB socket is made
@@ -93,7 +128,8 @@ uint64_t wf_client_dropped(const wf_client_t *c);
 
 /* Wait up to timeout_ms for a reply or an event to be readable.  Returns a mask of
  * WF_CLIENT_READY_REPLY and WF_CLIENT_READY_EVENT (0 when the time ran out); -1 on a socket
- * error or a signal. */
+ * error or a signal.  A refused handshake shows as WF_CLIENT_READY_REPLY: wf_client_recv then
+ * says ECLOSED. */
 #define WF_CLIENT_READY_REPLY 1
 #define WF_CLIENT_READY_EVENT 2
 int wf_client_poll(wf_client_t *c, int timeout_ms);

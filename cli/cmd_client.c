@@ -6,7 +6,11 @@
  * Every verb takes --server tcp://HOST:PORT (or $WEFT_SERVER; default tcp://127.0.0.1:7400),
  * the server's BASE address as `weft serve --bind` takes it: requests go to PORT+1, events
  * come from PORT+2.  --timeout SECONDS (default 10) bounds every wait for an answer, so a
- * server that is not there is reported at once, not waited for.
+ * server that is not there is reported at once, not waited for.  With --server-key and --key
+ * ($WEFT_SERVER_KEY, $WEFT_KEY) both sockets use CURVE (docs/security.md); a server that
+ * refuses the key is reported as such at once (client.h).
+ *
+ * submit's idempotency key is --idempotency-key (--key is the CURVE key file, as everywhere).
  *
  * Exit statuses (cli.h): 0 done (watch: the request succeeded), 1 the request failed or was
  * cancelled, the server refused (nothing to retry, already finished) or could not be reached,
@@ -42,7 +46,15 @@
 /* SUBMIT waits --timeout plus 1 ms per this many jobs: storing 10^6 jobs takes seconds. */
 #define S_SUBMIT_JOBS_PER_MS 10
 
-enum { S_OPT_SERVER = 2000, S_OPT_TIMEOUT, S_OPT_KEY, S_OPT_WAIT, S_OPT_SESSION };
+enum {
+    S_OPT_SERVER = 2000,
+    S_OPT_TIMEOUT,
+    S_OPT_SERVER_KEY,
+    S_OPT_KEY,
+    S_OPT_IDEMPOTENCY_KEY,
+    S_OPT_WAIT,
+    S_OPT_SESSION
+};
 
 #define S_SERVER_HELP                                                                              \
     "      --server tcp://HOST:PORT\n"                                                             \
@@ -50,6 +62,12 @@ enum { S_OPT_SERVER = 2000, S_OPT_TIMEOUT, S_OPT_KEY, S_OPT_WAIT, S_OPT_SESSION 
     "                           it: requests go to PORT+1, events come from PORT+2\n"              \
     "                           (default: $WEFT_SERVER, else tcp://127.0.0.1:7400)\n"              \
     "      --timeout SECONDS    how long to wait for an answer (default 10)\n"                     \
+    "      --server-key FILE|KEY\n"                                                                \
+    "                           CURVE: the server's public key, its server.pub file or the\n"      \
+    "                           40-character key (default: $WEFT_SERVER_KEY)\n"                    \
+    "      --key FILE           CURVE: your secret key file, as `weft keygen` writes it\n"         \
+    "                           (default: $WEFT_KEY); its NAME.pub must be in the server's\n"      \
+    "                           clients/ key directory (docs/security.md)\n"                       \
     "  -h, --help               this text\n"
 
 static int64_t
@@ -100,6 +118,8 @@ wf_cli_client_exit(int rc)
 typedef struct s_common {
     const char *server;
     int timeout_ms;
+    const char *server_key; /* --server-key; NULL: $WEFT_SERVER_KEY or none */
+    const char *key;        /* --key; NULL: $WEFT_KEY or none */
 } s_common_t;
 
 /* Handle a shared option; false when `c` is not one of them. *rc gets an exit status when the
@@ -115,6 +135,16 @@ s_common_opt(const char *verb, int c, s_common_t *o, int *rc)
         if (!wf_cli_timeout_ok(verb, optarg, &o->timeout_ms))
             *rc = WF_EXIT_USAGE;
         return true;
+    case S_OPT_SERVER_KEY:
+    case S_OPT_KEY:
+        if (!*optarg) {
+            fprintf(stderr, "weft %s: %s wants a %s\n", verb,
+                    c == S_OPT_KEY ? "--key" : "--server-key",
+                    c == S_OPT_KEY ? "key file" : "key or a key file");
+            *rc = WF_EXIT_USAGE;
+        }
+        *(c == S_OPT_KEY ? &o->key : &o->server_key) = optarg;
+        return true;
     default:
         return false;
     }
@@ -125,8 +155,11 @@ static wf_client_t *
 s_connect(const char *verb, const s_common_t *o)
 {
     wf_client_t *c = NULL;
-    char err[512] = "";
-    if (wf_client_open(&c, wf_client_server_default(o->server), err, sizeof err) != WEFT_OK) {
+    char err[1024] = "";
+    wf_client_keys_t keys;
+    if (!wf_client_keys_default(&keys, o->server_key, o->key, err, sizeof err) ||
+        wf_client_open(&c, wf_client_server_default(o->server), &keys, err, sizeof err) !=
+            WEFT_OK) {
         fprintf(stderr, "weft %s: %s\n", verb, err);
         return NULL;
     }
@@ -421,15 +454,17 @@ weft_cmd_submit(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"param", required_argument, NULL, 'p'},
-        {"key", required_argument, NULL, S_OPT_KEY},
+        {"idempotency-key", required_argument, NULL, S_OPT_IDEMPOTENCY_KEY},
         {"session", required_argument, NULL, S_OPT_SESSION},
         {"wait", no_argument, NULL, S_OPT_WAIT},
         {"server", required_argument, NULL, S_OPT_SERVER},
         {"timeout", required_argument, NULL, S_OPT_TIMEOUT},
+        {"server-key", required_argument, NULL, S_OPT_SERVER_KEY},
+        {"key", required_argument, NULL, S_OPT_KEY},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    s_common_t o = {NULL, WF_CLIENT_DEFAULT_TIMEOUT_MS};
+    s_common_t o = {.timeout_ms = WF_CLIENT_DEFAULT_TIMEOUT_MS};
     const char **params = calloc((size_t)argc + 1, sizeof *params);
     if (!params)
         abort();
@@ -447,7 +482,7 @@ weft_cmd_submit(int argc, char **argv)
                 rc = WF_EXIT_USAGE;
             params[nparams++] = optarg;
             break;
-        case S_OPT_KEY:
+        case S_OPT_IDEMPOTENCY_KEY:
             key = optarg;
             break;
         case S_OPT_SESSION:
@@ -466,8 +501,9 @@ weft_cmd_submit(int argc, char **argv)
                 "worker serves, say) go to stderr.\n"
                 "\n"
                 "  -p, --param NAME=VALUE   give a param a value (repeatable)\n"
-                "      --key KEY            an idempotency key: submitting again with the same\n"
-                "                           key gives the first request's id, not a new one\n"
+                "      --idempotency-key KEY\n"
+                "                           submitting again with the same KEY gives the first\n"
+                "                           request's id, not a new one\n"
                 "      --session NAME       the request's session (default: file:<FILE's name>)\n"
                 "      --wait               then follow the request as `weft watch` "
                 "does\n" S_SERVER_HELP "\n"
@@ -490,8 +526,8 @@ weft_cmd_submit(int argc, char **argv)
     }
     if (rc == WF_EXIT_OK && key && !wf_name_ok(key, strlen(key))) {
         fprintf(stderr,
-                "weft submit: --key wants 1 to %d characters of [A-Za-z0-9_.:-], got "
-                "'%s'\n",
+                "weft submit: --idempotency-key wants 1 to %d characters of [A-Za-z0-9_.:-], "
+                "got '%s'\n",
                 WF_MAX_NAME, key);
         rc = WF_EXIT_USAGE;
     }
@@ -605,6 +641,8 @@ s_parse_req_verb(const char *verb, int argc, char **argv, const char *help, int 
     static const struct option longopts[] = {
         {"server", required_argument, NULL, S_OPT_SERVER},
         {"timeout", required_argument, NULL, S_OPT_TIMEOUT},
+        {"server-key", required_argument, NULL, S_OPT_SERVER_KEY},
+        {"key", required_argument, NULL, S_OPT_KEY},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -656,7 +694,7 @@ weft_cmd_watch(int argc, char **argv)
         "\n" S_SERVER_HELP "\n"
         "exit status: 0 the request succeeded, 1 it failed or was cancelled (or the server was\n"
         "lost), 2 bad usage or no such request\n";
-    s_common_t o = {NULL, WF_CLIENT_DEFAULT_TIMEOUT_MS};
+    s_common_t o = {.timeout_ms = WF_CLIENT_DEFAULT_TIMEOUT_MS};
     uint64_t id = 0;
     int rc = s_parse_req_verb("watch", argc, argv, help, 1, &o, &id, NULL);
     if (rc != WF_EXIT_OK)
@@ -690,7 +728,7 @@ s_cancel_retry(bool cancel, int argc, char **argv)
         "\n" S_SERVER_HELP "\n"
         "exit status: 0 retrying, 1 refused (nothing failed or was cancelled) or the server\n"
         "could not be reached, 2 bad usage or no such request or job\n";
-    s_common_t o = {NULL, WF_CLIENT_DEFAULT_TIMEOUT_MS};
+    s_common_t o = {.timeout_ms = WF_CLIENT_DEFAULT_TIMEOUT_MS};
     uint64_t id = 0;
     const char *job = NULL;
     int rc =
@@ -750,6 +788,8 @@ s_parse_plain(const char *verb, int argc, char **argv, const char *help, s_commo
     static const struct option longopts[] = {
         {"server", required_argument, NULL, S_OPT_SERVER},
         {"timeout", required_argument, NULL, S_OPT_TIMEOUT},
+        {"server-key", required_argument, NULL, S_OPT_SERVER_KEY},
+        {"key", required_argument, NULL, S_OPT_KEY},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -782,7 +822,7 @@ weft_cmd_workers(int argc, char **argv)
         "from them.  A server's own --local-slots show as one worker named local.\n"
         "\n" S_SERVER_HELP "\n"
         "exit status: 0 listed, 1 the server could not be reached, 2 bad usage\n";
-    s_common_t o = {NULL, WF_CLIENT_DEFAULT_TIMEOUT_MS};
+    s_common_t o = {.timeout_ms = WF_CLIENT_DEFAULT_TIMEOUT_MS};
     int rc = s_parse_plain("workers", argc, argv, help, &o);
     if (rc != WF_EXIT_OK)
         return rc < 0 ? WF_EXIT_OK : rc;
@@ -854,7 +894,7 @@ weft_cmd_workers(int argc, char **argv)
 static int
 s_board_verb(const char *verb, wf_cmsg_kind kind, int argc, char **argv, const char *help)
 {
-    s_common_t o = {NULL, WF_CLIENT_DEFAULT_TIMEOUT_MS};
+    s_common_t o = {.timeout_ms = WF_CLIENT_DEFAULT_TIMEOUT_MS};
     int rc = s_parse_plain(verb, argc, argv, help, &o);
     if (rc != WF_EXIT_OK)
         return rc < 0 ? WF_EXIT_OK : rc;
@@ -914,7 +954,7 @@ weft_cmd_drain(int argc, char **argv)
         "the running jobs take; --timeout bounds each wait for an answer.\n"
         "\n" S_SERVER_HELP "\n"
         "exit status: 0 stopped, 1 the server could not be reached, 2 bad usage\n";
-    s_common_t o = {NULL, WF_CLIENT_DEFAULT_TIMEOUT_MS};
+    s_common_t o = {.timeout_ms = WF_CLIENT_DEFAULT_TIMEOUT_MS};
     int rc = s_parse_plain("drain", argc, argv, help, &o);
     if (rc != WF_EXIT_OK)
         return rc < 0 ? WF_EXIT_OK : rc;
@@ -939,10 +979,8 @@ weft_cmd_drain(int argc, char **argv)
             asked = last_ask = now;
         }
         if (asked && now - asked > o.timeout_ms) {
-            fprintf(stderr,
-                    "weft drain: no answer from %s within %d s: is `weft serve` "
-                    "running?\n",
-                    wf_client_server(c), (o.timeout_ms + 999) / 1000);
+            wf_client_timed_out(c, o.timeout_ms);
+            fprintf(stderr, "weft drain: %s\n", wf_client_errmsg(c));
             rc = WF_EXIT_FAILED;
             break;
         }

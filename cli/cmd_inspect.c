@@ -283,11 +283,13 @@ typedef struct s_opts {
     const char **params;
     size_t nparams;
     bool out, err;
-    const char *server;  /* status, why: ask this server instead of reading a state directory */
-    const char *timeout; /* with --server: seconds to wait for an answer */
+    const char *server;     /* status, why: ask this server instead of reading a state directory */
+    const char *timeout;    /* with --server: seconds to wait for an answer */
+    const char *server_key; /* with --server: CURVE, the server's public key */
+    const char *key;        /* with --server: CURVE, our secret key file */
 } s_opts_t;
 
-enum { S_OPT_STATE = 1000, S_OPT_SERVER, S_OPT_TIMEOUT };
+enum { S_OPT_STATE = 1000, S_OPT_SERVER, S_OPT_TIMEOUT, S_OPT_SERVER_KEY, S_OPT_KEY };
 
 static int
 s_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts,
@@ -305,6 +307,12 @@ s_getopt(int argc, char **argv, const char *shortopts, const struct option *long
             break;
         case S_OPT_TIMEOUT:
             o->timeout = optarg;
+            break;
+        case S_OPT_SERVER_KEY:
+            o->server_key = optarg;
+            break;
+        case S_OPT_KEY:
+            o->key = optarg;
             break;
         case 'r':
             o->request = optarg;
@@ -340,7 +348,21 @@ s_getopt(int argc, char **argv, const char *shortopts, const struct option *long
     "      --server tcp://HOST:PORT\n"                                                             \
     "                    ask this weft server (its base address, as `weft serve --bind` takes\n"   \
     "                    it: the client endpoint is PORT+1) instead of reading a state dir\n"      \
-    "      --timeout S   with --server: seconds to wait for an answer (default 10)\n"
+    "      --timeout S   with --server: seconds to wait for an answer (default 10)\n"              \
+    "      --server-key FILE|KEY, --key FILE\n"                                                    \
+    "                    with --server: CURVE, the server's public key (server.pub or\n"           \
+    "                    the key) and your secret key file (default: $WEFT_SERVER_KEY,\n"          \
+    "                    $WEFT_KEY; docs/security.md)\n"
+
+/* --server-key and --key mean nothing without --server: say so rather than ignore them. */
+static bool
+s_keys_need_server(const char *verb, const s_opts_t *o)
+{
+    if (o->server || (!o->server_key && !o->key))
+        return true;
+    fprintf(stderr, "weft %s: --server-key and --key go with --server\n", verb);
+    return false;
+}
 
 /* Connect for a verb given --server; prints why not and returns NULL with *exit_p set. */
 static wf_client_t *
@@ -355,8 +377,14 @@ s_server_open(const char *verb, const s_opts_t *o, int *timeout_ms, int *exit_p)
         return NULL;
     }
     wf_client_t *c = NULL;
-    char err[512] = "";
-    if (wf_client_open(&c, o->server, err, sizeof err) != WEFT_OK) {
+    char err[1024] = "";
+    wf_client_keys_t keys;
+    if ((o->server_key && !*o->server_key) || (o->key && !*o->key)) {
+        fprintf(stderr, "weft %s: --server-key and --key want a key or a file\n", verb);
+        return NULL;
+    }
+    if (!wf_client_keys_default(&keys, o->server_key, o->key, err, sizeof err) ||
+        wf_client_open(&c, o->server, &keys, err, sizeof err) != WEFT_OK) {
         fprintf(stderr, "weft %s: %s\n", verb, err);
         return NULL;
     }
@@ -468,6 +496,8 @@ weft_cmd_status(int argc, char **argv)
         {"state", required_argument, NULL, S_OPT_STATE},
         {"server", required_argument, NULL, S_OPT_SERVER},
         {"timeout", required_argument, NULL, S_OPT_TIMEOUT},
+        {"server-key", required_argument, NULL, S_OPT_SERVER_KEY},
+        {"key", required_argument, NULL, S_OPT_KEY},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -495,6 +525,8 @@ weft_cmd_status(int argc, char **argv)
         return WF_EXIT_USAGE;
     }
     const char *req_arg = optind < argc ? argv[optind] : NULL;
+    if (!s_keys_need_server("status", &o))
+        return WF_EXIT_USAGE;
     if (o.server)
         return s_status_server(&o, req_arg);
 
@@ -1224,6 +1256,8 @@ weft_cmd_why(int argc, char **argv)
         {"request", required_argument, NULL, 'r'},
         {"server", required_argument, NULL, S_OPT_SERVER},
         {"timeout", required_argument, NULL, S_OPT_TIMEOUT},
+        {"server-key", required_argument, NULL, S_OPT_SERVER_KEY},
+        {"key", required_argument, NULL, S_OPT_KEY},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -1244,6 +1278,10 @@ weft_cmd_why(int argc, char **argv)
         "                        --bind` takes it: the client endpoint is PORT+1) instead\n"
         "                        of reading a state directory\n"
         "      --timeout S       with --server: seconds to wait for an answer (default 10)\n"
+        "      --server-key FILE|KEY, --key FILE\n"
+        "                        with --server: CURVE, the server's public key (server.pub\n"
+        "                        or the key) and your secret key file (default:\n"
+        "                        $WEFT_SERVER_KEY, $WEFT_KEY; docs/security.md)\n"
         "  -h, --help            this text\n"
         "\n"
         "exit status: 0 explained (whatever the state), 1 the server could not be reached,\n"
@@ -1256,6 +1294,8 @@ weft_cmd_why(int argc, char **argv)
         fprintf(stderr, "%s\n", usage);
         return WF_EXIT_USAGE;
     }
+    if (!s_keys_need_server("why", &o))
+        return WF_EXIT_USAGE;
     const char *job = argv[optind];
     char *state = NULL;
     weft_engine_t *eng = NULL;

@@ -17,6 +17,11 @@
  * A board silent for --give-up seconds makes the worker stop its running jobs (the board has
  * re-queued them by then); it keeps reconnecting and keeps its unacknowledged reports.
  *
+ * CURVE (docs/security.md): --server-key and --key, or $WEFT_SERVER_KEY and $WEFT_KEY, both or
+ * neither.  The key files are checked before anything starts, so a typo exits 1 at once; a key
+ * the server does not admit shows as a board that never answers (the worker logs it and keeps
+ * trying, and gets in once the server admits the key and re-reads its keys).
+ *
  * Exit statuses: 0 stopped by a signal, 1 the worker could not start, 2 usage.
  *
  * Until cli.h declares it (the verb table in main.c), the verb is declared here.
@@ -37,6 +42,8 @@
 #include "shell.h"
 
 #define S_ENDPOINT_ENV "WEFT_WORKER_CONNECT"
+#define S_SERVER_KEY_ENV "WEFT_SERVER_KEY"
+#define S_KEY_ENV "WEFT_KEY"
 #define S_DEFAULT_LOGS "weft-worker-logs"
 /* Ten minutes: well past any board restart or network blip, short enough that jobs the board
  * has long since re-queued elsewhere do not run on here for hours. */
@@ -51,6 +58,8 @@ typedef struct worker_opts {
     long slots;
     long heartbeat_ms; /* 0: the library's default (the board's WELCOME decides anyway) */
     long give_up_s;
+    const char *server_key; /* CURVE: the server's public key or server.pub; NULL for none */
+    const char *key;        /* CURVE: this worker's secret key file */
 } worker_opts_t;
 
 static void
@@ -72,13 +81,23 @@ s_help(void)
            "      --heartbeat MS      heartbeat interval until the board says its own\n"
            "      --give-up SECONDS   stop running jobs after the board has been silent this\n"
            "                          long; 0 never (default: %d)\n"
+           "      --server-key FILE|KEY\n"
+           "                          CURVE: the server's public key, its server.pub file or\n"
+           "                          the 40-character key (default: $%s)\n"
+           "      --key FILE          CURVE: this worker's secret key file, as `weft keygen`\n"
+           "                          writes it, mode 0600 (default: $%s); its NAME.pub must\n"
+           "                          be in the server's workers/ key directory\n"
            "  -h, --help              this text\n"
            "\n"
            "On SIGINT or SIGTERM running jobs are stopped and handed back to the board, which\n"
            "runs them again elsewhere without counting it against their retries.\n"
            "\n"
+           "--server-key and --key go together: with them every connection is encrypted and\n"
+           "authenticated (docs/security.md).  A worker whose key the server does not admit\n"
+           "gets no answer; it says so on stderr and keeps trying.\n"
+           "\n"
            "exit status: 0 stopped by a signal, 1 could not start, 2 invalid arguments\n",
-           S_ENDPOINT_ENV, S_DEFAULT_LOGS, S_DEFAULT_GIVE_UP_S);
+           S_ENDPOINT_ENV, S_DEFAULT_LOGS, S_DEFAULT_GIVE_UP_S, S_SERVER_KEY_ENV, S_KEY_ENV);
 }
 
 /* Strict decimal in [lo, hi]; prints why and returns false otherwise. */
@@ -122,7 +141,7 @@ s_types_ok(const char *list)
 static int
 s_parse(int argc, char **argv, worker_opts_t *o)
 {
-    enum { OPT_HEARTBEAT = 256, OPT_GIVE_UP };
+    enum { OPT_HEARTBEAT = 256, OPT_GIVE_UP, OPT_SERVER_KEY, OPT_KEY };
     static const struct option longopts[] = {
         {"connect", required_argument, NULL, 'c'},
         {"types", required_argument, NULL, 't'},
@@ -131,12 +150,18 @@ s_parse(int argc, char **argv, worker_opts_t *o)
         {"logs", required_argument, NULL, 'l'},
         {"heartbeat", required_argument, NULL, OPT_HEARTBEAT},
         {"give-up", required_argument, NULL, OPT_GIVE_UP},
+        {"server-key", required_argument, NULL, OPT_SERVER_KEY},
+        {"key", required_argument, NULL, OPT_KEY},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     memset(o, 0, sizeof *o);
     const char *env = getenv(S_ENDPOINT_ENV);
     o->endpoint = env && *env ? env : NULL;
+    env = getenv(S_SERVER_KEY_ENV);
+    o->server_key = env && *env ? env : NULL;
+    env = getenv(S_KEY_ENV);
+    o->key = env && *env ? env : NULL;
     o->logs = S_DEFAULT_LOGS;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     o->slots = cores < 1 ? 1 : cores > (long)WF_MAX_SLOTS ? (long)WF_MAX_SLOTS : cores;
@@ -182,6 +207,16 @@ s_parse(int argc, char **argv, worker_opts_t *o)
             if (!s_parse_long("--give-up", optarg, 0, S_MAX_GIVE_UP_S, &o->give_up_s))
                 return WF_EXIT_USAGE;
             break;
+        case OPT_SERVER_KEY:
+        case OPT_KEY:
+            if (!*optarg) {
+                fprintf(stderr, "weft worker: %s wants a %s\n",
+                        c == OPT_KEY ? "--key" : "--server-key",
+                        c == OPT_KEY ? "key file" : "key or a key file");
+                return WF_EXIT_USAGE;
+            }
+            *(c == OPT_KEY ? &o->key : &o->server_key) = optarg;
+            break;
         case 'h':
             s_help();
             return -1;
@@ -197,6 +232,12 @@ s_parse(int argc, char **argv, worker_opts_t *o)
     if (!o->endpoint) {
         fprintf(stderr, "weft worker: no board to connect to: give --connect ENDPOINT or set "
                         "$" S_ENDPOINT_ENV "  (weft worker --help)\n");
+        return WF_EXIT_USAGE;
+    }
+    if (!o->server_key != !o->key) {
+        fprintf(stderr, "weft worker: CURVE needs both the server's public key (--server-key or "
+                        "$" S_SERVER_KEY_ENV ") and this worker's key file (--key or $" S_KEY_ENV
+                        "), or neither\n");
         return WF_EXIT_USAGE;
     }
     return WF_EXIT_OK;
@@ -263,6 +304,17 @@ weft_cmd_worker(int argc, char **argv)
         rc = weft_worker_set_heartbeat(w, (int)o.heartbeat_ms);
     if (rc == WEFT_OK)
         rc = weft_worker_set_give_up(w, (int)(o.give_up_s * 1000));
+    if (rc == WEFT_OK && o.key) {
+        /* It logs why it refuses (a missing file, a mode too open, not a key file). */
+        rc = weft_worker_set_curve(w, o.server_key, o.key);
+        if (rc != WEFT_OK) {
+            fprintf(stderr,
+                    "weft worker: cannot use the CURVE keys (--server-key %s, --key %s): %s\n",
+                    o.server_key, o.key, weft_strerror(rc));
+            rc = WF_EXIT_FAILED;
+            goto cleanup;
+        }
+    }
     if (rc == WEFT_OK)
         rc = weft_worker_start(w, (unsigned)o.slots);
     if (rc != WEFT_OK) {
@@ -270,8 +322,8 @@ weft_cmd_worker(int argc, char **argv)
         rc = WF_EXIT_FAILED;
         goto cleanup;
     }
-    printf("weft worker %s: connecting to %s, %ld slot%s, types shell\n", wf_worker_name(w),
-           o.endpoint, o.slots, o.slots == 1 ? "" : "s");
+    printf("weft worker %s: connecting to %s%s, %ld slot%s, types shell\n", wf_worker_name(w),
+           o.endpoint, o.key ? " with CURVE" : "", o.slots, o.slots == 1 ? "" : "s");
     fflush(stdout);
 
     int sig = 0;

@@ -52,6 +52,13 @@
  *   leaves out attempts stopped this way that are still winding down: the board must not
  *   re-adopt work that will never be reported.
  * - Payloads reach the handler with a NUL after the last byte, so text reads as a C string.
+ * - CURVE (weft_worker_set_curve): every DEALER the loop creates, the first and each one after
+ *   a reconnect, is a CURVE client with the same keys.  A server that refuses our key fails the
+ *   handshake, and libzmq does not retry that connection: nothing ever arrives.  That is the
+ *   silence the liveness window already handles (the socket is replaced after the backoff), so
+ *   a refused worker costs one handshake per backoff period and gets in at the first attempt
+ *   after the server admits its key.  The key files are read with czmq's zconfig, bounded, not
+ *   through engine/auth.h: workers know proto and the public API, never the engine.
  *
  * Workload: up to WF_MAX_SLOTS runners and as many running attempts; a handful of messages per
  * job plus one heartbeat per interval.  Linear scans over runners and unacked reports are fine
@@ -63,6 +70,7 @@
 
 #include <czmq.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -70,6 +78,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Until the board's WELCOME says otherwise (the engine's defaults, DESIGN.md). */
@@ -92,6 +101,11 @@
 #define S_RUNNER_SEND_WAIT_MS 100
 /* How long the I/O thread may keep trying to deliver BYE after the DEALER is closed. */
 #define S_BYE_LINGER_MS 200
+/* A CURVE key: 32 bytes, 40 characters of Z85.  A zcert file is ~300 bytes: anything over
+ * 64 KiB is not one (the same bound as the server's key directories). */
+#define S_CURVE_KEY_LEN 32
+#define S_CURVE_Z85_LEN 40
+#define S_MAX_CERT_FILE (64 * 1024)
 
 /* Runner -> loop frames: [header][encoded wire message]. */
 #define S_HDR_LEN 5
@@ -189,6 +203,10 @@ struct weft_worker {
     uint32_t ntypes;
     int heartbeat_ms;
     int give_up_ms;         /* 0: never give up on a silent board */
+    bool curve;             /* weft_worker_set_curve: every DEALER is a CURVE client */
+    uint8_t curve_server[S_CURVE_KEY_LEN]; /* the server's public key */
+    uint8_t curve_public[S_CURVE_KEY_LEN]; /* this worker's key pair */
+    uint8_t curve_secret[S_CURVE_KEY_LEN];
     bool started;
     uint32_t slots;
     s_runner_t *runners;    /* slots entries */
@@ -312,6 +330,118 @@ s_host_name(char *out, size_t cap)
     out[n] = '\0';
     if (n == 0)
         snprintf(out, cap + 1, "localhost");
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* CURVE keys                                                                                 */
+
+/* 40 characters of Z85 into 32 bytes; false if malformed or the (never valid) all-zero key. */
+static bool
+s_z85_key(const char *text, uint8_t key[S_CURVE_KEY_LEN])
+{
+    if (!text || strnlen(text, S_CURVE_Z85_LEN + 1) != S_CURVE_Z85_LEN ||
+        !zmq_z85_decode(key, text))
+        return false;
+    uint8_t acc = 0;
+    for (int i = 0; i < S_CURVE_KEY_LEN; i++)
+        acc |= key[i];
+    return acc != 0;
+}
+
+/* Read the keys of a zcert file as `weft keygen` writes it.  Not zcert_load: it would read
+ * PATH_secret instead when one exists, and reads a file of any size or kind.  Here a FIFO
+ * cannot hang the caller (O_NONBLOCK, regular files only), the size is capped, and with
+ * need_secret the file must hold a secret key that only its owner can read or change, as ssh
+ * demands of its keys.  Logs why it refuses.  Returns WEFT_OK, WEFT_ENOTFOUND (no such file),
+ * WEFT_ETOOBIG, WEFT_ESYS (unreadable) or WEFT_EINVAL (not a certificate, no secret key, mode
+ * too open). */
+static int
+s_cert_read(const weft_worker_t *w, const char *path, bool need_secret,
+            uint8_t pub[S_CURVE_KEY_LEN], uint8_t sec[S_CURVE_KEY_LEN])
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        int e = errno;
+        s_log(w, "cannot read the key file %s: %s", path, strerror(e));
+        return e == ENOENT || e == ENOTDIR ? WEFT_ENOTFOUND : WEFT_ESYS;
+    }
+    int rc = WEFT_OK;
+    char *buf = NULL;
+    zchunk_t *chunk = NULL;
+    zconfig_t *root = NULL;
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        s_log(w, "cannot read the key file %s: %s", path, strerror(errno));
+        rc = WEFT_ESYS;
+        goto cleanup;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        s_log(w, "the key file %s is not a regular file", path);
+        rc = WEFT_EINVAL;
+        goto cleanup;
+    }
+    if (need_secret && (st.st_mode & (S_IRWXG | S_IRWXO))) {
+        s_log(w, "%s holds a secret key but others may read or change it (mode %03o); chmod 600 it",
+              path, (unsigned)(st.st_mode & 0777));
+        rc = WEFT_EINVAL;
+        goto cleanup;
+    }
+    if (st.st_size > S_MAX_CERT_FILE) {
+        s_log(w, "the key file %s is %lld bytes, more than a certificate's %d", path,
+              (long long)st.st_size, S_MAX_CERT_FILE);
+        rc = WEFT_ETOOBIG;
+        goto cleanup;
+    }
+    buf = s_alloc(S_MAX_CERT_FILE + 1);
+    size_t len = 0;
+    while (len <= S_MAX_CERT_FILE) {
+        ssize_t got = read(fd, buf + len, S_MAX_CERT_FILE + 1 - len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            s_log(w, "cannot read the key file %s: %s", path, strerror(errno));
+            rc = WEFT_ESYS;
+            goto cleanup;
+        }
+        if (got == 0)
+            break;
+        len += (size_t)got;
+    }
+    if (len > S_MAX_CERT_FILE) {
+        s_log(w, "the key file %s grew past %d bytes while read", path, S_MAX_CERT_FILE);
+        rc = WEFT_ETOOBIG;
+        goto cleanup;
+    }
+    chunk = zchunk_new(buf, len);
+    root = chunk ? zconfig_chunk_load(chunk) : NULL;
+    const char *pub_txt = root ? zconfig_get(root, "/curve/public-key", NULL) : NULL;
+    const char *sec_txt = root ? zconfig_get(root, "/curve/secret-key", NULL) : NULL;
+    if (!s_z85_key(pub_txt, pub)) {
+        s_log(w, "%s is not a CURVE certificate (no valid curve/public-key)", path);
+        rc = WEFT_EINVAL;
+    } else if (need_secret && !s_z85_key(sec_txt, sec)) {
+        s_log(w, "%s holds no secret key (give the key file itself, not NAME.pub)", path);
+        rc = WEFT_EINVAL;
+    }
+cleanup:
+    zconfig_destroy(&root);
+    zchunk_destroy(&chunk);
+    if (buf) {
+        explicit_bzero(buf, S_MAX_CERT_FILE + 1);
+        free(buf);
+    }
+    close(fd);
+    return rc;
+}
+
+/* Make a fresh DEALER a CURVE client of the server with the worker's keys (before connect). */
+static bool
+s_curve_apply(const weft_worker_t *w, zsock_t *sock)
+{
+    void *h = zsock_resolve(sock);
+    return zmq_setsockopt(h, ZMQ_CURVE_SERVERKEY, w->curve_server, S_CURVE_KEY_LEN) == 0 &&
+           zmq_setsockopt(h, ZMQ_CURVE_PUBLICKEY, w->curve_public, S_CURVE_KEY_LEN) == 0 &&
+           zmq_setsockopt(h, ZMQ_CURVE_SECRETKEY, w->curve_secret, S_CURVE_KEY_LEN) == 0;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -650,7 +780,10 @@ s_connect(s_loop_t *L)
     } else {
         zsock_set_maxmsgsize(L->dealer, (int)WF_MAX_WIRE_MSG);
         zsock_set_linger(L->dealer, 0);
-        if (zsock_connect(L->dealer, "%s", w->endpoint) != 0) {
+        if (w->curve && !s_curve_apply(w, L->dealer)) {
+            s_log(w, "cannot make the socket a CURVE client: %s", zmq_strerror(errno));
+            zsock_destroy(&L->dealer);
+        } else if (zsock_connect(L->dealer, "%s", w->endpoint) != 0) {
             s_log(w, "cannot connect to %s: %s", w->endpoint, zmq_strerror(errno));
             zsock_destroy(&L->dealer);
         }
@@ -1102,8 +1235,13 @@ s_on_timers(s_loop_t *L)
 {
     weft_worker_t *w = L->w;
     if (L->dealer && L->now - L->last_recv >= L->heartbeat_ms * (int64_t)L->liveness) {
-        s_log(w, "no word from the board at %s for %" PRId64 " ms; reconnecting in %" PRId64 " ms",
-              w->endpoint, L->now - L->last_recv, L->backoff_ms);
+        /* With CURVE, a connection never WELCOMEd is most likely a refused handshake. */
+        s_log(w, "no word from the board at %s for %" PRId64 " ms; reconnecting in %" PRId64
+              " ms%s",
+              w->endpoint, L->now - L->last_recv, L->backoff_ms,
+              w->curve && !L->welcomed ? " (CURVE: is this worker's public key in the server's "
+                                         "workers/ key directory, and the server key right?)"
+                                       : "");
         s_disconnect(L);
     }
     if (L->dealer && L->welcomed && L->now >= L->next_hb) {
@@ -1320,6 +1458,36 @@ weft_worker_set_give_up(weft_worker_t *w, int ms)
     return WEFT_OK;
 }
 
+int
+weft_worker_set_curve(weft_worker_t *w, const char *server_key, const char *cert_path)
+{
+    if (!w || !server_key || !cert_path)
+        return WEFT_EINVAL;
+    if (w->started)
+        return WEFT_ESTATE;
+    if (!zsys_has_curve()) {
+        s_log(w, "this libzmq was built without CURVE");
+        return WEFT_EINVAL;
+    }
+    uint8_t server[S_CURVE_KEY_LEN], pub[S_CURVE_KEY_LEN];
+    uint8_t sec[S_CURVE_KEY_LEN] = {0}, unused[S_CURVE_KEY_LEN] = {0};
+    int rc = WEFT_OK;
+    /* The key itself, or the file holding it (server.pub). */
+    if (!s_z85_key(server_key, server))
+        rc = s_cert_read(w, server_key, false, server, unused);
+    if (rc == WEFT_OK)
+        rc = s_cert_read(w, cert_path, true, pub, sec);
+    if (rc == WEFT_OK) {
+        memcpy(w->curve_server, server, sizeof server);
+        memcpy(w->curve_public, pub, sizeof pub);
+        memcpy(w->curve_secret, sec, sizeof sec);
+        w->curve = true;
+    }
+    explicit_bzero(sec, sizeof sec);
+    explicit_bzero(unused, sizeof unused);
+    return rc;
+}
+
 /* Stop and join runners [0, n) and free the runner table.  They must be idle or stoppable. */
 static void
 s_runners_stop(weft_worker_t *w, uint32_t n)
@@ -1423,6 +1591,7 @@ weft_worker_destroy(weft_worker_t **w_p)
         s_runners_stop(w, w->slots);
     }
     free(w->endpoint);
+    explicit_bzero(w->curve_secret, sizeof w->curve_secret);
     free(w);
     *w_p = NULL;
 }

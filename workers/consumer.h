@@ -21,7 +21,10 @@
  *   as a lost attempt, so shutting a worker down never spends a job's own retries;
  * - with weft_worker_set_give_up(w, ms), a board silent for ms (across reconnects) makes the
  *   worker stop every running attempt, reported as for destroy (nothing unless DONE) and left
- *   out of later HELLOs; unacknowledged reports are kept and reconnecting goes on.
+ *   out of later HELLOs; unacknowledged reports are kept and reconnecting goes on;
+ * - with weft_worker_set_curve, every DEALER (reconnects included) is a CURVE client; a server
+ *   that refuses the key is treated as a silent one (liveness window, then a new socket after
+ *   the backoff), so the worker never hangs and gets in once its key is admitted.
  */
 #ifndef WF_CONSUMER_H
 #define WF_CONSUMER_H

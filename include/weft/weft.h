@@ -243,6 +243,17 @@ WEFT_EXPORT int weft_worker_set_heartbeat(weft_worker_t *w, int heartbeat_ms);
  * its handler returns 0; the worker keeps its unacknowledged reports and keeps reconnecting.
  * Before weft_worker_start.  Errors: EINVAL (ms < 0), ESTATE (started). */
 WEFT_EXPORT int weft_worker_set_give_up(weft_worker_t *w, int ms);
+/* Connect with CURVE (docs/security.md), to a server whose public key is `server_key` (its 40
+ * Z85 characters, or the path of a certificate file holding it: server.pub), as the key pair in
+ * the certificate file `cert_path` (as `weft keygen` writes it; it must hold the secret key and
+ * must not be readable or writable by group or others).  Applies to every connection the worker
+ * makes, reconnects included.  A server that refuses the key looks like a silent one: the
+ * worker keeps reconnecting with backoff and gets in once the key is admitted.  Before
+ * weft_worker_start.  Errors: EINVAL (NULL argument, not a certificate, no secret key, mode too
+ * open, no CURVE in libzmq), ENOTFOUND (no such file), ETOOBIG, ESYS (unreadable), ESTATE
+ * (started); the reason is logged on stderr. */
+WEFT_EXPORT int weft_worker_set_curve(weft_worker_t *w, const char *server_key,
+                                      const char *cert_path);
 WEFT_EXPORT int weft_worker_start(weft_worker_t *w, unsigned slots);
 WEFT_EXPORT void weft_worker_destroy(weft_worker_t **w_p);
 

@@ -145,11 +145,11 @@ check "watch of a finished request exits 0 at once" [ "$rc" = 0 ]
 check "  ... with its outcome" has "^request $waited \(small\) succeeded"
 
 # ---- idempotency key ----
-ws submit --key the-key small.yml
+ws submit --idempotency-key the-key small.yml
 k1=$(cat "$T/out.txt")
-ws submit --key the-key small.yml
+ws submit --idempotency-key the-key small.yml
 k2=$(cat "$T/out.txt")
-check "the same --key gives the same id" [ -n "$k1" -a "$k1" = "$k2" ]
+check "the same --idempotency-key gives the same id" [ -n "$k1" -a "$k1" = "$k2" ]
 ws submit small.yml
 check "  ... and no key a new one" [ "$(cat "$T/out.txt")" != "$k1" ]
 
@@ -295,8 +295,8 @@ check "watch of a malformed id exits 2" [ "$rc" = 2 ]
 w workers --server http://example.com
 check "a malformed --server exits 2" [ "$rc" = 2 ]
 check "  ... explaining the form" err_has 'tcp://HOST:PORT'
-ws submit --key 'bad key' small.yml
-check "a malformed --key exits 2" [ "$rc" = 2 ]
+ws submit --idempotency-key 'bad key' small.yml
+check "a malformed --idempotency-key exits 2" [ "$rc" = 2 ]
 ws workers --timeout 0
 check "a bad --timeout exits 2" [ "$rc" = 2 ]
 for verb in submit watch cancel retry workers pause resume drain; do

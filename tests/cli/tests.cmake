@@ -14,3 +14,12 @@ set_tests_properties(weft.cli_server PROPERTIES TIMEOUT 600 LABELS integration)
 add_test(NAME weft.cli_python COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/python_test.sh
          $<TARGET_FILE:weft_cli> ${PROJECT_SOURCE_DIR}/examples/python)
 set_tests_properties(weft.cli_python PROPERTIES TIMEOUT 600 LABELS integration)
+add_test(NAME weft.cli_curve COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/curve_test.sh
+         $<TARGET_FILE:weft_cli>)
+set_tests_properties(weft.cli_curve PROPERTIES TIMEOUT 600 LABELS integration)
+# Server mode under failure: SIGKILL/SIGSTOP of a worker, SIGKILL and restart of the server,
+# hostile frames on every port, each during a 1,000-job run (python3 is optional: without it
+# only raw TCP garbage is sent).  A few minutes; more under a sanitizer.
+add_test(NAME weft.cli_reliability COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/reliability_test.sh
+         $<TARGET_FILE:weft_cli>)
+set_tests_properties(weft.cli_reliability PROPERTIES TIMEOUT 900 LABELS "integration;slow")
