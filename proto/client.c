@@ -927,6 +927,7 @@ typedef struct s_dec {
     wf_cmsg_t *out; /* owns the arena */
     bool have_corr;
     uint64_t corr;
+    size_t spent;   /* bytes of arrays allocated so far for this message */
 } s_dec_t;
 
 static int s_fail(s_dec_t *d, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -1107,6 +1108,12 @@ s_dec_value(s_dec_t *d, s_rd_t *r, const s_field_t *f, void *base)
         size_t stride = f->type == FT_NAMES   ? WF_MAX_NAME + 1
                         : f->type == FT_TEXTS ? WF_MAX_MESSAGE + 1
                                               : f->size;
+        /* Decoded arrays are wider than their wire form (a 2-byte name takes a 129-byte
+         * slot): keep the whole message within WF_MAX_CLIENT_DECODED. */
+        if ((uint64_t)n * stride > WF_MAX_CLIENT_DECODED - d->spent)
+            return s_fail(d, WEFT_ETOOBIG, "the message would decode to more than %llu bytes",
+                          (unsigned long long)WF_MAX_CLIENT_DECODED);
+        d->spent += (size_t)n * stride;
         char *arr = n ? s_alloc(d->out, (size_t)n * stride) : NULL;
         s_set_ptr(base, f->off, arr);
         s_set_cnt(base, f->cnt, n);

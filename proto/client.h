@@ -168,4 +168,9 @@ int wf_cmsg_topic_req(const uint8_t *buf, size_t len, uint64_t *req_p);
  * replies with job lists are bounded the same way. */
 #define WF_MAX_CLIENT_MSG ((int64_t)256 << 20)
 
+/* The most a decoded client message may take in memory: its arrays use fixed-width slots (a
+ * 2-byte job name takes WF_MAX_NAME+1), so without a cap a hostile 256 MiB frame of tiny names
+ * would decode to ~16 GiB.  A 10^6-job SUBMIT decodes to ~700 MiB; 1 GiB leaves room. */
+#define WF_MAX_CLIENT_DECODED ((size_t)1 << 30)
+
 #endif
