@@ -478,7 +478,7 @@ int
 wf_board_ready_reason(const wf_board_t *b, const wf_job_t *job)
 {
     if (wf_timer_armed(&job->timer))
-        return WEFT_REASON_BACKOFF;
+        return job->st.reason == WEFT_REASON_REQUEUED ? WEFT_REASON_REQUEUED : WEFT_REASON_BACKOFF;
     const wf_pool_t *p = s_pool(job);
     if (p && p->running >= p->limit)
         return WEFT_REASON_WAIT_POOL;

@@ -194,8 +194,16 @@ wf_dispatch_resume(wf_core_t *core, wf_req_t *req)
         wf_job_t *j = &req->jobs[i];
         switch (j->st.state) {
         case WEFT_JOB_RUNNING:
-            /* Its consumer died with the old engine: run it again, at no cost to its budgets. */
-            s_ready(core, j, WEFT_REASON_REQUEUED);
+            /* Its consumer may have died with the old engine, or (server mode) may still run it
+             * and re-adopt it when it reconnects: either way it costs no budget.  With a grace
+             * period it waits that long for its consumer before anyone else may take it. */
+            if (core->requeue_grace_ms > 0) {
+                j->st.retry_at_ms = 0;
+                wf_core_transition(core, j, WEFT_JOB_READY, WEFT_REASON_REQUEUED);
+                wf_timer_set(core->deadlines, &j->timer, core->now + core->requeue_grace_ms);
+            } else {
+                s_ready(core, j, WEFT_REASON_REQUEUED);
+            }
             break;
         case WEFT_JOB_READY:
             if (j->st.retry_at_ms > core->wall) {

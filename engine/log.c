@@ -32,3 +32,23 @@ wf_log(int level, const char *id, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "weft: %s %s: %s\n", names[level], id, line);
 }
+
+int
+wf_log_allow(wf_log_limit_t *lim, int64_t now, const char *id)
+{
+    int64_t window = now / 1000;
+    if (window != lim->window) {
+        if (lim->suppressed)
+            wf_log(WF_LOG_WARN, id, "%d similar message(s) suppressed in the last second",
+                   lim->suppressed);
+        lim->window = window;
+        lim->count = 0;
+        lim->suppressed = 0;
+    }
+    if (lim->count < WF_LOG_BURST) {
+        lim->count++;
+        return 1;
+    }
+    lim->suppressed++;
+    return 0;
+}

@@ -98,6 +98,8 @@ typedef struct wf_core {
     uint32_t nevents, events_cap;
     wf_core_hooks_t hooks;
     uint64_t stale_reports;   /* fencing counter */
+    int64_t requeue_grace_ms; /* resume: how long attempts found running wait for their
+                               * consumer to reconnect and re-adopt them (0: none) */
 } wf_core_t;
 
 wf_core_t *wf_core_new(const wf_core_hooks_t *hooks);

@@ -513,7 +513,8 @@ s_hello(wf_server_t *srv, const uint8_t *rid, size_t rid_len, int fd, wf_msg_t *
         if (j && j->st.attempt == a->attempt && j->st.state == WEFT_JOB_RUNNING && !j->owner) {
             wf_board_lease_add(srv->core->board, c, j); /* its old registration's attempt */
         } else if (j && j->st.attempt == a->attempt && j->st.state == WEFT_JOB_READY &&
-                   !wf_timer_armed(&j->timer)) {
+                   (!wf_timer_armed(&j->timer) || j->st.reason == WEFT_REASON_REQUEUED)) {
+            wf_timer_cancel(srv->core->deadlines, &j->timer); /* a resume hold, if any */
             wf_board_withdraw(srv->core->board, j);
             wf_core_transition(srv->core, j, WEFT_JOB_RUNNING, WEFT_REASON_LEASED);
             wf_board_lease_add(srv->core->board, c, j);
@@ -610,8 +611,9 @@ s_board_msg(wf_server_t *srv)
         snprintf(why, sizeof why, "%d frames, expected 1 after the routing id", frames - 1);
     if (rc != WEFT_OK || rid_len == 0) {
         srv->dropped++;
-        wf_log_warn(rc == WEFT_EVERSION ? "WEFT-PROTO-VERSION" : "WEFT-PROTO-DROP",
-                    "dropped a message from a board peer: %s", why);
+        wf_log_warn_limited(&srv->lim_board_drop, srv->core->now,
+                            rc == WEFT_EVERSION ? "WEFT-PROTO-VERSION" : "WEFT-PROTO-DROP",
+                            "dropped a message from a board peer: %s", why);
         if (rid_len) {
             char text[200];
             if (rc == WEFT_EVERSION)
@@ -978,6 +980,9 @@ wf_server_open(wf_server_t **srv_p, const wf_server_opts_t *opts, char *errbuf, 
         }
         zsock_set_linger(srv->pub, 0);
         zsock_set_sndhwm(srv->pub, 1000000);
+        /* Subscribers only send subscriptions (a few bytes): refuse anything bigger before
+         * libzmq allocates what a hostile frame header claims. */
+        zsock_set_maxmsgsize(srv->pub, 4096);
         if (zsock_bind(srv->pub, "%s", opts->events_bind) < 0) {
             snprintf(errbuf, errlen, "cannot bind the event publisher to %s: %s", opts->events_bind,
                      zmq_strerror(errno));
@@ -993,6 +998,12 @@ wf_server_open(wf_server_t **srv_p, const wf_server_opts_t *opts, char *errbuf, 
     }
     wf_timer_init(&srv->heartbeat, WF_TIMER_HEARTBEAT, srv);
 
+    /* Attempts that were running when the engine stopped may still be running on remote
+     * workers, which re-report them when they reconnect (re-adoption).  In server mode, hold
+     * them back for about a liveness window plus a worker's longest reconnect backoff before
+     * handing them to someone else; embedded consumers died with the engine, so no wait. */
+    if ((opts->board_bind && *opts->board_bind) || (opts->client_bind && *opts->client_bind))
+        srv->core->requeue_grace_ms = (int64_t)srv->opts.heartbeat_ms * srv->opts.liveness + 6000;
     wf_core_set_time(srv->core, s_mono_ms(), s_wall_ms());
     rc = s_load_all(srv);
     if (rc != WEFT_OK) {

@@ -551,8 +551,9 @@ wf_srv_client_msg(wf_server_t *srv)
     zframe_t *rid = zmsg_pop(z);
     zframe_t *body = zmsg_pop(z);
     if (!rid || !body || zmsg_size(z) != 0) {
-        wf_log_warn("WEFT-CLIENT-DROP", "dropped a client message of %zu frames",
-                    (rid ? 1u : 0u) + (body ? 1u : 0u) + zmsg_size(z));
+        wf_log_warn_limited(&srv->lim_client_drop, srv->core->now, "WEFT-CLIENT-DROP",
+                            "dropped a client message of %zu frames",
+                            (rid ? 1u : 0u) + (body ? 1u : 0u) + zmsg_size(z));
         if (rid && body)
             s_error(srv, rid, 0, WEFT_EPROTO, "one frame per message");
         zframe_destroy(&rid);
@@ -565,8 +566,9 @@ wf_srv_client_msg(wf_server_t *srv)
     char why[160] = "";
     int rc = wf_cmsg_decode(zframe_data(body), zframe_size(body), &msg, why, sizeof why);
     if (rc != WEFT_OK) {
-        wf_log_warn(rc == WEFT_EVERSION ? "WEFT-PROTO-VERSION" : "WEFT-CLIENT-DROP",
-                    "dropped a client message: %s", why);
+        wf_log_warn_limited(&srv->lim_client_drop, srv->core->now,
+                            rc == WEFT_EVERSION ? "WEFT-PROTO-VERSION" : "WEFT-CLIENT-DROP",
+                            "dropped a client message: %s", why);
         /* The decoder keeps the corr when it could read it, so the client can match the error. */
         if (rc == WEFT_EVERSION)
             s_error(srv, rid, msg.corr, rc, "unsupported protocol version; this server speaks %d..%d",

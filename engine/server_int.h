@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "client.h"
+#include "log.h"
 #include "runtime.h"
 #include "server.h"
 #include "store.h"
@@ -79,6 +80,8 @@ struct wf_server {
     bool draining;
     /* counters */
     uint64_t dropped;
+    /* rate limits for lines a peer can trigger (dropped frames) */
+    wf_log_limit_t lim_board_drop, lim_client_drop;
 };
 
 

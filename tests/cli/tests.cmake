@@ -23,3 +23,8 @@ set_tests_properties(weft.cli_curve PROPERTIES TIMEOUT 600 LABELS integration)
 add_test(NAME weft.cli_reliability COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/reliability_test.sh
          $<TARGET_FILE:weft_cli>)
 set_tests_properties(weft.cli_reliability PROPERTIES TIMEOUT 900 LABELS "integration;slow")
+# Server, worker and client in two network namespaces joined by a veth pair, with CURVE.  Needs
+# root and iproute2: without them (or without CURVE options) it prints SKIP and exits 77.
+add_test(NAME weft.cli_netns COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/netns_test.sh
+         $<TARGET_FILE:weft_cli>)
+set_tests_properties(weft.cli_netns PROPERTIES TIMEOUT 300 LABELS integration SKIP_RETURN_CODE 77)
