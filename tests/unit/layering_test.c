@@ -34,8 +34,14 @@ static const rule_t s_rules[] = {
     {"engine/dispatcher.c", {"czmq.h", "zmq.h", "lmdb.h", "store.h", "server.h"}},
     {"engine/board.h", {"zmq.h", "lmdb.h", "store.h", "server.h"}},
     {"engine/board.c", {"zmq.h", "lmdb.h", "store.h", "server.h"}},
-    {"workers/consumer.c", {"lmdb.h", ENGINE_INTERNALS}},
+    {"proto/client.h", {"czmq.h", "zmq.h", "lmdb.h", ENGINE_INTERNALS}},
+    {"proto/client.c", {"czmq.h", "zmq.h", "lmdb.h", ENGINE_INTERNALS}},
+    {"engine/auth.c", {"lmdb.h", "store.h", "board.h", "runtime.h", "dispatcher.h"}},
+    {"engine/info.c", {"czmq.h", "zmq.h", "board.h", "server.h", "runtime.h"}},
+    {"workers/consumer.c", {"lmdb.h", "auth.h", ENGINE_INTERNALS}},
     {"workers/consumer.h", {"lmdb.h", ENGINE_INTERNALS}},
+    {"workers/shell.c", {"lmdb.h", "czmq.h", "auth.h", ENGINE_INTERNALS}},
+    {"workers/shell.h", {"lmdb.h", "czmq.h", ENGINE_INTERNALS}},
 };
 
 static void
