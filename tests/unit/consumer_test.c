@@ -21,6 +21,7 @@
 
 #include <czmq.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -504,6 +505,61 @@ test_consumer_api_validates_arguments(void **state)
     assert_int_equal(weft_worker_new(&w, "inproc://y", NULL), WEFT_OK);
     assert_int_equal(weft_worker_start(w, 1), WEFT_EINVAL);
     weft_worker_destroy(&w);
+}
+
+static int
+s_curve_noop(weft_job_t *job, void *arg)
+{
+    (void)job;
+    (void)arg;
+    return 0;
+}
+
+/* CURVE keys: the server key as z85 or a .pub file, a private key file that others cannot
+ * read, before start only. */
+static void
+test_consumer_set_curve_checks_keys_and_state(void **state)
+{
+    (void)state;
+    char *dir = wf_test_tmpdir("curve");
+    char secret[512], pub[512];
+    snprintf(secret, sizeof secret, "%s/me", dir);
+    snprintf(pub, sizeof pub, "%s/me.pub", dir);
+    zcert_t *cert = zcert_new();
+    assert_non_null(cert);
+    /* as `weft keygen` writes them: NAME holds the key pair, NAME.pub the public half */
+    assert_int_equal(zcert_save_secret(cert, secret), 0);
+    assert_int_equal(zcert_save_public(cert, pub), 0);
+    zcert_t *server = zcert_new();
+    const char *server_z85 = zcert_public_txt(server);
+
+    weft_worker_t *w = NULL;
+    assert_int_equal(weft_worker_new(&w, "inproc://weft-curve-test", "curvy"), WEFT_OK);
+    /* a secret key readable by others is refused */
+    assert_int_equal(chmod(secret, 0644), 0);
+    assert_int_equal(weft_worker_set_curve(w, server_z85, secret), WEFT_EINVAL);
+    assert_int_equal(chmod(secret, 0600), 0);
+    /* a public file is no private key; a missing file is not found */
+    assert_int_not_equal(weft_worker_set_curve(w, server_z85, pub), WEFT_OK);
+    char missing[600];
+    snprintf(missing, sizeof missing, "%s/nope", dir);
+    assert_int_equal(weft_worker_set_curve(w, server_z85, missing), WEFT_ENOTFOUND);
+    /* a malformed server key */
+    assert_int_not_equal(weft_worker_set_curve(w, "not-a-key", secret), WEFT_OK);
+    /* good: the server's key itself, or its .pub file (here, ours stands in for it) */
+    assert_int_equal(weft_worker_set_curve(w, server_z85, secret), WEFT_OK);
+    assert_int_equal(weft_worker_set_curve(w, pub, secret), WEFT_OK);
+    assert_int_equal(weft_worker_set_curve(NULL, server_z85, secret), WEFT_EINVAL);
+    /* keys are fixed once the worker runs */
+    assert_int_equal(weft_worker_register(w, "t", s_curve_noop, NULL), WEFT_OK);
+    assert_int_equal(weft_worker_start(w, 1), WEFT_OK);
+    assert_int_equal(weft_worker_set_curve(w, server_z85, secret), WEFT_ESTATE);
+    weft_worker_destroy(&w);
+    assert_null(w);
+    zcert_destroy(&server);
+    zcert_destroy(&cert);
+    wf_test_rmtree(dir);
+    free(dir);
 }
 
 static void
@@ -1118,6 +1174,7 @@ main(void)
         cmocka_unit_test(test_consumer_malformed_frames_are_dropped),
         cmocka_unit_test(test_consumer_error_from_board_reconnects_and_eversion_gives_up),
         cmocka_unit_test(test_consumer_silent_board_past_give_up_stops_attempts_and_keeps_reports),
+        cmocka_unit_test(test_consumer_set_curve_checks_keys_and_state),
     };
     seen_reset();
     int rc = cmocka_run_group_tests_name("consumer", tests, NULL, NULL);
