@@ -430,39 +430,8 @@ s_set_cnt(void *base, size_t off, uint32_t n)
 }
 
 /* ---- the rules shared by encoder and decoder --------------------------------------------- */
-/* Each returns WEFT_OK, WEFT_EPROTO (the encoder says EINVAL) or WEFT_ETOOBIG, and a reason. */
-
-static int
-s_check_name(const char *s, size_t len, const char **why)
-{
-    if (len == 0) {
-        *why = "empty name";
-        return WEFT_EPROTO;
-    }
-    if (len > WF_MAX_NAME) {
-        *why = "name longer than " S_XSTR(WF_MAX_NAME) " bytes";
-        return WEFT_ETOOBIG;
-    }
-    if (!wf_name_ok(s, len)) {
-        *why = "name has a bad character";
-        return WEFT_EPROTO;
-    }
-    return WEFT_OK;
-}
-
-static int
-s_check_text(const char *s, size_t len, const char **why)
-{
-    if (len > WF_MAX_MESSAGE) {
-        *why = "message longer than " S_XSTR(WF_MAX_MESSAGE) " bytes";
-        return WEFT_ETOOBIG;
-    }
-    if (len > 0 && memchr(s, '\0', len)) {
-        *why = "message has a NUL byte";
-        return WEFT_EPROTO;
-    }
-    return WEFT_OK;
-}
+/* Each returns WEFT_OK, WEFT_EPROTO (the encoder says EINVAL) or WEFT_ETOOBIG, and a reason.
+ * Names and texts are checked by codec_field.h, as the board protocol's are. */
 
 static int
 s_check_mode(const char *s, size_t len, const char **why)
@@ -604,21 +573,21 @@ s_enc_field(msgpack_packer *pk, const s_field_t *f, const void *base)
         return WEFT_OK;
     }
     case FT_NAME:
-        return s_enc_cstr(pk, s, WF_MAX_NAME + 1, s_check_name);
+        return s_enc_cstr(pk, s, WF_MAX_NAME + 1, wf_codec_check_name);
     case FT_NAME_OPT:
         if (s[0] == '\0') {
             S_PACK(msgpack_pack_nil(pk));
             return WEFT_OK;
         }
-        return s_enc_cstr(pk, s, WF_MAX_NAME + 1, s_check_name);
+        return s_enc_cstr(pk, s, WF_MAX_NAME + 1, wf_codec_check_name);
     case FT_NAME_EV:
         if (s[0] == '\0') {
             s_pack_str(pk, "", 0);
             return WEFT_OK;
         }
-        return s_enc_cstr(pk, s, WF_MAX_NAME + 1, s_check_name);
+        return s_enc_cstr(pk, s, WF_MAX_NAME + 1, wf_codec_check_name);
     case FT_TEXT:
-        return s_enc_cstr(pk, s, WF_MAX_MESSAGE + 1, s_check_text);
+        return s_enc_cstr(pk, s, WF_MAX_MESSAGE + 1, wf_codec_check_text);
     case FT_MODE:
         return s_enc_cstr(pk, s, sizeof(((wf_cmsg_t *)0)->mode), s_check_mode);
     case FT_VERSION:
@@ -653,9 +622,9 @@ s_enc_field(msgpack_packer *pk, const s_field_t *f, const void *base)
         for (uint32_t i = 0; i < n; i++) {
             const char *e = p + (size_t)i * stride;
             if (f->type == FT_NAMES)
-                rc = s_enc_cstr(pk, e, WF_MAX_NAME + 1, s_check_name);
+                rc = s_enc_cstr(pk, e, WF_MAX_NAME + 1, wf_codec_check_name);
             else if (f->type == FT_TEXTS)
-                rc = s_enc_cstr(pk, e, WF_MAX_MESSAGE + 1, s_check_text);
+                rc = s_enc_cstr(pk, e, WF_MAX_MESSAGE + 1, wf_codec_check_text);
             else
                 rc = s_enc_record(pk, f->sub, e);
             if (rc != WEFT_OK)
@@ -674,7 +643,7 @@ s_enc_field(msgpack_packer *pk, const s_field_t *f, const void *base)
             if (sub->pool_limits[i] == 0)
                 return WEFT_EINVAL;
             S_PACK(msgpack_pack_array(pk, 2));
-            if ((rc = s_enc_cstr(pk, sub->pool_names[i], WF_MAX_NAME + 1, s_check_name)) != 0)
+            if ((rc = s_enc_cstr(pk, sub->pool_names[i], WF_MAX_NAME + 1, wf_codec_check_name)) != 0)
                 return rc;
             S_PACK(msgpack_pack_uint32(pk, sub->pool_limits[i]));
         }
@@ -1055,7 +1024,7 @@ s_dec_value(s_dec_t *d, s_rd_t *r, const s_field_t *f, void *base)
         }
         return WEFT_OK;
     case FT_NAME:
-        return s_dec_cstr(d, r, dst, s_check_name);
+        return s_dec_cstr(d, r, dst, wf_codec_check_name);
     case FT_NAME_OPT: {
         s_rd_t peek = *r;
         if (!s_rd_next(&peek, &v))
@@ -1069,7 +1038,7 @@ s_dec_value(s_dec_t *d, s_rd_t *r, const s_field_t *f, void *base)
             return s_fail(d, WEFT_EPROTO, "expected str or nil, got %s", s_mtype_names[v.type]);
         if (v.len == 0)
             return s_fail(d, WEFT_EPROTO, "empty name (send nil for none)");
-        return s_dec_cstr(d, r, dst, s_check_name);
+        return s_dec_cstr(d, r, dst, wf_codec_check_name);
     }
     case FT_NAME_EV: {
         s_rd_t peek = *r;
@@ -1080,10 +1049,10 @@ s_dec_value(s_dec_t *d, s_rd_t *r, const s_field_t *f, void *base)
             dst[0] = '\0';
             return WEFT_OK;
         }
-        return s_dec_cstr(d, r, dst, s_check_name);
+        return s_dec_cstr(d, r, dst, wf_codec_check_name);
     }
     case FT_TEXT:
-        return s_dec_cstr(d, r, dst, s_check_text);
+        return s_dec_cstr(d, r, dst, wf_codec_check_text);
     case FT_MODE:
         return s_dec_cstr(d, r, dst, s_check_mode);
     case FT_VERSION:
@@ -1122,9 +1091,9 @@ s_dec_value(s_dec_t *d, s_rd_t *r, const s_field_t *f, void *base)
             char *e = arr + (size_t)i * stride;
             fr->item = i + 1;
             if (f->type == FT_NAMES)
-                rc = s_dec_cstr(d, r, e, s_check_name);
+                rc = s_dec_cstr(d, r, e, wf_codec_check_name);
             else if (f->type == FT_TEXTS)
-                rc = s_dec_cstr(d, r, e, s_check_text);
+                rc = s_dec_cstr(d, r, e, wf_codec_check_text);
             else
                 rc = s_dec_record(d, r, f->sub, e);
             if (rc != WEFT_OK)
@@ -1149,7 +1118,7 @@ s_dec_value(s_dec_t *d, s_rd_t *r, const s_field_t *f, void *base)
                 return s_trunc(d);
             if (v.type != MT_ARRAY || v.len != 2)
                 return s_fail(d, WEFT_EPROTO, "expected [name, limit]");
-            if ((rc = s_dec_cstr(d, r, sub->pool_names[i], s_check_name)) != WEFT_OK)
+            if ((rc = s_dec_cstr(d, r, sub->pool_names[i], wf_codec_check_name)) != WEFT_OK)
                 return rc;
             if (!s_rd_next(r, &v))
                 return s_trunc(d);

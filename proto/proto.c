@@ -170,40 +170,6 @@ wf_name_ok(const char *s, size_t len)
     return true;
 }
 
-/* The checks shared by encoder and decoder; each returns WEFT_OK, WEFT_EPROTO (the encoder
- * maps it to EINVAL) or WEFT_ETOOBIG, and a reason. */
-static int
-s_check_name(const char *s, size_t len, const char **why)
-{
-    if (len == 0) {
-        *why = "empty name";
-        return WEFT_EPROTO;
-    }
-    if (len > WF_MAX_NAME) {
-        *why = "name longer than " S_XSTR(WF_MAX_NAME) " bytes";
-        return WEFT_ETOOBIG;
-    }
-    if (!wf_name_ok(s, len)) {
-        *why = "name has a bad character";
-        return WEFT_EPROTO;
-    }
-    return WEFT_OK;
-}
-
-static int
-s_check_message(const char *s, size_t len, const char **why)
-{
-    if (len > WF_MAX_MESSAGE) {
-        *why = "message longer than " S_XSTR(WF_MAX_MESSAGE) " bytes";
-        return WEFT_ETOOBIG;
-    }
-    if (len > 0 && memchr(s, '\0', len)) {
-        *why = "message has a NUL byte";
-        return WEFT_EPROTO;
-    }
-    return WEFT_OK;
-}
-
 /* ---- names ------------------------------------------------------------------------------- */
 
 const char *
@@ -267,7 +233,7 @@ s_encode_field(const wf_msg_t *msg, const s_field_t *f, msgpack_packer *pk)
     case FT_NAME: {
         const char *s = (const char *)msg + f->off;
         size_t len = strnlen(s, WF_MAX_NAME + 1);
-        if ((rc = s_check_name(s, len, &why)) != WEFT_OK)
+        if ((rc = wf_codec_check_name(s, len, &why)) != WEFT_OK)
             return rc == WEFT_ETOOBIG ? WEFT_ETOOBIG : WEFT_EINVAL;
         s_pack_str(pk, s, len);
         return WEFT_OK;
@@ -275,7 +241,7 @@ s_encode_field(const wf_msg_t *msg, const s_field_t *f, msgpack_packer *pk)
     case FT_MSG: {
         /* An unterminated array reads as WF_MAX_MESSAGE + 1 bytes: too big. */
         size_t len = strnlen(msg->message, WF_MAX_MESSAGE + 1);
-        if ((rc = s_check_message(msg->message, len, &why)) != WEFT_OK)
+        if ((rc = wf_codec_check_text(msg->message, len, &why)) != WEFT_OK)
             return rc == WEFT_ETOOBIG ? WEFT_ETOOBIG : WEFT_EINVAL;
         s_pack_str(pk, msg->message, len);
         return WEFT_OK;
@@ -302,7 +268,7 @@ s_encode_field(const wf_msg_t *msg, const s_field_t *f, msgpack_packer *pk)
         S_PACK(msgpack_pack_array(pk, msg->ntypes));
         for (uint32_t i = 0; i < msg->ntypes; i++) {
             size_t len = strnlen(msg->types[i], WF_MAX_NAME + 1);
-            if ((rc = s_check_name(msg->types[i], len, &why)) != WEFT_OK)
+            if ((rc = wf_codec_check_name(msg->types[i], len, &why)) != WEFT_OK)
                 return rc == WEFT_ETOOBIG ? WEFT_ETOOBIG : WEFT_EINVAL;
             s_pack_str(pk, msg->types[i], len);
         }
@@ -424,7 +390,7 @@ s_dec_name(s_dec_t *d, const msgpack_object *o, unsigned n, const char *what, ch
     if (o->type != MSGPACK_OBJECT_STR)
         return s_fail(d, WEFT_EPROTO, S_AT "expected str, got %s", d->kname, n, what,
                       s_type_name(o->type));
-    int rc = s_check_name(o->via.str.ptr, o->via.str.size, &why);
+    int rc = wf_codec_check_name(o->via.str.ptr, o->via.str.size, &why);
     if (rc != WEFT_OK)
         return s_fail(d, rc, S_AT "%s", d->kname, n, what, why);
     memcpy(dst, o->via.str.ptr, o->via.str.size);
@@ -464,7 +430,7 @@ s_dec_field(s_dec_t *d, const s_field_t *f, const msgpack_object *o, unsigned n,
         if (o->type != MSGPACK_OBJECT_STR)
             return s_fail(d, WEFT_EPROTO, S_AT "expected str, got %s", d->kname, n, f->what,
                           s_type_name(o->type));
-        if ((rc = s_check_message(o->via.str.ptr, o->via.str.size, &why)) != WEFT_OK)
+        if ((rc = wf_codec_check_text(o->via.str.ptr, o->via.str.size, &why)) != WEFT_OK)
             return s_fail(d, rc, S_AT "%s", d->kname, n, f->what, why);
         if (o->via.str.size > 0)
             memcpy(out->message, o->via.str.ptr, o->via.str.size);
@@ -499,7 +465,7 @@ s_dec_field(s_dec_t *d, const s_field_t *f, const msgpack_object *o, unsigned n,
             if (e->type != MSGPACK_OBJECT_STR)
                 return s_fail(d, WEFT_EPROTO, S_AT "type %u: expected str, got %s", d->kname, n,
                               f->what, i + 1, s_type_name(e->type));
-            if ((rc = s_check_name(e->via.str.ptr, e->via.str.size, &why)) != WEFT_OK)
+            if ((rc = wf_codec_check_name(e->via.str.ptr, e->via.str.size, &why)) != WEFT_OK)
                 return s_fail(d, rc, S_AT "type %u: %s", d->kname, n, f->what, i + 1, why);
             memcpy(out->types[i], e->via.str.ptr, e->via.str.size);
             out->types[i][e->via.str.size] = '\0';
