@@ -55,9 +55,9 @@ wf_store_t *wf_server_store(wf_server_t *srv);
  *   "CANCELJOB" 84 | "RETRYJOB" 84 (id, index)     -> "i"    rc
  *   "PAUSE" | "RESUME"                             -> "i"    rc
  *   "WHY" 84                                       -> "iiii" rc, state, reason, waiting
+ *   "RELOAD"                                       -> "i"    rc (re-read the CURVE keys)
  * Events go out on events_ep (PUB): frame 1 = the request id, 8 bytes big-endian; frame 2 = a
  * weft_event_t (in-process layout).
  */
-#define WF_CTL_SUBMIT "SUBMIT"
 
 #endif

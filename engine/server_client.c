@@ -320,6 +320,14 @@ s_status(wf_server_t *srv, zframe_t *rid, wf_cmsg_t *msg)
         s_error(srv, rid, msg->corr, rc, "no request %llu", (unsigned long long)msg->req);
         return;
     }
+    if (m.info.njobs > WF_CLIENT_MAX_STATUS_JOBS) {
+        /* Answering would allocate and encode hundreds of MiB in the loop thread for one
+         * request: refuse rather than stall every other peer (or run out of memory). */
+        s_error(srv, rid, msg->corr, WEFT_ETOOBIG,
+                "request %llu has %u jobs; STATUS lists at most %u (paging is not supported yet)",
+                (unsigned long long)msg->req, m.info.njobs, WF_CLIENT_MAX_STATUS_JOBS);
+        return;
+    }
     m.jobs = calloc(m.info.njobs ? m.info.njobs : 1, sizeof *m.jobs);
     if (!m.jobs)
         abort();

@@ -51,7 +51,6 @@ typedef struct s_reply {
 
 struct wf_server {
     wf_server_opts_t opts;
-    char *dir;
     wf_store_t *store;
     wf_batch_t *batch;
     wf_core_t *core;

@@ -1518,8 +1518,10 @@ done:
     return rc;
 }
 
-int
-wf_store_each_request(wf_store_t *self, wf_store_req_fn *fn, void *arg)
+/* Walk requests in id order: `requests` itself (each value is the record), or `active` (each
+ * key names a request whose record is looked up; a missing one is corruption). */
+static int
+s_each_req(wf_store_t *self, int db, wf_store_req_fn *fn, void *arg)
 {
     MDB_txn *txn;
     MDB_cursor *cur = NULL;
@@ -1529,7 +1531,7 @@ wf_store_each_request(wf_store_t *self, wf_store_req_fn *fn, void *arg)
     if (rc)
         return rc;
     s_zone_init(&zone, 1024);
-    if (mdb_cursor_open(txn, self->dbi[S_DB_REQUESTS], &cur)) {
+    if (mdb_cursor_open(txn, self->dbi[db], &cur)) {
         rc = WEFT_ESTORE;
         goto done;
     }
@@ -1537,15 +1539,20 @@ wf_store_each_request(wf_store_t *self, wf_store_req_fn *fn, void *arg)
         int mrc = mdb_cursor_get(cur, &k, &v, op);
         if (mrc == MDB_NOTFOUND)
             break;
-        wf_reqrec_t rec;
         if (mrc || k.mv_size != 8) {
             rc = WEFT_ESTORE;
             break;
         }
-        rc = s_dec_reqrec(&zone, &v, &rec);
-        if (rc == WEFT_OK && rec.id != s_get_be(k.mv_data, 8)) {
-            wf_reqrec_fini(&rec);
-            rc = WEFT_ESTORE;
+        wf_reqrec_t rec;
+        uint64_t id = s_get_be(k.mv_data, 8);
+        if (db == S_DB_ACTIVE) {
+            rc = s_get_reqrec(self, txn, &zone, id, &rec) ? WEFT_ESTORE : WEFT_OK;
+        } else {
+            rc = s_dec_reqrec(&zone, &v, &rec);
+            if (rc == WEFT_OK && rec.id != id) {
+                wf_reqrec_fini(&rec);
+                rc = WEFT_ESTORE;
+            }
         }
         if (rc)
             break;
@@ -1563,45 +1570,15 @@ done:
 }
 
 int
+wf_store_each_request(wf_store_t *self, wf_store_req_fn *fn, void *arg)
+{
+    return s_each_req(self, S_DB_REQUESTS, fn, arg);
+}
+
+int
 wf_store_each_active(wf_store_t *self, wf_store_req_fn *fn, void *arg)
 {
-    MDB_txn *txn;
-    MDB_cursor *cur = NULL;
-    msgpack_zone zone;
-    MDB_val k, v;
-    int rc = s_rbegin(self, &txn);
-    if (rc)
-        return rc;
-    s_zone_init(&zone, 1024);
-    if (mdb_cursor_open(txn, self->dbi[S_DB_ACTIVE], &cur)) {
-        rc = WEFT_ESTORE;
-        goto done;
-    }
-    for (int op = MDB_FIRST;; op = MDB_NEXT) {
-        int mrc = mdb_cursor_get(cur, &k, &v, op);
-        if (mrc == MDB_NOTFOUND)
-            break;
-        if (mrc || k.mv_size != 8) {
-            rc = WEFT_ESTORE;
-            break;
-        }
-        wf_reqrec_t rec;
-        rc = s_get_reqrec(self, txn, &zone, s_get_be(k.mv_data, 8), &rec);
-        if (rc) {
-            rc = WEFT_ESTORE; /* an active entry without its request is corruption */
-            break;
-        }
-        rc = fn(&rec, arg);
-        wf_reqrec_fini(&rec);
-        if (rc)
-            break;
-    }
-done:
-    if (cur)
-        mdb_cursor_close(cur);
-    msgpack_zone_destroy(&zone);
-    s_rend(self, txn);
-    return rc;
+    return s_each_req(self, S_DB_ACTIVE, fn, arg);
 }
 
 /* The cursor is at (req, idx) exactly. */

@@ -173,4 +173,9 @@ int wf_cmsg_topic_req(const uint8_t *buf, size_t len, uint64_t *req_p);
  * would decode to ~16 GiB.  A 10^6-job SUBMIT decodes to ~700 MiB; 1 GiB leaves room. */
 #define WF_MAX_CLIENT_DECODED ((size_t)1 << 30)
 
+/* Jobs one STATUS reply lists: a job info is ~1.6 KiB decoded and ~200 bytes on the wire, so
+ * 100,000 stay within both limits above; a bigger request is answered with ERROR ETOOBIG until
+ * STATUS can page (its counts are still available through WAIT/LIST and events). */
+#define WF_CLIENT_MAX_STATUS_JOBS 100000u
+
 #endif
