@@ -240,6 +240,11 @@ wf_board_join(wf_board_t *b, const uint8_t *rid, size_t rid_len, const wf_msg_t 
         snprintf(why, why_len, "HELLO from a consumer already registered");
         return NULL;
     }
+    if ((uint64_t)hello->slots + hello->prefetch > WF_MAX_SLOTS) {
+        snprintf(why, why_len, "slots %u + prefetch %u over %u", hello->slots, hello->prefetch,
+                 (unsigned)WF_MAX_SLOTS);
+        return NULL;
+    }
     wf_consumer_t *c = s_alloc(sizeof *c);
     memcpy(c->rid, rid, rid_len);
     c->rid_len = rid_len;
@@ -247,7 +252,8 @@ wf_board_join(wf_board_t *b, const uint8_t *rid, size_t rid_len, const wf_msg_t 
     snprintf(c->host, sizeof c->host, "%s", hello->host);
     c->pid = hello->pid;
     c->slots = hello->slots;
-    c->leases = s_alloc(sizeof(wf_lease_t) * c->slots);
+    c->prefetch = hello->prefetch;
+    c->leases = s_alloc(sizeof(wf_lease_t) * (c->slots + c->prefetch));
     c->types = s_alloc(sizeof(wf_typeq_t *) * hello->ntypes);
     for (uint32_t i = 0; i < hello->ntypes; i++) {
         wf_typeq_t *q = s_typeq(b, hello->types[i]);
@@ -366,9 +372,11 @@ wf_board_match(wf_board_t *b, wf_grant_fn *fn, void *arg)
         wf_consumer_t *from = pass == 0 ? first : b->consumers;
         wf_consumer_t *to = pass == 0 ? NULL : first;
         for (wf_consumer_t *c = from; c != to; c = c->next) {
-            while (!c->dead && c->nleases < c->slots) {
+            while (!c->dead && c->nleases < c->slots + c->prefetch) {
                 wf_job_t *j = s_best_for(c);
-                if (!j)
+                /* A queued attempt waits for a runner, so its timeout would start before it
+                 * does: a job with a timeout goes only to a free slot, never to the queue. */
+                if (!j || (c->nleases >= c->slots && j->spec->timeout_ms > 0))
                     break;
                 s_heap_remove(j->heap, j);
                 fn(c, j, arg);

@@ -43,9 +43,10 @@ typedef struct wf_consumer {
     uint32_t pid;
     uint32_t ntypes;
     struct wf_typeq **types;
-    uint32_t slots;
+    uint32_t slots;            /* attempts it runs at once */
+    uint32_t prefetch;         /* attempts it queues beyond those (never one with a timeout) */
     uint32_t nleases;
-    wf_lease_t *leases;        /* slots entries */
+    wf_lease_t *leases;        /* slots + prefetch entries */
     wf_timer_t timer;          /* liveness */
     int64_t last_heard;
     int fd;                    /* source fd of its last message (-1 inproc/unknown) */

@@ -33,6 +33,7 @@ struct weft_options {
     char *events_bind;
     char *curve_keys;
     int log_level;
+    int prefetch; /* -1: as many as the local consumer's threads */
 };
 
 typedef struct s_handler {
@@ -51,6 +52,7 @@ struct weft_engine {
     s_handler_t *handlers;
     uint32_t nhandlers;
     weft_worker_t *local;
+    int prefetch;             /* WEFT_OPT_PREFETCH for the local consumer */
     zactor_t *event_thread;
 };
 
@@ -90,6 +92,7 @@ weft_options_new(weft_options_t **opts_p)
     o->heartbeat_ms = 1000;
     o->liveness = 3;
     o->log_level = WF_LOG_WARN;
+    o->prefetch = -1;
     *opts_p = o;
     return WEFT_OK;
 }
@@ -147,6 +150,11 @@ weft_options_set_int(weft_options_t *o, weft_option opt, int64_t v)
         if (v != 0 && v != 1)
             return WEFT_EINVAL;
         o->readonly = (int)v;
+        return WEFT_OK;
+    case WEFT_OPT_PREFETCH:
+        if (v < 0 || v >= WF_MAX_SLOTS)
+            return WEFT_EINVAL;
+        o->prefetch = (int)v;
         return WEFT_OK;
     default:
         return WEFT_EINVAL;
@@ -213,6 +221,7 @@ weft_engine_open(weft_engine_t **eng_p, const char *dir, const weft_options_t *o
         defaults.heartbeat_ms = 1000;
         defaults.liveness = 3;
         defaults.log_level = WF_LOG_WARN;
+        defaults.prefetch = -1;
         opts = &defaults;
     }
     wf_log_set_level(opts->log_level);
@@ -224,6 +233,7 @@ weft_engine_open(weft_engine_t **eng_p, const char *dir, const weft_options_t *o
     if (!eng)
         abort();
     eng->dir = strdup(dir);
+    eng->prefetch = opts->prefetch;
     if (opts->readonly) {
         /* Inspecting: no thread, no sockets, no lock; the store alone, opened read-only. */
         wf_store_opts_t so = {.durability = opts->durability, .readonly = true};
@@ -394,6 +404,13 @@ weft_engine_start_consumers(weft_engine_t *eng, unsigned threads)
     int rc = weft_worker_new(&w, eng->board_ep, "local");
     for (uint32_t i = 0; rc == WEFT_OK && i < eng->nhandlers; i++)
         rc = weft_worker_register(w, eng->handlers[i].type, eng->handlers[i].fn, eng->handlers[i].arg);
+    /* By default one queued job per thread: enough that a thread never waits for the board's
+     * commit between two jobs, few enough that "running" stays close to what runs. */
+    unsigned prefetch = eng->prefetch < 0 ? threads : (unsigned)eng->prefetch;
+    if (prefetch + threads > WF_MAX_SLOTS)
+        prefetch = WF_MAX_SLOTS - threads;
+    if (rc == WEFT_OK)
+        rc = weft_worker_set_prefetch(w, prefetch);
     if (rc == WEFT_OK)
         rc = weft_worker_start(w, threads);
     if (rc != WEFT_OK) {

@@ -52,11 +52,17 @@ s_send_board(wf_server_t *srv, const uint8_t *rid, size_t rid_len, const wf_msg_
                      weft_strerror(rc));
         return;
     }
-    zmsg_t *m = zmsg_new();
-    zmsg_addmem(m, rid, rid_len);
-    zmsg_addmem(m, buf, len);
-    free(buf);
-    zlist_append(srv->board_out, m);
+    if (srv->nboard_out == srv->board_out_cap) {
+        srv->board_out_cap = srv->board_out_cap ? srv->board_out_cap * 2 : 256;
+        srv->board_out = realloc(srv->board_out, srv->board_out_cap * sizeof *srv->board_out);
+        if (!srv->board_out)
+            abort();
+    }
+    wf_board_out_t *o = &srv->board_out[srv->nboard_out++];
+    o->rid_len = (uint8_t)rid_len; /* <= WF_MAX_ROUTING_ID: the board never keeps a longer one */
+    memcpy(o->rid, rid, rid_len);
+    o->buf = buf;
+    o->len = len;
 }
 
 static void
@@ -118,28 +124,29 @@ s_flush_replies(wf_server_t *srv, bool committed)
 static void
 s_flush_board(wf_server_t *srv, bool committed)
 {
-    zmsg_t *m;
-    while ((m = zlist_pop(srv->board_out)) != NULL) {
-        if (!committed) {
-            zmsg_destroy(&m);
+    void *sock = zsock_resolve(srv->board);
+    for (uint32_t i = 0; i < srv->nboard_out; i++) {
+        wf_board_out_t *o = &srv->board_out[i];
+        /* ROUTER_MANDATORY: an unknown peer fails the first frame, a full pipe (EAGAIN) too,
+         * so a message never goes half-way. */
+        bool sent = committed &&
+                    zmq_send(sock, o->rid, o->rid_len, ZMQ_SNDMORE | ZMQ_DONTWAIT) == o->rid_len &&
+                    zmq_send(sock, o->buf, o->len, ZMQ_DONTWAIT) == (int)o->len;
+        int err = errno;
+        free(o->buf);
+        o->buf = NULL;
+        if (!committed || sent)
             continue;
-        }
-        zframe_t *rid = zmsg_first(m);
-        uint8_t rid_copy[WF_MAX_ROUTING_ID];
-        size_t rid_len = zframe_size(rid) <= sizeof rid_copy ? zframe_size(rid) : 0;
-        memcpy(rid_copy, zframe_data(rid), rid_len);
-        if (zmsg_send(&m, srv->board) != 0) {
-            /* The peer is gone or not reading: never lose the message silently.  Declare the
-             * consumer lost; its jobs go back to ready in the next turn. */
-            zmsg_destroy(&m);
-            wf_consumer_t *c = wf_board_find(srv->core->board, rid_copy, rid_len);
-            if (c) {
-                wf_log_warn("WEFT-BOARD-UNREACHABLE", "consumer %s unreachable (%s): lost", c->name,
-                            zmq_strerror(errno));
-                wf_timer_set(srv->core->deadlines, &c->timer, srv->core->now);
-            }
+        /* The peer is gone or not reading: never lose the message silently.  Declare the
+         * consumer lost; its jobs go back to ready in the next turn. */
+        wf_consumer_t *c = wf_board_find(srv->core->board, o->rid, o->rid_len);
+        if (c) {
+            wf_log_warn("WEFT-BOARD-UNREACHABLE", "consumer %s unreachable (%s): lost", c->name,
+                        zmq_strerror(err));
+            wf_timer_set(srv->core->deadlines, &c->timer, srv->core->now);
         }
     }
+    srv->nboard_out = 0;
 }
 
 static void
@@ -151,10 +158,9 @@ s_publish(wf_server_t *srv)
         uint8_t topic[8];
         for (int k = 0; k < 8; k++)
             topic[k] = (uint8_t)(ev->request >> (56 - 8 * k));
-        zmsg_t *m = zmsg_new();
-        zmsg_addmem(m, topic, sizeof topic);
-        zmsg_addmem(m, ev, sizeof *ev);
-        zmsg_send(&m, srv->events);
+        void *sock = zsock_resolve(srv->events);
+        if (zmq_send(sock, topic, sizeof topic, ZMQ_SNDMORE) == sizeof topic)
+            zmq_send(sock, ev, sizeof *ev, 0);
     }
 }
 
@@ -506,7 +512,7 @@ s_hello(wf_server_t *srv, const uint8_t *rid, size_t rid_len, int fd, wf_msg_t *
     s_liveness(srv, c);
     /* Re-adopt the attempts it still runs (after our restart or its reconnect); an attempt we
      * no longer know still occupies one of its slots until it reports. */
-    for (uint32_t i = 0; i < msg->nrunning && c->nleases < c->slots; i++) {
+    for (uint32_t i = 0; i < msg->nrunning && c->nleases < c->slots + c->prefetch; i++) {
         wf_attempt_ref_t *a = &msg->running[i];
         wf_req_t *r = wf_core_find(srv->core, a->req);
         wf_job_t *j = r && a->idx < r->spec.njobs ? &r->jobs[a->idx] : NULL;
@@ -537,8 +543,9 @@ s_hello(wf_server_t *srv, const uint8_t *rid, size_t rid_len, int fd, wf_msg_t *
     w.heartbeat_ms = (uint32_t)srv->opts.heartbeat_ms;
     w.liveness = (uint32_t)srv->opts.liveness;
     s_send_board(srv, rid, rid_len, &w);
-    wf_log_info("WEFT-BOARD-JOIN", "consumer %s (pid %u on %s) joined: %u type(s), %u slot(s)",
-                c->name, c->pid, c->host, c->ntypes, c->slots);
+    wf_log_info("WEFT-BOARD-JOIN",
+                "consumer %s (pid %u on %s) joined: %u type(s), %u slot(s), prefetch %u", c->name,
+                c->pid, c->host, c->ntypes, c->slots, c->prefetch);
 }
 
 static void
@@ -890,7 +897,6 @@ wf_server_open(wf_server_t **srv_p, const wf_server_opts_t *opts, char *errbuf, 
     wf_core_hooks_t hooks = {s_hook_cancel, s_hook_finished, srv};
     srv->core = wf_core_new(&hooks);
     srv->batch = wf_batch_new(srv->store);
-    srv->board_out = zlist_new();
     srv->next_req = wf_store_next_reqid(srv->store);
 
     /* Security first: without CURVE only endpoints that expose nothing beyond this host are
@@ -1093,12 +1099,9 @@ wf_server_close(wf_server_t **srv_p)
     /* sockets first: the ZAP handler must outlive every CURVE socket */
     wf_auth_stop(&srv->auth);
     zcert_destroy(&srv->cert);
-    if (srv->board_out) {
-        zmsg_t *m;
-        while ((m = zlist_pop(srv->board_out)) != NULL)
-            zmsg_destroy(&m);
-        zlist_destroy(&srv->board_out);
-    }
+    for (uint32_t i = 0; i < srv->nboard_out; i++)
+        free(srv->board_out[i].buf);
+    free(srv->board_out);
     for (uint32_t i = 0; i < srv->nreplies; i++) {
         zframe_destroy(&srv->replies[i].rid);
         free(srv->replies[i].msg);

@@ -49,6 +49,14 @@ typedef struct s_reply {
     char *msg;
 } s_reply_t;
 
+/* One message to a consumer waiting in the outbox: its routing id and its encoded frame. */
+typedef struct wf_board_out {
+    uint8_t rid[WF_MAX_ROUTING_ID];
+    uint8_t rid_len;
+    uint8_t *buf; /* malloc'd by wf_msg_encode */
+    size_t len;
+} wf_board_out_t;
+
 struct wf_server {
     wf_server_opts_t opts;
     wf_store_t *store;
@@ -70,7 +78,8 @@ struct wf_server {
     bool user_paused;
     bool terminated;
     /* this turn's outbox */
-    zlist_t *board_out;   /* zmsg_t* to the board socket */
+    wf_board_out_t *board_out; /* messages to consumers, sent after the commit */
+    uint32_t nboard_out, board_out_cap;
     s_reply_t *replies;
     uint32_t nreplies, replies_cap;
     s_waiter_t *waiters;

@@ -77,12 +77,14 @@ bool wf_batch_empty(const wf_batch_t *self);
 void wf_batch_put_new_request(wf_batch_t *self, const wf_reqrec_t *rec, const wf_reqspec_t *spec);
 /* A request's record changed (state, finished); removes it from `active` once finished. */
 void wf_batch_put_request(wf_batch_t *self, const wf_reqrec_t *rec);
+/* Only for a job whose spec is stored (or written earlier in the same batch): the commit does
+ * not look the spec up, since that lookup cost a B-tree walk per transition. */
 void wf_batch_put_jobstate(wf_batch_t *self, uint64_t req, uint32_t idx, const wf_jobstate_t *st);
 void wf_batch_put_next_req(wf_batch_t *self, uint64_t next);
 /* Write the batch in one transaction (fsync per durability), growing the map and replaying the
  * batch on MDB_MAP_FULL.  The batch is left empty whatever happens, and on any error nothing of
  * it is written.  Engine thread only.  Errors: EFULL (map cannot grow), EINVAL (a record the
- * store could not read back, or a jobstate for a job without a spec: an engine bug), ESTORE
+ * store could not read back: an engine bug), ESTORE
  * (detail in errbuf). */
 int wf_store_commit(wf_store_t *self, wf_batch_t *batch, char *errbuf, size_t errlen);
 

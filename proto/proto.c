@@ -65,6 +65,7 @@ static const s_field_t s_hello[] = {
     F_NAME("name", name),
     { "types", FT_TYPES, 0, 0, 0, 0, 0 },
     F_U32("slots", slots, 1, WF_MAX_SLOTS),
+    F_U32("prefetch", prefetch, 0, WF_MAX_SLOTS - 1),
     F_U32("pid", pid, 0, UINT32_MAX),
     F_NAME("host", host),
     { "running", FT_RUNNING, 0, 0, 0, 0, 0 },
@@ -182,7 +183,9 @@ wf_msg_kind_name(int kind)
 void
 wf_msg_init(wf_msg_t *msg, wf_msg_kind kind)
 {
-    memset(msg, 0, sizeof *msg);
+    /* Every message but HELLO is a few hundred bytes: zeroing the 8 KiB of type names too
+     * would be most of the cost of a JOB or an ACK. */
+    memset(msg, 0, offsetof(wf_msg_t, types));
     msg->kind = kind;
 }
 
@@ -192,8 +195,9 @@ wf_msg_fini(wf_msg_t *msg)
     if (!msg)
         return;
     free(msg->owned_);
-    /* Zero everything so a finalised message holds no pointer into a freed or foreign buffer. */
-    memset(msg, 0, sizeof *msg);
+    /* Zero everything so a finalised message holds no pointer into a freed or foreign buffer
+     * (the type names hold none and are read only below ntypes). */
+    memset(msg, 0, offsetof(wf_msg_t, types));
 }
 
 /* ---- encoding ---------------------------------------------------------------------------- */
@@ -571,7 +575,7 @@ wf_msg_decode(const uint8_t *buf, size_t len, wf_msg_t *out, char *why, size_t w
     if (!out)
         return s_fail(&d, WEFT_EINVAL, "no output message");
     /* out may be uninitialised: never free what it holds. */
-    memset(out, 0, sizeof *out);
+    memset(out, 0, offsetof(wf_msg_t, types));
     if (!buf && len > 0)
         return s_fail(&d, WEFT_EINVAL, "no buffer");
     if (len == 0)

@@ -67,9 +67,9 @@ typedef struct wf_msg {
     /* HELLO */
     char name[WF_MAX_NAME + 1];
     char host[WF_MAX_NAME + 1];
-    uint32_t ntypes;
-    char types[WF_MAX_TYPES][WF_MAX_NAME + 1];
+    uint32_t ntypes;                          /* types[0..ntypes) hold the names */
     uint32_t slots;                           /* 1..WF_MAX_SLOTS */
+    uint32_t prefetch;                        /* 0..WF_MAX_SLOTS - slots: jobs it queues */
     uint32_t pid;
     uint32_t nrunning;
     wf_attempt_ref_t *running;                /* nrunning entries */
@@ -95,6 +95,8 @@ typedef struct wf_msg {
     uint32_t code;                            /* a weft_err */
     /* internal: storage owned by the message (freed by wf_msg_fini) */
     void *owned_;
+    /* HELLO: last and not cleared by wf_msg_init (8 KiB): only [0, ntypes) is ever read */
+    char types[WF_MAX_TYPES][WF_MAX_NAME + 1];
 } wf_msg_t;
 
 /* Zero a message and set its kind. */

@@ -5,18 +5,22 @@
  *
  * Threads and ownership:
  * - The LOOP (a czmq actor) owns the DEALER to the board, the PULL on which runners report, the
- *   list of unacknowledged reports and the table `running[]` saying which job each runner has.
- *   It allocates a weft_job_t when a JOB arrives and frees it when the runner's final report
- *   arrives, so a CANCEL can always reach a live job.
- * - Each RUNNER thread waits on its own mutex/condvar for a job, calls the handler, encodes the
- *   DONE/FAILED itself and pushes it to the loop on its own inproc PUSH (zsock sockets are not
- *   thread-safe, so nothing is shared but the PULL's endpoint).  The runner clears its hand-off
- *   slot BEFORE pushing the final report: once the loop sees the report, it may hand the runner
- *   a new job at once.
+ *   list of unacknowledged reports and the table `held[]` of the attempts this worker holds
+ *   (slots + prefetch entries: queued or in a handler).  It allocates a weft_job_t when a JOB
+ *   arrives and frees it when the final report arrives, so a CANCEL can always reach a live job.
+ * - The loop puts each new job on one FIFO queue (a ring of held[] indexes under qmu); RUNNER
+ *   threads take the oldest job from it as soon as they are free, without a round trip through
+ *   the loop, call the handler, encode the DONE/FAILED themselves and push it to the loop on
+ *   their own inproc PUSH (zsock sockets are not thread-safe, so nothing is shared but the
+ *   PULL's endpoint and the queue).  The runner never touches a job after that push.
+ * - Prefetch (weft_worker_set_prefetch) is only the queue being longer than the slots: a
+ *   runner that finishes finds its next job already here instead of waiting for the board's
+ *   commit and hand-out.  A job cancelled while it waits is taken off as usual and reported
+ *   without its handler being called.
  * - The API thread only builds the worker, starts it and destroys it.
  *
  * Invariants:
- * - running[i] != NULL  <=>  runner i is busy, as far as the loop knows;
+ * - held[i] != NULL  <=>  entry i is queued or in a handler; the free entries are on free_held;
  * - a DONE/FAILED stays in the unacked list until an ACK names its exact (req, idx, attempt); it
  *   is re-sent when the board WELCOMEs us after a (re)connect and every `liveness` heartbeats;
  * - the loop never blocks on the board: every send to the DEALER is ZMQ_DONTWAIT (a dropped
@@ -159,7 +163,8 @@ struct weft_job {
     size_t payload_len;
     uint32_t timeout_ms;
     const s_type_t *handler;
-    s_runner_t *runner;
+    uint32_t held;      /* its entry in weft_worker_t.held */
+    s_runner_t *runner; /* set by the runner that takes it from the queue */
     atomic_int stop; /* S_STOP_*: set by the loop, read by the handler and the runner */
     /* the loop's bookkeeping */
     int64_t deadline;          /* when timeout_ms runs out; 0 for none */
@@ -178,10 +183,8 @@ struct s_runner {
     uint32_t index;
     pthread_t thread;
     bool joinable;
-    pthread_mutex_t mu; /* guards job, stop, ready */
+    pthread_mutex_t mu; /* guards ready */
     pthread_cond_t cv;
-    weft_job_t *job;    /* handed over by the loop; cleared by the runner before its final report */
-    bool stop;
     int ready;          /* 0 starting, 1 PUSH connected, -1 could not create it */
     pthread_mutex_t send_mu; /* the PUSH is used by the handler's progress calls and the runner */
     zsock_t *push;
@@ -203,14 +206,25 @@ struct weft_worker {
     uint32_t ntypes;
     int heartbeat_ms;
     int give_up_ms;         /* 0: never give up on a silent board */
+    unsigned prefetch;      /* jobs taken beyond the slots, queued until a runner is free */
     bool curve;             /* weft_worker_set_curve: every DEALER is a CURVE client */
     uint8_t curve_server[S_CURVE_KEY_LEN]; /* the server's public key */
     uint8_t curve_public[S_CURVE_KEY_LEN]; /* this worker's key pair */
     uint8_t curve_secret[S_CURVE_KEY_LEN];
     bool started;
     uint32_t slots;
+    uint32_t cap;           /* slots + prefetch: the attempts held at once */
     s_runner_t *runners;    /* slots entries */
-    weft_job_t **running;   /* the loop's view; after the loop ends, destroy's */
+    weft_job_t **held;      /* cap entries: queued or in a handler; the loop's (destroy's after) */
+    uint32_t *free_held;    /* the loop's stack of free entries of held[] */
+    uint32_t nfree;
+    /* The queue runners take jobs from, FIFO: entries of held[] (a ring of cap). */
+    pthread_mutex_t qmu;
+    pthread_cond_t qcv;
+    uint32_t *queue;
+    uint32_t qhead, qlen;
+    uint32_t qidle;         /* runners waiting on qcv */
+    bool qstop;             /* runners leave (set once the loop is gone) */
     zactor_t *actor;
     char report_ep[96];     /* the loop's PULL: unique (address + serial number) */
     atomic_int loop_rc;     /* set by the loop before its first signal */
@@ -238,7 +252,7 @@ typedef struct s_loop {
     int64_t backoff_ms;
     uint32_t rng;         /* xorshift state for backoff jitter */
     uint64_t hb_count;
-    uint32_t nrunning;
+    uint32_t nrunning;    /* entries of held[] in use (queued or running) */
     s_report_t *unacked;  /* oldest first */
     s_report_t *unacked_tail;
     size_t nunacked;
@@ -552,10 +566,10 @@ s_runner_send(s_runner_t *r, void *sock, const void *data, size_t len, int flags
 
 /* Push [header][body] to the loop. */
 static int
-s_runner_push(s_runner_t *r, char kind, const uint8_t *body, size_t len)
+s_runner_push(s_runner_t *r, uint32_t held, char kind, const uint8_t *body, size_t len)
 {
     uint8_t hdr[S_HDR_LEN];
-    memcpy(hdr, &r->index, sizeof r->index);
+    memcpy(hdr, &held, sizeof held);
     hdr[4] = (uint8_t)kind;
     pthread_mutex_lock(&r->send_mu);
     void *sock = zsock_resolve(r->push);
@@ -584,7 +598,7 @@ weft_job_progress(weft_job_t *job, int percent, const char *msg)
     free(m);
     if (rc != WEFT_OK)
         return rc;
-    rc = s_runner_push(job->runner, S_HDR_PROGRESS, buf, len);
+    rc = s_runner_push(job->runner, job->held, S_HDR_PROGRESS, buf, len);
     free(buf);
     return rc;
 }
@@ -658,16 +672,28 @@ s_runner_main(void *arg)
     if (!push)
         return NULL;
 
+    weft_worker_t *w = r->w;
     for (;;) {
-        pthread_mutex_lock(&r->mu);
-        while (!r->job && !r->stop)
-            pthread_cond_wait(&r->cv, &r->mu);
-        weft_job_t *job = r->stop ? NULL : r->job;
-        pthread_mutex_unlock(&r->mu);
+        pthread_mutex_lock(&w->qmu);
+        while (w->qlen == 0 && !w->qstop) {
+            w->qidle++;
+            pthread_cond_wait(&w->qcv, &w->qmu);
+            w->qidle--;
+        }
+        weft_job_t *job = NULL;
+        if (!w->qstop) {
+            job = w->held[w->queue[w->qhead]];
+            w->qhead = (w->qhead + 1) % w->cap;
+            w->qlen--;
+        }
+        pthread_mutex_unlock(&w->qmu);
         if (!job)
             break;
 
-        int rc = job->handler->fn(job, job->handler->arg);
+        /* Asked to stop while it waited in the queue (cancel, shutdown, give-up): it never
+         * starts, and is reported as a handler that gave up at once would be. */
+        job->runner = r;
+        int rc = weft_job_cancelled(job) ? 1 : job->handler->fn(job, job->handler->arg);
 
         uint8_t *buf = NULL;
         size_t len = 0;
@@ -675,11 +701,8 @@ s_runner_main(void *arg)
         bool discard = rc != 0 && (stop == S_STOP_SHUTDOWN || stop == S_STOP_GIVE_UP);
         if (!discard)
             s_runner_outcome(job, rc, &buf, &len);
-        /* From here the job belongs to the loop again: it frees it on the final report. */
-        pthread_mutex_lock(&r->mu);
-        r->job = NULL;
-        pthread_mutex_unlock(&r->mu);
-        s_runner_push(r, discard ? S_HDR_DISCARD : S_HDR_FINAL,
+        /* From this push on the job belongs to the loop again: it frees it on the report. */
+        s_runner_push(r, job->held, discard ? S_HDR_DISCARD : S_HDR_FINAL,
                       buf ? buf : (const uint8_t *)"", buf ? len : 0);
         free(buf);
     }
@@ -733,14 +756,15 @@ s_send_hello(s_loop_t *L)
     for (uint32_t i = 0; i < w->ntypes; i++)
         memcpy(m->types[i], w->types[i].name, sizeof m->types[i]);
     m->slots = w->slots;
+    m->prefetch = w->cap - w->slots;
     m->pid = (uint32_t)getpid();
     /* Every attempt we hold, so a board that lost us (or restarted) re-adopts them: those in a
      * handler first (they fit: slots <= WF_MAX_RUNNING_REPORT), then those awaiting an ACK. */
     wf_attempt_ref_t *running = s_alloc(sizeof *running * WF_MAX_RUNNING_REPORT);
     uint32_t n = 0;
-    for (uint32_t i = 0; i < w->slots && n < WF_MAX_RUNNING_REPORT; i++)
-        if (w->running[i] && atomic_load(&w->running[i]->stop) != S_STOP_GIVE_UP)
-            running[n++] = w->running[i]->ref;
+    for (uint32_t i = 0; i < w->cap && n < WF_MAX_RUNNING_REPORT; i++)
+        if (w->held[i] && atomic_load(&w->held[i]->stop) != S_STOP_GIVE_UP)
+            running[n++] = w->held[i]->ref;
     for (s_report_t *r = L->unacked; r && n < WF_MAX_RUNNING_REPORT; r = r->next)
         running[n++] = r->ref;
     m->running = running;
@@ -899,8 +923,8 @@ s_on_job(s_loop_t *L, const wf_msg_t *m)
               m->ref.idx, m->ref.attempt);
         return;
     }
-    for (uint32_t i = 0; i < w->slots; i++)
-        if (w->running[i] && s_ref_eq(w->running[i]->ref, m->ref)) {
+    for (uint32_t i = 0; i < w->cap; i++)
+        if (w->held[i] && s_ref_eq(w->held[i]->ref, m->ref)) {
             /* Sent twice (e.g. around a re-adoption): the one running is the one. */
             s_log(w, "JOB for request %" PRIu64 " job #%u attempt %u is already running",
                   m->ref.req, m->ref.idx, m->ref.attempt);
@@ -923,13 +947,9 @@ s_on_job(s_loop_t *L, const wf_msg_t *m)
         s_reject(L, m->ref, why);
         return;
     }
-    uint32_t slot = w->slots;
-    for (uint32_t i = 0; i < w->slots && slot == w->slots; i++)
-        if (!w->running[i])
-            slot = i;
-    if (slot == w->slots) {
-        snprintf(why, sizeof why, "no free slot: all %u slots of worker %s are busy", w->slots,
-                 w->name);
+    if (w->nfree == 0) {
+        snprintf(why, sizeof why, "no free slot: all %u slots (and %u queue places) of worker %s "
+                 "are busy", w->slots, w->cap - w->slots, w->name);
         s_reject(L, m->ref, why);
         return;
     }
@@ -944,20 +964,23 @@ s_on_job(s_loop_t *L, const wf_msg_t *m)
     job->payload_len = m->payload_len;
     job->timeout_ms = m->timeout_ms;
     job->handler = type;
-    s_runner_t *r = &w->runners[slot];
-    job->runner = r;
     atomic_init(&job->stop, S_STOP_NONE);
     job->progress_sent = INT64_MIN / 2;
     job->deadline = m->timeout_ms ? L->now + (int64_t)m->timeout_ms : 0;
 
-    w->running[slot] = job;
+    job->held = w->free_held[--w->nfree];
+    w->held[job->held] = job;
     L->nrunning++;
     S_SET(w, running, L->nrunning);
     S_INC(w, jobs_started);
-    pthread_mutex_lock(&r->mu);
-    r->job = job;
-    pthread_cond_signal(&r->cv);
-    pthread_mutex_unlock(&r->mu);
+    /* To the runners' queue: the first free runner takes it (FIFO, so queued jobs start in the
+     * order the board handed them out). */
+    pthread_mutex_lock(&w->qmu);
+    w->queue[(w->qhead + w->qlen) % w->cap] = job->held;
+    w->qlen++;
+    if (w->qidle > 0)
+        pthread_cond_signal(&w->qcv);
+    pthread_mutex_unlock(&w->qmu);
 }
 
 /* Ask a running attempt to stop; the first reason given is the one reported. */
@@ -1015,9 +1038,9 @@ s_on_board_frame(s_loop_t *L, const uint8_t *buf, size_t len)
         s_on_job(L, m);
         break;
     case WF_MSG_CANCEL:
-        for (uint32_t i = 0; i < w->slots; i++)
-            if (w->running[i] && s_ref_eq(w->running[i]->ref, m->ref)) {
-                s_stop_job(w->running[i], S_STOP_CANCEL);
+        for (uint32_t i = 0; i < w->cap; i++)
+            if (w->held[i] && s_ref_eq(w->held[i]->ref, m->ref)) {
+                s_stop_job(w->held[i], S_STOP_CANCEL);
                 S_INC(w, cancels);
             }
         break;
@@ -1097,9 +1120,9 @@ s_on_runner_report(s_loop_t *L, const uint8_t *hdr, size_t hlen, const uint8_t *
     if (hlen != S_HDR_LEN)
         return;
     memcpy(&index, hdr, sizeof index);
-    if (index >= w->slots || !w->running[index])
+    if (index >= w->cap || !w->held[index])
         return; /* cannot happen: runners only report on jobs the loop gave them */
-    weft_job_t *job = w->running[index];
+    weft_job_t *job = w->held[index];
     if (hdr[4] == S_HDR_PROGRESS) {
         /* Advisory: dropped while not registered, coalesced when it comes too fast. */
         if (!L->welcomed)
@@ -1120,12 +1143,8 @@ s_on_runner_report(s_loop_t *L, const uint8_t *hdr, size_t hlen, const uint8_t *
     wf_attempt_ref_t ref = job->ref;
     bool discard = hdr[4] == S_HDR_DISCARD;
     bool gave_up = atomic_load(&job->stop) == S_STOP_GIVE_UP;
-    /* The runner let go of the job under its mutex before pushing this report; taking the
-     * mutex makes that hand-back explicit (and visible to thread checkers, which do not see
-     * through ZeroMQ's pipes). */
-    pthread_mutex_lock(&w->runners[index].mu);
-    pthread_mutex_unlock(&w->runners[index].mu);
-    w->running[index] = NULL;
+    w->held[index] = NULL;
+    w->free_held[w->nfree++] = index;
     L->nrunning--;
     S_SET(w, running, L->nrunning);
     s_job_free(&job);
@@ -1182,9 +1201,9 @@ s_on_pipe(s_loop_t *L)
     if (verb && strcmp(verb, "$TERM") == 0) {
         L->stopping = true;
         /* Handlers are expected to honour this and return soon. */
-        for (uint32_t i = 0; i < L->w->slots; i++)
-            if (L->w->running[i])
-                s_stop_job(L->w->running[i], S_STOP_SHUTDOWN);
+        for (uint32_t i = 0; i < L->w->cap; i++)
+            if (L->w->held[i])
+                s_stop_job(L->w->held[i], S_STOP_SHUTDOWN);
     } else if (verb && strcmp(verb, "GO") == 0 && !L->dealer && L->reconnect_at == INT64_MAX) {
         L->heard_at = L->now; /* the silence counts from the first attempt to reach the board */
         s_connect(L);
@@ -1215,9 +1234,9 @@ s_give_up(s_loop_t *L)
     weft_worker_t *w = L->w;
     L->abandoned = true;
     uint32_t n = 0;
-    for (uint32_t i = 0; i < w->slots; i++)
-        if (w->running[i] && atomic_load(&w->running[i]->stop) == S_STOP_NONE) {
-            s_stop_job(w->running[i], S_STOP_GIVE_UP);
+    for (uint32_t i = 0; i < w->cap; i++)
+        if (w->held[i] && atomic_load(&w->held[i]->stop) == S_STOP_NONE) {
+            s_stop_job(w->held[i], S_STOP_GIVE_UP);
             n++;
         }
     if (n == 0)
@@ -1261,8 +1280,8 @@ s_on_timers(s_loop_t *L)
         s_connect(L);
     if (s_give_up_due(L))
         s_give_up(L);
-    for (uint32_t i = 0; i < w->slots; i++) {
-        weft_job_t *job = w->running[i];
+    for (uint32_t i = 0; i < w->cap; i++) {
+        weft_job_t *job = w->held[i];
         if (!job)
             continue;
         if (job->deadline && L->now >= job->deadline) {
@@ -1293,8 +1312,8 @@ s_timeout(const s_loop_t *L)
     }
     if (s_give_up_armed(L) && L->heard_at + L->w->give_up_ms < next)
         next = L->heard_at + L->w->give_up_ms;
-    for (uint32_t i = 0; i < L->w->slots; i++) {
-        const weft_job_t *job = L->w->running[i];
+    for (uint32_t i = 0; i < L->w->cap; i++) {
+        const weft_job_t *job = L->w->held[i];
         if (!job)
             continue;
         if (job->deadline && job->deadline < next)
@@ -1361,9 +1380,9 @@ s_loop_actor(zsock_t *pipe, void *args)
     if (L->terminated) {
         /* The context is going away under us: cancel what runs; destroy frees it after join. */
         atomic_store(&w->loop_gone, true);
-        for (uint32_t i = 0; i < w->slots; i++)
-            if (w->running[i])
-                s_stop_job(w->running[i], S_STOP_SHUTDOWN);
+        for (uint32_t i = 0; i < w->cap; i++)
+            if (w->held[i])
+                s_stop_job(w->held[i], S_STOP_SHUTDOWN);
     } else if (L->dealer) {
         /* Let the board free our slots at once rather than after the liveness window. */
         wf_msg_init(&L->out, WF_MSG_BYE);
@@ -1459,6 +1478,17 @@ weft_worker_set_give_up(weft_worker_t *w, int ms)
 }
 
 int
+weft_worker_set_prefetch(weft_worker_t *w, unsigned n)
+{
+    if (!w || n >= WF_MAX_SLOTS)
+        return WEFT_EINVAL;
+    if (w->started)
+        return WEFT_ESTATE;
+    w->prefetch = n;
+    return WEFT_OK;
+}
+
+int
 weft_worker_set_curve(weft_worker_t *w, const char *server_key, const char *cert_path)
 {
     if (!w || !server_key || !cert_path)
@@ -1492,13 +1522,10 @@ weft_worker_set_curve(weft_worker_t *w, const char *server_key, const char *cert
 static void
 s_runners_stop(weft_worker_t *w, uint32_t n)
 {
-    for (uint32_t i = 0; i < n; i++) {
-        s_runner_t *r = &w->runners[i];
-        pthread_mutex_lock(&r->mu);
-        r->stop = true;
-        pthread_cond_broadcast(&r->cv);
-        pthread_mutex_unlock(&r->mu);
-    }
+    pthread_mutex_lock(&w->qmu);
+    w->qstop = true;
+    pthread_cond_broadcast(&w->qcv);
+    pthread_mutex_unlock(&w->qmu);
     for (uint32_t i = 0; i < n; i++) {
         s_runner_t *r = &w->runners[i];
         if (r->joinable)
@@ -1507,12 +1534,18 @@ s_runners_stop(weft_worker_t *w, uint32_t n)
         pthread_cond_destroy(&r->cv);
         pthread_mutex_destroy(&r->send_mu);
     }
-    for (uint32_t i = 0; i < w->slots; i++)
-        s_job_free(&w->running[i]);
+    for (uint32_t i = 0; i < w->cap; i++)
+        s_job_free(&w->held[i]);
+    pthread_mutex_destroy(&w->qmu);
+    pthread_cond_destroy(&w->qcv);
     free(w->runners);
-    free(w->running);
+    free(w->held);
+    free(w->free_held);
+    free(w->queue);
     w->runners = NULL;
-    w->running = NULL;
+    w->held = NULL;
+    w->free_held = NULL;
+    w->queue = NULL;
 }
 
 int
@@ -1522,11 +1555,22 @@ weft_worker_start(weft_worker_t *w, unsigned slots)
         return WEFT_EINVAL;
     if (w->started)
         return WEFT_ESTATE;
-    if (slots == 0 || slots > WF_MAX_SLOTS || w->ntypes == 0)
+    if (slots == 0 || slots + w->prefetch > WF_MAX_SLOTS || w->ntypes == 0)
         return WEFT_EINVAL;
     w->slots = slots;
+    w->cap = slots + w->prefetch;
     w->runners = s_alloc(sizeof *w->runners * slots);
-    w->running = s_alloc(sizeof *w->running * slots);
+    w->held = s_alloc(sizeof *w->held * w->cap);
+    w->free_held = s_alloc(sizeof *w->free_held * w->cap);
+    w->queue = s_alloc(sizeof *w->queue * w->cap);
+    /* Lowest entries first, so a worker without prefetch uses held[] like one entry per slot. */
+    for (uint32_t i = 0; i < w->cap; i++)
+        w->free_held[i] = w->cap - 1 - i;
+    w->nfree = w->cap;
+    w->qhead = w->qlen = w->qidle = 0;
+    w->qstop = false;
+    pthread_mutex_init(&w->qmu, NULL);
+    pthread_cond_init(&w->qcv, NULL);
 
     /* The loop binds the runners' endpoint first; it only connects to the board on GO, once
      * every runner is ready, so no JOB is ever handed to a runner that does not exist. */
@@ -1536,6 +1580,7 @@ weft_worker_start(weft_worker_t *w, unsigned slots)
         zactor_destroy(&w->actor);
         s_runners_stop(w, 0);
         w->slots = 0;
+        w->cap = 0;
         return WEFT_ESYS;
     }
     uint32_t n = 0;
@@ -1572,6 +1617,7 @@ weft_worker_start(weft_worker_t *w, unsigned slots)
         zactor_destroy(&w->actor);
         s_runners_stop(w, n);
         w->slots = 0;
+        w->cap = 0;
         return rc;
     }
     w->started = true;

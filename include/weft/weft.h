@@ -155,6 +155,9 @@ typedef enum weft_option {
     WEFT_OPT_READONLY,       /* int: 1 = inspect only: no lock, no engine thread; reads work
                               * (status, jobs, results, lists) even while another engine runs the
                               * directory; every call that changes state returns WEFT_ESTATE */
+    WEFT_OPT_PREFETCH,       /* int: jobs each local consumer (weft_engine_start_consumers) may
+                              * hold queued beyond its threads, so the next job is already there
+                              * when a handler returns (see weft_worker_set_prefetch) */
 } weft_option;
 
 WEFT_EXPORT int weft_options_new(weft_options_t **opts_p);
@@ -254,6 +257,11 @@ WEFT_EXPORT int weft_worker_set_give_up(weft_worker_t *w, int ms);
  * (started); the reason is logged on stderr. */
 WEFT_EXPORT int weft_worker_set_curve(weft_worker_t *w, const char *server_key,
                                       const char *cert_path);
+/* Take up to `n` jobs beyond the worker's slots, queued in the worker and started in the order
+ * they came as slots free up, so a slot never waits for the board's round trip (a commit) between
+ * two jobs.  A queued job counts as running for the board (lease, pools, timeouts start when it
+ * starts).  0 = none.  Before weft_worker_start.  Errors: EINVAL (over WF_MAX_SLOTS), ESTATE. */
+WEFT_EXPORT int weft_worker_set_prefetch(weft_worker_t *w, unsigned n);
 WEFT_EXPORT int weft_worker_start(weft_worker_t *w, unsigned slots);
 WEFT_EXPORT void weft_worker_destroy(weft_worker_t **w_p);
 

@@ -206,7 +206,7 @@ NO_TYPE = "reltest-no-such-type"
 def board_messages(rnd, req, jobs):
     ref = [req, rnd.randrange(jobs), rnd.randint(1, 3)]
     return [
-        ["WEFT", 1, 1, "fz", [NO_TYPE], 2, 1, "host", []],        # HELLO
+        ["WEFT", 1, 1, "fz", [NO_TYPE], 2, 0, 1, "host", []],     # HELLO
         ["WEFT", 1, 2],                                            # HEARTBEAT
         ["WEFT", 1, 3] + ref + [50, "half"],                       # PROGRESS
         ["WEFT", 1, 4] + ref + [b""],                              # DONE
@@ -214,11 +214,11 @@ def board_messages(rnd, req, jobs):
         ["WEFT", 1, 6],                                            # BYE
         ["WEFT", 1, 17] + ref + ["j", "shell", b"true", 0],        # JOB: board only
         ["WEFT", 1, 19] + ref,                                     # ACK: board only
-        ["WEFT", 1, 1, "bad name!", [NO_TYPE], 2, 1, "h", []],     # bad name
-        ["WEFT", 1, 1, "fz", [], 2, 1, "h", []],                   # no types
-        ["WEFT", 1, 1, "fz", [NO_TYPE], 0, 1, "h", []],            # 0 slots
-        ["WEFT", 1, 1, "fz", [NO_TYPE], 5000, 1, "h", []],         # too many slots
-        ["WEFT", 1, 1, "fz", [NO_TYPE], 1, 1, "h", [[req, 0]]],    # short running entry
+        ["WEFT", 1, 1, "bad name!", [NO_TYPE], 2, 0, 1, "h", []],  # bad name
+        ["WEFT", 1, 1, "fz", [], 2, 0, 1, "h", []],                # no types
+        ["WEFT", 1, 1, "fz", [NO_TYPE], 0, 0, 1, "h", []],         # 0 slots
+        ["WEFT", 1, 1, "fz", [NO_TYPE], 5000, 0, 1, "h", []],      # too many slots
+        ["WEFT", 1, 1, "fz", [NO_TYPE], 1, 0, 1, "h", [[req, 0]]], # short running entry
         ["WEFT", 1, 3] + ref + [101, "x"],                         # percent out of range
         ["WEFT", 1, 4, 0, 0, 1, b""],                              # request 0
         ["WEFT", 1, 4, req, 2000000, 1, b""],                      # index out of range
@@ -388,7 +388,7 @@ def forge_reports(port, rnd, req, jobs, stats, register, log=None, done=None):
         if register:
             # A type nobody submits: the board never leases it anything.  Its `running` claims
             # attempts real workers hold right now.
-            p.send(frame(mp(["WEFT", 1, 1, "fuzz-consumer", [NO_TYPE], 8,
+            p.send(frame(mp(["WEFT", 1, 1, "fuzz-consumer", [NO_TYPE], 8, 0,
                              os.getpid(), "fuzzhost", live[:8]])))
             stats["forged"] += 1
         for _ in range(rnd.randint(50, 200)):

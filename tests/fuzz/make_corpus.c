@@ -68,6 +68,7 @@ main(int argc, char **argv)
     strcpy(m.types[0], "shell");
     strcpy(m.types[1], "py:train");
     m.slots = 8;
+    m.prefetch = 2;
     m.pid = 40321;
     m.running = running;
     m.nrunning = 2;

@@ -47,7 +47,7 @@ raw_recv(raw_t *r, wf_msg_t *out, int timeout_ms)
 }
 
 static raw_t *
-raw_connect(it_fixture_t *f, const char *type, uint32_t slots)
+raw_connect_prefetch(it_fixture_t *f, const char *type, uint32_t slots, uint32_t prefetch)
 {
     raw_t *r = calloc(1, sizeof *r);
     r->sock = zsock_new_dealer(weft_engine_board_endpoint(f->eng));
@@ -59,6 +59,7 @@ raw_connect(it_fixture_t *f, const char *type, uint32_t slots)
     m.ntypes = 1;
     snprintf(m.types[0], sizeof m.types[0], "%s", type);
     m.slots = slots;
+    m.prefetch = prefetch;
     m.pid = 1;
     raw_send(r, &m);
     wf_msg_t w;
@@ -67,6 +68,12 @@ raw_connect(it_fixture_t *f, const char *type, uint32_t slots)
     assert_int_equal(w.heartbeat_ms, 100);
     wf_msg_fini(&w);
     return r;
+}
+
+static raw_t *
+raw_connect(it_fixture_t *f, const char *type, uint32_t slots)
+{
+    return raw_connect_prefetch(f, type, slots, 0);
 }
 
 static void
@@ -134,6 +141,76 @@ test_board_silent_consumer_loses_its_job(void **state)
     assert_memory_equal(buf, "a", 1);
     raw_close(&r);
     weft_request_destroy(&req);
+}
+
+/* The next message must be `kind` (for JOB: of job `id`); returns its ref. */
+static wf_attempt_ref_t
+raw_expect(raw_t *r, wf_msg_kind kind, const char *id)
+{
+    wf_msg_t m;
+    assert_true(raw_recv(r, &m, WF_TEST_DEADLINE_MS));
+    if (m.kind != kind || (id && strcmp(m.job, id) != 0))
+        fail_msg("expected %s %s, got %s %s", wf_msg_kind_name(kind), id ? id : "",
+                 wf_msg_kind_name(m.kind), m.job);
+    wf_attempt_ref_t ref = m.ref;
+    wf_msg_fini(&m);
+    return ref;
+}
+
+/* A consumer with prefetch gets slots + prefetch jobs, in order, but a job with a timeout only
+ * into a free slot: its timeout must not run while it waits in the consumer's queue. */
+static void
+test_board_prefetch_fills_the_queue_but_never_with_timeouts(void **state)
+{
+    it_fixture_t *f = *state;
+    raw_t *r = raw_connect_prefetch(f, "t", 1, 2);
+    weft_request_t *req = NULL;
+    weft_request_new(&req, "prefetch");
+    it_job(req, "a", "ok");
+    it_job(req, "b", "ok");
+    it_job(req, "c", "ok");
+    it_job(req, "d", "ok");
+    assert_int_equal(weft_request_job_set(req, "c", WEFT_JOBOPT_TIMEOUT_MS, 60000), WEFT_OK);
+    weft_reqid_t id = it_submit(f, req);
+    wf_attempt_ref_t a = raw_expect(r, WF_MSG_JOB, "a"); /* the slot */
+    wf_attempt_ref_t b = raw_expect(r, WF_MSG_JOB, "b"); /* the queue; c (timeout) may not */
+    raw_done(r, a, "a");
+    raw_expect(r, WF_MSG_ACK, NULL);
+    /* b still holds the slot for the board: c waits, and d behind it (order is kept). */
+    raw_done(r, b, "b");
+    raw_expect(r, WF_MSG_ACK, NULL); /* had c been queued after a, its JOB would come first */
+    wf_attempt_ref_t c = raw_expect(r, WF_MSG_JOB, "c");
+    wf_attempt_ref_t d = raw_expect(r, WF_MSG_JOB, "d");
+    raw_done(r, c, "c");
+    raw_done(r, d, "d");
+    assert_int_equal(it_wait(f, id), WEFT_REQ_SUCCEEDED);
+    raw_close(&r);
+    weft_request_destroy(&req);
+}
+
+/* slots + prefetch over WF_MAX_SLOTS: the HELLO is refused. */
+static void
+test_board_refuses_too_much_prefetch(void **state)
+{
+    it_fixture_t *f = *state;
+    zsock_t *sock = zsock_new_dealer(weft_engine_board_endpoint(f->eng));
+    raw_t r = {sock};
+    wf_msg_t m;
+    wf_msg_init(&m, WF_MSG_HELLO);
+    snprintf(m.name, sizeof m.name, "greedy");
+    snprintf(m.host, sizeof m.host, "localhost");
+    m.ntypes = 1;
+    snprintf(m.types[0], sizeof m.types[0], "t");
+    m.slots = 2;
+    m.prefetch = WF_MAX_SLOTS - 1;
+    raw_send(&r, &m);
+    wf_msg_t e;
+    assert_true(raw_recv(&r, &e, WF_TEST_DEADLINE_MS));
+    assert_int_equal(e.kind, WF_MSG_ERROR);
+    assert_int_equal(e.code, WEFT_EPROTO);
+    assert_non_null(strstr(e.message, "prefetch"));
+    wf_msg_fini(&e);
+    zsock_destroy(&sock);
 }
 
 static void
@@ -261,6 +338,8 @@ main(void)
         T(test_board_silent_consumer_loses_its_job),
         T(test_board_stale_attempt_is_fenced),
         T(test_board_malformed_frames_are_refused),
+        T(test_board_prefetch_fills_the_queue_but_never_with_timeouts),
+        T(test_board_refuses_too_much_prefetch),
     };
     return cmocka_run_group_tests_name("board", tests, NULL, NULL);
 }

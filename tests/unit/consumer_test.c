@@ -415,6 +415,9 @@ typedef struct fix {
     wf_msg_t hello;
 } fix_t;
 
+/* weft_worker_set_prefetch's value for the next fix_open (reset by it). */
+static unsigned g_prefetch;
+
 /* give_up_ms: weft_worker_set_give_up's value (0 = the default, never). */
 static void
 fix_open_give_up(fix_t *f, const char *transport, unsigned slots, int give_up_ms)
@@ -434,6 +437,9 @@ fix_open_give_up(fix_t *f, const char *transport, unsigned slots, int give_up_ms
     assert_int_equal(weft_worker_set_heartbeat(f->w, T_HEARTBEAT_MS), WEFT_OK);
     if (give_up_ms)
         assert_int_equal(weft_worker_set_give_up(f->w, give_up_ms), WEFT_OK);
+    if (g_prefetch)
+        assert_int_equal(weft_worker_set_prefetch(f->w, g_prefetch), WEFT_OK);
+    g_prefetch = 0;
     assert_int_equal(weft_worker_start(f->w, slots), WEFT_OK);
     assert_true(fb_expect(f->fb, WF_MSG_HELLO, &f->hello, WF_TEST_DEADLINE_MS));
     fb_welcome(f->fb, T_HEARTBEAT_MS, T_LIVENESS);
@@ -727,6 +733,63 @@ test_consumer_cancel_sets_flag_and_reports_failed(void **state)
     wf_worker_stats(f.w, &st);
     assert_int_equal(st.cancels, 1);
     fix_close(&f);
+}
+
+/* With prefetch, jobs beyond the slots wait in the worker and start in the order they came; a
+ * queued job that is cancelled never starts; past slots + prefetch a JOB is refused. */
+static void
+test_consumer_prefetch_queues_in_order_and_cancels_queued(void **state)
+{
+    (void)state;
+    fix_t f;
+    g_prefetch = 2;
+    fix_open(&f, "inproc", 1);
+    assert_int_equal(f.hello.slots, 1);
+    assert_int_equal(f.hello.prefetch, 2);
+    wf_attempt_ref_t a = ref_of(5, 0, 1), b = ref_of(5, 1, 1), c = ref_of(5, 2, 1),
+                     d = ref_of(5, 3, 1);
+    fb_job(f.fb, a, "a", "block", "");
+    assert_true(fb_wait(f.fb, c_started1, NULL, WF_TEST_DEADLINE_MS));
+    fb_job(f.fb, b, "b", "echo", "second");
+    fb_job(f.fb, c, "c", "wait-cancel", "");
+    fb_job(f.fb, d, "d", "echo", "one too many");
+    wf_msg_t m;
+    assert_true(fb_expect(f.fb, WF_MSG_FAILED, &m, WF_TEST_DEADLINE_MS));
+    assert_ref(m.ref, d);
+    assert_non_null(strstr(m.message, "no free slot"));
+    wf_msg_fini(&m);
+    /* c waits behind a and b: cancelled there, it is reported without its handler running. */
+    fb_ref_msg(f.fb, WF_MSG_CANCEL, c);
+    atomic_store(&g_seen.release, true);
+    assert_true(fb_expect(f.fb, WF_MSG_DONE, &m, WF_TEST_DEADLINE_MS));
+    assert_ref(m.ref, a);
+    wf_msg_fini(&m);
+    assert_true(fb_expect(f.fb, WF_MSG_DONE, &m, WF_TEST_DEADLINE_MS));
+    assert_ref(m.ref, b);
+    assert_memory_equal(m.result, "got:second", m.result_len);
+    wf_msg_fini(&m);
+    assert_true(fb_expect(f.fb, WF_MSG_FAILED, &m, WF_TEST_DEADLINE_MS));
+    assert_ref(m.ref, c);
+    assert_string_equal(m.message, "cancelled");
+    wf_msg_fini(&m);
+    assert_false(atomic_load(&g_seen.saw_cancel)); /* h_wait_cancel never ran */
+    assert_int_equal(atomic_load(&g_seen.started), 2); /* a (block) and b (echo) */
+    fix_close(&f);
+}
+
+/* A worker's slots and prefetch together stay within WF_MAX_SLOTS. */
+static void
+test_consumer_prefetch_is_bounded(void **state)
+{
+    (void)state;
+    weft_worker_t *w = NULL;
+    assert_int_equal(weft_worker_new(&w, "inproc://nowhere", NULL), WEFT_OK);
+    assert_int_equal(weft_worker_register(w, "echo", h_echo, &g_seen), WEFT_OK);
+    assert_int_equal(weft_worker_set_prefetch(w, WF_MAX_SLOTS), WEFT_EINVAL);
+    assert_int_equal(weft_worker_set_prefetch(w, WF_MAX_SLOTS - 1), WEFT_OK);
+    assert_int_equal(weft_worker_start(w, 2), WEFT_EINVAL);
+    assert_int_equal(weft_worker_set_prefetch(w, 0), WEFT_OK);
+    weft_worker_destroy(&w);
 }
 
 static bool
@@ -1171,6 +1234,8 @@ main(void)
         cmocka_unit_test(test_consumer_destroy_with_board_gone_returns_promptly),
         cmocka_unit_test(test_consumer_slots_run_jobs_concurrently),
         cmocka_unit_test(test_consumer_unknown_type_and_excess_jobs_fail),
+        cmocka_unit_test(test_consumer_prefetch_queues_in_order_and_cancels_queued),
+        cmocka_unit_test(test_consumer_prefetch_is_bounded),
         cmocka_unit_test(test_consumer_malformed_frames_are_dropped),
         cmocka_unit_test(test_consumer_error_from_board_reconnects_and_eversion_gives_up),
         cmocka_unit_test(test_consumer_silent_board_past_give_up_stops_attempts_and_keeps_reports),

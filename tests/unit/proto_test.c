@@ -59,6 +59,7 @@ s_make(wf_msg_t *m, int kind, s_variant v)
         m->ntypes = 1;
         s_fill_name(m->types[0], 1, 't');
         m->slots = 1;
+        m->prefetch = 0;
         m->pid = 0;
         m->percent = 0;
         m->exit_code = INT32_MIN;
@@ -80,6 +81,7 @@ s_make(wf_msg_t *m, int kind, s_variant v)
             m->types[i][1] = (char)('a' + i / 26);
         }
         m->slots = WF_MAX_SLOTS;
+        m->prefetch = WF_MAX_SLOTS - 1;
         m->pid = UINT32_MAX;
         for (unsigned i = 0; i < WF_MAX_RUNNING_REPORT; i++)
             s_running[i] = (wf_attempt_ref_t){ UINT64_MAX - i, WF_MAX_JOBS_PER_REQUEST - 1 - i,
@@ -111,6 +113,7 @@ s_make(wf_msg_t *m, int kind, s_variant v)
         strcpy(m->types[1], "py:train");
         strcpy(m->types[2], "gpu.render");
         m->slots = 8;
+        m->prefetch = 8;
         m->pid = 40321;
         m->running = s_running;
         m->nrunning = 2;
@@ -156,6 +159,7 @@ s_assert_same(const wf_msg_t *src, const wf_msg_t *dec)
         exp.ntypes = src->ntypes;
         memcpy(exp.types, src->types, sizeof exp.types);
         exp.slots = src->slots;
+        exp.prefetch = src->prefetch;
         exp.pid = src->pid;
         exp.nrunning = src->nrunning;
         break;
@@ -205,6 +209,7 @@ s_assert_same(const wf_msg_t *src, const wf_msg_t *dec)
     for (uint32_t i = 0; i < exp.ntypes; i++)
         assert_string_equal(dec->types[i], exp.types[i]);
     assert_int_equal(dec->slots, exp.slots);
+    assert_int_equal(dec->prefetch, exp.prefetch);
     assert_int_equal(dec->pid, exp.pid);
     assert_int_equal(dec->nrunning, exp.nrunning);
     if (exp.nrunning)
@@ -766,7 +771,8 @@ test_proto_rejects_out_of_range_integers(void **state)
         { WF_MSG_PROGRESS, 6, 101, 100 },                                    /* percent */
         { WF_MSG_HELLO, 5, 0, 1 },                                           /* slots */
         { WF_MSG_HELLO, 5, WF_MAX_SLOTS + 1, WF_MAX_SLOTS },
-        { WF_MSG_HELLO, 6, (uint64_t)UINT32_MAX + 1, UINT32_MAX },           /* pid */
+        { WF_MSG_HELLO, 6, WF_MAX_SLOTS, WF_MAX_SLOTS - 1 },                 /* prefetch */
+        { WF_MSG_HELLO, 7, (uint64_t)UINT32_MAX + 1, UINT32_MAX },           /* pid */
         { WF_MSG_WELCOME, 3, 0, 1 },                                         /* heartbeat_ms */
         { WF_MSG_WELCOME, 3, WF_PROTO_MAX_HEARTBEAT_MS + 1, WF_PROTO_MAX_HEARTBEAT_MS },
         { WF_MSG_WELCOME, 4, 0, 1 },                                         /* liveness */
@@ -805,7 +811,7 @@ test_proto_rejects_bad_names(void **state)
         uint32_t pos;
     } fields[] = {
         { WF_MSG_HELLO, 3 }, /* name */
-        { WF_MSG_HELLO, 7 }, /* host */
+        { WF_MSG_HELLO, 8 }, /* host */
         { WF_MSG_JOB, 6 },   /* job */
         { WF_MSG_JOB, 7 },   /* type */
     };
@@ -895,29 +901,29 @@ test_proto_rejects_bad_hello_lists(void **state)
         refs[i][2] = s_o_uint(1);
         items[i] = s_o_array(refs[i], 3);
     }
-    s_expect_field(WF_MSG_HELLO, 8, s_o_array(items, 0), WEFT_OK, NULL, "0 running");
-    s_expect_field(WF_MSG_HELLO, 8, s_o_array(items, WF_MAX_RUNNING_REPORT), WEFT_OK, NULL,
+    s_expect_field(WF_MSG_HELLO, 9, s_o_array(items, 0), WEFT_OK, NULL, "0 running");
+    s_expect_field(WF_MSG_HELLO, 9, s_o_array(items, WF_MAX_RUNNING_REPORT), WEFT_OK, NULL,
                    "max running");
-    s_expect_field(WF_MSG_HELLO, 8, s_o_array(items, WF_MAX_RUNNING_REPORT + 1), WEFT_ETOOBIG,
+    s_expect_field(WF_MSG_HELLO, 9, s_o_array(items, WF_MAX_RUNNING_REPORT + 1), WEFT_ETOOBIG,
                    "entries exceed", "too many running");
     /* A bad entry after good ones: nothing may be left allocated (ASan checks). */
     refs[9][0] = s_o_uint(0);
-    s_expect_field(WF_MSG_HELLO, 8, s_o_array(items, 10), WEFT_EPROTO, "entry 10: req 0 out of",
+    s_expect_field(WF_MSG_HELLO, 9, s_o_array(items, 10), WEFT_EPROTO, "entry 10: req 0 out of",
                    "req 0");
     refs[9][0] = s_o_uint(1);
     refs[9][1] = s_o_uint(WF_MAX_JOBS_PER_REQUEST);
-    s_expect_field(WF_MSG_HELLO, 8, s_o_array(items, 10), WEFT_EPROTO, "idx", "idx too big");
+    s_expect_field(WF_MSG_HELLO, 9, s_o_array(items, 10), WEFT_EPROTO, "idx", "idx too big");
     refs[9][1] = s_o_uint(1);
     refs[9][2] = s_o_uint(0);
-    s_expect_field(WF_MSG_HELLO, 8, s_o_array(items, 10), WEFT_EPROTO, "attempt", "attempt 0");
+    s_expect_field(WF_MSG_HELLO, 9, s_o_array(items, 10), WEFT_EPROTO, "attempt", "attempt 0");
     refs[9][2] = s_o_str("1", 1);
-    s_expect_field(WF_MSG_HELLO, 8, s_o_array(items, 10), WEFT_EPROTO, "expected uint", "str");
+    s_expect_field(WF_MSG_HELLO, 9, s_o_array(items, 10), WEFT_EPROTO, "expected uint", "str");
     refs[9][2] = s_o_uint(1);
     items[9] = s_o_array(refs[9], 2);
-    s_expect_field(WF_MSG_HELLO, 8, s_o_array(items, 10), WEFT_EPROTO, "[req, idx, attempt]",
+    s_expect_field(WF_MSG_HELLO, 9, s_o_array(items, 10), WEFT_EPROTO, "[req, idx, attempt]",
                    "short entry");
     items[9] = s_o_uint(5);
-    s_expect_field(WF_MSG_HELLO, 8, s_o_array(items, 10), WEFT_EPROTO, "[req, idx, attempt]",
+    s_expect_field(WF_MSG_HELLO, 9, s_o_array(items, 10), WEFT_EPROTO, "[req, idx, attempt]",
                    "entry not an array");
 }
 
@@ -972,10 +978,10 @@ test_proto_rejects_deep_nesting(void **state)
     levels[0] = s_o_uint(1);
     for (int i = 1; i <= WF_MAX_DEPTH; i++)
         levels[i] = s_o_array(&levels[i - 1], 1);
-    s_expect_field(WF_MSG_HELLO, 8, levels[WF_MAX_DEPTH], WEFT_EPROTO, "nesting too deep",
+    s_expect_field(WF_MSG_HELLO, 9, levels[WF_MAX_DEPTH], WEFT_EPROTO, "nesting too deep",
                    "deep running");
     /* A shallower nest is well-formed msgpack, just the wrong shape. */
-    s_expect_field(WF_MSG_HELLO, 8, levels[3], WEFT_EPROTO, "[req, idx, attempt]",
+    s_expect_field(WF_MSG_HELLO, 9, levels[3], WEFT_EPROTO, "[req, idx, attempt]",
                    "shallow running");
 }
 

@@ -691,8 +691,6 @@ test_store_jobstate_updates(void **state)
     assert_int_equal(wf_store_commit(f->store, b, f->err, sizeof f->err), WEFT_EINVAL);
     assert_non_null(strstr(f->err, "job 2"));
     assert_true(wf_batch_empty(b));
-    wf_batch_put_jobstate(b, 1, 3, &ready); /* no such job */
-    assert_int_equal(wf_store_commit(f->store, b, f->err, sizeof f->err), WEFT_EINVAL);
     assert_int_equal(wf_store_get_job(f->store, 1, 1, NULL, &got), WEFT_OK);
     s_assert_pending(&got);
     wf_jobstate_fini(&got);

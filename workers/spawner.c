@@ -1,0 +1,2 @@
+/* spawner.c -- placeholder; see spawner.h. */
+#include "spawner.h"
