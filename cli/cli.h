@@ -68,6 +68,9 @@ const char *wf_cli_duration(char *buf, size_t cap, int64_t ms);
 bool wf_cli_print_tail(const char *path, int lines, const char *prefix);
 /* Parse "-p name=value" values: checks the form; prints an error and returns false if bad. */
 bool wf_cli_param_ok(const char *kv);
+/* Parse a --durability value ("full" or "process") into a weft_durability; prints an error
+ * naming the verb and returns false if bad. */
+bool wf_cli_durability_ok(const char *verb, const char *arg, int *durability_p);
 /* Parse a --timeout value in seconds ("10", "0.5") into ms; prints an error naming the verb and
  * returns false if bad (cmd_client.c). */
 bool wf_cli_timeout_ok(const char *verb, const char *arg, int *ms_p);

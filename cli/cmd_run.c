@@ -44,6 +44,7 @@ typedef struct run_opts {
     size_t nparams;
     int jobs;
     int verbosity; /* 0 quiet, 1 normal, 2 verbose */
+    int durability;
     bool restart, resume_changed;
 } run_opts_t;
 
@@ -70,6 +71,9 @@ s_help(void)
            "      --restart           start over: a new run, whatever happened before\n"
            "      --resume-changed    after the file changed: run the changed jobs and their\n"
            "                          dependents again, carry the rest over\n"
+           "      --durability LEVEL  full (default): every state change is on disk before\n"
+           "                          weft acts on it, and survives a power loss; process:\n"
+           "                          no fsync, survives weft crashing but not the OS\n"
            "  -q, --quiet             print only errors and the outcome\n"
            "  -v, --verbose           print every state change, with reasons\n"
            "  -h, --help              this text\n"
@@ -87,6 +91,7 @@ s_parse(int argc, char **argv, run_opts_t *o)
         {"state", required_argument, NULL, 's'},
         {"restart", no_argument, NULL, 'R'},
         {"resume-changed", no_argument, NULL, 'C'},
+        {"durability", required_argument, NULL, 'D'},
         {"quiet", no_argument, NULL, 'q'},
         {"verbose", no_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
@@ -125,6 +130,10 @@ s_parse(int argc, char **argv, run_opts_t *o)
             break;
         case 'C':
             o->resume_changed = true;
+            break;
+        case 'D':
+            if (!wf_cli_durability_ok("run", optarg, &o->durability))
+                return WF_EXIT_USAGE;
             break;
         case 'q':
             o->verbosity = 0;
@@ -483,6 +492,7 @@ weft_cmd_run(int argc, char **argv)
     weft_options_t *opts = NULL;
     weft_options_new(&opts);
     weft_options_set_int(opts, WEFT_OPT_LOG_LEVEL, o.verbosity >= 2 ? 2 : 1);
+    weft_options_set_int(opts, WEFT_OPT_DURABILITY, o.durability);
     char err[512] = "";
     rc = weft_engine_open(&eng, state, opts, err, sizeof err);
     weft_options_destroy(&opts);

@@ -35,6 +35,8 @@ s_help(void)
            "      --events EP        the events endpoint alone\n"
            "      --local-slots N    also run N shell slots in this process (default 0)\n"
            "      --heartbeat MS     heartbeat interval with workers (default 1000)\n"
+           "      --durability LEVEL full (default: fsync, survives a power loss) or process\n"
+           "                         (no fsync: survives the server crashing, not the OS)\n"
            "      --keys DIR         CURVE: DIR/server is this server's secret cert (weft keygen),\n"
            "                         DIR/workers/ and DIR/clients/ hold the admitted public keys;\n"
            "                         SIGHUP re-reads them.  Needed to bind beyond loopback.\n"
@@ -72,13 +74,13 @@ weft_cmd_serve(int argc, char **argv)
         {"board", required_argument, NULL, 'B'},    {"client", required_argument, NULL, 'C'},
         {"events", required_argument, NULL, 'E'},   {"local-slots", required_argument, NULL, 'l'},
         {"heartbeat", required_argument, NULL, 'H'}, {"verbose", no_argument, NULL, 'v'},
-        {"keys", required_argument, NULL, 'k'},
+        {"keys", required_argument, NULL, 'k'},    {"durability", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     const char *state = NULL, *bind = "tcp://127.0.0.1:7400";
     const char *board = NULL, *client = NULL, *events = NULL, *keys = NULL;
     long local_slots = 0, heartbeat = 1000;
-    int verbose = 0, c;
+    int verbose = 0, durability = WEFT_DURABLE_FULL, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
         char *end = NULL;
@@ -104,6 +106,10 @@ weft_cmd_serve(int argc, char **argv)
             break;
         case 'v': verbose = 1; break;
         case 'k': keys = optarg; break;
+        case 'D':
+            if (!wf_cli_durability_ok("serve", optarg, &durability))
+                return WF_EXIT_USAGE;
+            break;
         case 'h': s_help(); return WF_EXIT_OK;
         default: return WF_EXIT_USAGE;
         }
@@ -143,6 +149,7 @@ weft_cmd_serve(int argc, char **argv)
     weft_options_set_str(o, WEFT_OPT_EVENTS_BIND, ep_events);
     weft_options_set_int(o, WEFT_OPT_HEARTBEAT_MS, heartbeat);
     weft_options_set_int(o, WEFT_OPT_LOG_LEVEL, verbose ? 3 : 2);
+    weft_options_set_int(o, WEFT_OPT_DURABILITY, durability);
     if (keys)
         weft_options_set_str(o, WEFT_OPT_CURVE_KEYS, keys);
     weft_engine_t *eng = NULL;

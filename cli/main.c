@@ -353,3 +353,18 @@ wf_cli_param_ok(const char *kv)
     }
     return true;
 }
+
+bool
+wf_cli_durability_ok(const char *verb, const char *arg, int *durability_p)
+{
+    if (strcmp(arg, "full") == 0) {
+        *durability_p = WEFT_DURABLE_FULL;
+        return true;
+    }
+    if (strcmp(arg, "process") == 0) {
+        *durability_p = WEFT_DURABLE_PROCESS;
+        return true;
+    }
+    fprintf(stderr, "weft %s: --durability wants 'full' or 'process', got '%s'\n", verb, arg);
+    return false;
+}

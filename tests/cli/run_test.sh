@@ -22,8 +22,8 @@ cp "$EXAMPLES"/*.yml "$T/"
 rc=$(run "$T/data-pipeline.yml")
 check "data-pipeline succeeds" [ "$rc" = 0 ]
 check "data-pipeline report" grep -q "rows 4000" "$T/out/data-pipeline/report.txt"
-rc=$(run "$T/thumbnails.yml" -p size=32)
-check "thumbnails succeeds" [ "$rc" = 0 ]
+rc=$(run "$T/thumbnails.yml" -p size=32 --durability process)
+check "thumbnails succeeds (--durability process)" [ "$rc" = 0 ]
 check "thumbnails -p size" grep -q "a 32x32" "$T/out/thumbnails/index.txt"
 rc=$(run "$T/build-test-deploy.yml")
 check "build-test-deploy succeeds" [ "$rc" = 0 ]
@@ -43,6 +43,9 @@ printf 'jobs:\n  a:\n    run: true\n    timout: 5s\n' > "$T/bad.yml"
 rc=$(run "$T/bad.yml")
 check "invalid file exits 2" [ "$rc" = 2 ]
 check "error is FILE:LINE:COL" grep -q "bad.yml:4:5: error: " "$T/err.txt"
+rc=$(run "$T/data-pipeline.yml" --durability sometimes)
+check "bad --durability exits 2" [ "$rc" = 2 ]
+check "bad --durability says what it wants" grep -q "wants 'full' or 'process'" "$T/err.txt"
 printf 'jobs:\n  a:\n    type: gpu\n    with: {x: 1}\n' > "$T/gpu.yml"
 rc=$(run "$T/gpu.yml")
 check "non-shell type refused with exit 2" [ "$rc" = 2 ]
