@@ -549,6 +549,22 @@ wf_client_recv(wf_client_t *c, wf_cmsg_t *reply, int timeout_ms)
     return WEFT_OK;
 }
 
+/* A STATUS without a limit asks for the whole request in one reply: give it weft_job_info_t
+ * rows (reply->jobs) as this call always did, for a request of at most
+ * WF_CLIENT_MAX_STATUS_JOBS jobs (what one such reply lists: larger ones must page). */
+static int
+s_status_whole(wf_client_t *c, wf_cmsg_t *reply)
+{
+    if (reply->info.njobs > WF_CLIENT_MAX_STATUS_JOBS) {
+        s_err(c,
+              "request %llu has %u jobs; a whole STATUS lists at most %u (read it by pages "
+              "instead)",
+              (unsigned long long)reply->info.id, reply->info.njobs, WF_CLIENT_MAX_STATUS_JOBS);
+        return WEFT_ETOOBIG;
+    }
+    return wf_cmsg_expand_jobs(reply);
+}
+
 int
 wf_client_call(wf_client_t *c, wf_cmsg_t *req, wf_cmsg_t *reply, int timeout_ms)
 {
@@ -589,8 +605,32 @@ wf_client_call(wf_client_t *c, wf_cmsg_t *req, wf_cmsg_t *reply, int timeout_ms)
             continue;
         if (reply->kind == WF_CMSG_ERROR)
             return reply->code ? (int)reply->code : WEFT_EPROTO;
+        if (req->kind == WF_CMSG_STATUS && req->limit == 0 && reply->kind == WF_CMSG_STATUS_R)
+            return s_status_whole(c, reply);
         return WEFT_OK;
     }
+}
+
+int
+wf_client_status_page(wf_client_t *c, uint64_t req, uint32_t offset, wf_cmsg_t *reply,
+                      int timeout_ms)
+{
+    if (!c || !reply)
+        return WEFT_EINVAL;
+    wf_cmsg_t m;
+    wf_cmsg_init(&m, WF_CMSG_STATUS);
+    m.req = req;
+    m.offset = offset;
+    m.limit = WF_CLIENT_MAX_PAGE;
+    int rc = wf_client_call(c, &m, reply, timeout_ms);
+    if (rc == WEFT_EPROTO && offset == 0 && reply->kind == WF_CMSG_ERROR) {
+        /* A server older than paging: it lists every job (or none, with ETOOBIG) at once. */
+        wf_cmsg_fini(reply);
+        wf_cmsg_init(&m, WF_CMSG_STATUS);
+        m.req = req;
+        rc = wf_client_call(c, &m, reply, timeout_ms);
+    }
+    return rc;
 }
 
 /* ---- events ---- */
@@ -722,6 +762,12 @@ s_name_copy(char *dst, const char *src)
     return true;
 }
 
+static bool
+s_name_ok(const char *s)
+{
+    return s && wf_name_ok(s, strlen(s));
+}
+
 void
 wf_client_submit_fini(wf_cmsg_t *msg)
 {
@@ -730,10 +776,10 @@ wf_client_submit_fini(wf_cmsg_t *msg)
     wf_csubmit_t *s = &msg->submit;
     for (uint32_t i = 0; s->jobs && i < s->njobs; i++) {
         free((void *)s->jobs[i].payload);
-        free(s->jobs[i].needs);
+        free((void *)s->jobs[i].needs);
     }
     free(s->jobs);
-    free(s->pool_names);
+    free((void *)s->pool_names);
     free(s->pool_limits);
     wf_cmsg_init(msg, WF_CMSG_SUBMIT);
 }
@@ -766,7 +812,8 @@ wf_client_submit_from(const wf_workflow_t *wf, const char *key, const char *sess
     s->pool_names = s_calloc(wf->npools, sizeof *s->pool_names);
     s->pool_limits = s_calloc(wf->npools, sizeof *s->pool_limits);
     for (size_t i = 0; i < wf->npools && rc == WEFT_OK; i++) {
-        if (!s_name_copy(s->pool_names[i], wf->pool_names[i]))
+        s->pool_names[i] = wf->pool_names[i];
+        if (!s_name_ok(wf->pool_names[i]))
             rc = WEFT_EINVAL;
         s->pool_limits[i] = wf->pool_limits[i];
     }
@@ -775,9 +822,11 @@ wf_client_submit_from(const wf_workflow_t *wf, const char *key, const char *sess
     for (size_t i = 0; i < wf->njobs && rc == WEFT_OK; i++) {
         const wf_wfjob_t *j = &wf->jobs[i];
         wf_cjob_t *cj = &s->jobs[i];
-        if (!s_name_copy(cj->id, j->id) || !s_name_copy(cj->type, j->type) ||
-            (j->pool && !s_name_copy(cj->pool, j->pool)) || j->when < 0 ||
-            j->when >= WEFT_WHEN_COUNT_) {
+        cj->id = j->id;
+        cj->type = j->type;
+        cj->pool = j->pool;
+        if (!s_name_ok(j->id) || !s_name_ok(j->type) || (j->pool && !s_name_ok(j->pool)) ||
+            j->when < 0 || j->when >= WEFT_WHEN_COUNT_) {
             rc = WEFT_EINVAL;
             break;
         }
@@ -806,10 +855,13 @@ wf_client_submit_from(const wf_workflow_t *wf, const char *key, const char *sess
         }
         cj->payload_len = (uint32_t)plen;
         cj->nneeds = (uint32_t)j->nneeds;
-        cj->needs = s_calloc(j->nneeds, sizeof *cj->needs);
-        for (size_t k = 0; k < j->nneeds && rc == WEFT_OK; k++)
-            if (!s_name_copy(cj->needs[k], j->needs[k]))
+        const char **needs = s_calloc(j->nneeds, sizeof *needs);
+        cj->needs = needs;
+        for (size_t k = 0; k < j->nneeds && rc == WEFT_OK; k++) {
+            needs[k] = j->needs[k];
+            if (!s_name_ok(j->needs[k]))
                 rc = WEFT_EINVAL;
+        }
         cj->retries = j->retries;
         cj->lost_retries = j->lost_retries;
         cj->retry_delay_ms = j->retry_delay_ms;

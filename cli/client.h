@@ -91,13 +91,24 @@ const char *wf_client_errmsg(const wf_client_t *c);
  * reply with that corr, into *reply (initialised here; wf_cmsg_fini it whatever the result).
  * An ERROR reply returns its code (never WEFT_OK: a code of 0 becomes EPROTO) and keeps its
  * message in wf_client_errmsg; *reply then holds the ERROR.
+ * A STATUS without a limit (the whole request at once) also fills reply->jobs with
+ * weft_job_info_t rows (wf_cmsg_expand_jobs), for requests of at most WF_CLIENT_MAX_STATUS_JOBS
+ * jobs; a bigger one is ETOOBIG: read it with wf_client_status_page.
  * Errors: the ERROR's code; ETIMEDOUT ("no answer from SERVER within N s: is `weft serve`
- * running?", naming the keys with CURVE); EINVAL, ETOOBIG (req cannot be encoded); EPROTO (a
- * reply that does not decode); ESYS (a socket error); ECLOSED (interrupted by a signal, or the
- * server refused the handshake: our key, or our use or not of CURVE; every later call fails
- * so too).
+ * running?", naming the keys with CURVE); EINVAL, ETOOBIG (req cannot be encoded; a whole
+ * STATUS of too many jobs); EPROTO (a reply that does not decode); ESYS (a socket error);
+ * ECLOSED (interrupted by a signal, or the server refused the handshake: our key, or our use or
+ * not of CURVE; every later call fails so too).
  */
 int wf_client_call(wf_client_t *c, wf_cmsg_t *req, wf_cmsg_t *reply, int timeout_ms);
+
+/* One page of a request's jobs: STATUS [req, offset, WF_CLIENT_MAX_PAGE] into *reply (a
+ * STATUS_R whose cjobs are jobs offset.. of the request, at most a page; its info's counts are
+ * filled only for offset 0).  A server older than paging answers that form with ERROR
+ * WEFT_EPROTO: for offset 0 this falls back to STATUS [req], whose reply lists the whole request
+ * (so no further page is needed).  Errors: as wf_client_call. */
+int wf_client_status_page(wf_client_t *c, uint64_t req, uint32_t offset, wf_cmsg_t *reply,
+                          int timeout_ms);
 
 /* Set wf_client_errmsg to the sentence for a wait of timeout_ms that got no answer (as
  * wf_client_call does): why the handshake was refused if it was, else what to check. */
@@ -139,8 +150,8 @@ int wf_client_poll(wf_client_t *c, int timeout_ms);
  * replaced, as weft run names it), session and key ("" or NULL for none), pools, and every job
  * with its needs by name, its payload (shell: wf_shell_payload_encode of run, env and cwd;
  * other types: the `with` bytes), retries, lost_retries, retry_delay_ms, timeout_ms, priority,
- * pool and when.  The message owns what it points to: free it with wf_client_submit_fini (not
- * wf_cmsg_fini).  Errors: EINVAL (NULL argument, a session or key that is not a valid name, a
+ * pool and when.  The message owns its arrays and payloads (free it with
+ * wf_client_submit_fini, not wf_cmsg_fini); its names are BORROWED from wf: keep wf until then.  Errors: EINVAL (NULL argument, a session or key that is not a valid name, a
  * shell job the payload encoder refuses), ETOOBIG (a payload over WF_MAX_PAYLOAD), ELIMIT (more
  * jobs, needs or pools than the limits allow); *msg is then empty.
  */

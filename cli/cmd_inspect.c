@@ -9,15 +9,17 @@
  * state directory, request or job).  Text that jobs supply (progress and error messages) is
  * printed with control bytes shown as '?', so a job cannot drive the terminal.
  *
- * `status --server` and `why --server` ask a weft server (client.h) instead, with the same
- * output: STATUS_R and WHY_R carry what the state directory holds, and a ready job's reason is
- * the board's live one.  What the wire does not carry is said less precisely, never wrongly: a
- * pending job's count of parents (the server names only the unfinished ones).  A server that
- * does not answer within --timeout exits 1.
+ * `status --server`, `why --server` and `dot --server` ask a weft server (client.h) instead,
+ * with the same output: STATUS_R, WHY_R and GRAPH_R carry what the state directory holds, and a
+ * ready job's reason is the board's live one.  What the wire does not carry is said less
+ * precisely, never wrongly: a pending job's count of parents (the server names only the
+ * unfinished ones).  A server that does not answer within --timeout exits 1.
  *
  * Workload: one request of up to WF_MAX_JOBS_PER_REQUEST jobs is read job by job (one LMDB read
- * each); `status` and `dot` keep a compact row per job (a few short strings), never the whole
- * weft_job_info_t, so two million jobs stay in a few hundred MiB at most.
+ * each) or, from a server, a page of WF_CLIENT_MAX_PAGE jobs per call; `status` and `dot` keep a
+ * compact row per job (a few short strings), never the whole weft_job_info_t, so two million
+ * jobs stay in a few hundred MiB at most.  The DOT text is written by one function whatever the
+ * source, so a run drawn from a server and from its state directory print the same bytes.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -425,12 +427,12 @@ s_server_request(const char *verb, wf_client_t *c, int timeout_ms, const char *a
         wf_cmsg_fini(&r);
         return 0;
     }
-    const weft_request_info_t *hit = NULL;
+    const wf_creqinfo_t *hit = NULL;
     for (uint32_t i = 0; i < r.nreqs; i++)
         if (arg ? r.reqs[i].id == id : !hit || r.reqs[i].id > hit->id)
             hit = &r.reqs[i];
     if (hit) {
-        *info = *hit;
+        wf_creqinfo_expand(hit, info);
         id = hit->id;
     } else if (arg) {
         fprintf(stderr, "weft %s: no request %llu on %s\n", verb, (unsigned long long)id,
@@ -441,6 +443,81 @@ s_server_request(const char *verb, wf_client_t *c, int timeout_ms, const char *a
     }
     wf_cmsg_fini(&r);
     return id;
+}
+
+/* A request's jobs on a server, read a page at a time (STATUS with offset and limit) as the
+ * caller walks them by index: a row costs a compact job info, a page of them at most. */
+typedef struct s_pager {
+    wf_client_t *cl;
+    int timeout_ms;
+    weft_reqid_t id;
+    wf_cmsg_t page;      /* the page held now (kind STATUS_R) when `have` */
+    bool have;
+    uint32_t first, end; /* the indexes it answers for: [first, end) */
+    int rc;              /* a failed call: every later read fails the same way */
+} s_pager_t;
+
+static void
+s_pager_init(s_pager_t *p, wf_client_t *cl, int timeout_ms, weft_reqid_t id)
+{
+    memset(p, 0, sizeof *p);
+    p->cl = cl;
+    p->timeout_ms = timeout_ms;
+    p->id = id;
+    wf_cmsg_init(&p->page, WF_CMSG_STATUS_R);
+}
+
+static void
+s_pager_fini(s_pager_t *p)
+{
+    wf_cmsg_fini(&p->page);
+    p->have = false;
+}
+
+/* Hold the page that answers for index i (a page starts at a multiple of WF_CLIENT_MAX_PAGE). */
+static int
+s_pager_load(s_pager_t *p, uint32_t i)
+{
+    if (p->rc != WEFT_OK)
+        return p->rc;
+    if (p->have && i >= p->first && i < p->end)
+        return WEFT_OK;
+    s_pager_fini(p);
+    uint32_t off = i / WF_CLIENT_MAX_PAGE * WF_CLIENT_MAX_PAGE;
+    int rc = wf_client_status_page(p->cl, p->id, off, &p->page, p->timeout_ms);
+    if (rc == WEFT_OK && p->page.kind != WF_CMSG_STATUS_R)
+        rc = WEFT_EPROTO;
+    if (rc != WEFT_OK) {
+        p->rc = rc;
+        return rc;
+    }
+    p->have = true;
+    p->first = off;
+    /* a page, or more from a server older than paging (the whole request from 0) */
+    p->end = off + (p->page.njobs > WF_CLIENT_MAX_PAGE ? p->page.njobs : WF_CLIENT_MAX_PAGE);
+    return WEFT_OK;
+}
+
+/* Job i, expanded; ENOTFOUND if the server left it out (it could not read it). */
+static int
+s_pager_job(s_pager_t *p, uint32_t i, weft_job_info_t *ji)
+{
+    int rc = s_pager_load(p, i);
+    if (rc != WEFT_OK)
+        return rc;
+    /* Rows come in index order, one per index unless one could not be read: search. */
+    uint32_t lo = 0, hi = p->page.njobs;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (p->page.cjobs[mid].index < i)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == p->page.njobs || p->page.cjobs[lo].index != i)
+        return WEFT_ENOTFOUND;
+    wf_cjobinfo_expand(&p->page.cjobs[lo], ji);
+    return WEFT_OK;
 }
 
 /* ---- weft status ---- */
@@ -474,15 +551,11 @@ s_job_at_engine(void *arg, uint32_t i, weft_job_info_t *ji)
     return weft_job_status_at(a->eng, a->id, i, ji);
 }
 
-/* From a STATUS reply: job i is jobs[i]. */
+/* From a server, a page at a time. */
 static int
-s_job_at_reply(void *arg, uint32_t i, weft_job_info_t *ji)
+s_job_at_pager(void *arg, uint32_t i, weft_job_info_t *ji)
 {
-    const wf_cmsg_t *r = arg;
-    if (i >= r->njobs)
-        return WEFT_ENOTFOUND;
-    *ji = r->jobs[i];
-    return WEFT_OK;
+    return s_pager_job(arg, i, ji);
 }
 
 static void s_status_print(weft_reqid_t id, const weft_request_info_t *ri, s_job_at_fn *fn,
@@ -643,21 +716,24 @@ s_status_server(const s_opts_t *o, const char *req_arg)
         wf_client_close(&c);
         return exit_code;
     }
-    wf_cmsg_t m, r;
-    wf_cmsg_init(&m, WF_CMSG_STATUS);
-    m.req = id;
-    int rc = wf_client_call(c, &m, &r, timeout_ms);
+    /* The first page carries the counts for the header; the rows follow page by page. */
+    s_pager_t pager;
+    s_pager_init(&pager, c, timeout_ms, id);
+    int rc = s_pager_load(&pager, 0);
     if (rc == WEFT_ENOTFOUND) {
         fprintf(stderr, "weft status: no request %llu on %s\n", (unsigned long long)id,
                 wf_client_server(c));
         exit_code = WF_EXIT_USAGE;
-    } else if (rc != WEFT_OK || r.kind != WF_CMSG_STATUS_R) {
-        exit_code = s_server_failed("status", c, rc, &r, WF_CMSG_STATUS);
+    } else if (rc != WEFT_OK) {
+        exit_code = s_server_failed("status", c, rc, &pager.page, WF_CMSG_STATUS);
     } else {
-        s_status_print(id, &r.info, s_job_at_reply, &r);
+        weft_request_info_t head = pager.page.info;
+        s_status_print(id, &head, s_job_at_pager, &pager);
         exit_code = WF_EXIT_OK;
+        if (pager.rc != WEFT_OK) /* the server went away in the middle: say so */
+            exit_code = s_server_failed("status", c, pager.rc, &pager.page, WF_CMSG_STATUS);
     }
-    wf_cmsg_fini(&r);
+    s_pager_fini(&pager);
     wf_client_close(&c);
     return exit_code;
 }
@@ -1015,9 +1091,7 @@ typedef struct s_src {
     weft_engine_t *eng;     /* local; NULL with --server */
     wf_client_t *cl;        /* --server */
     int timeout_ms;         /* --server: for each call */
-    wf_cmsg_t status;       /* --server: a run's STATUS, read once when first needed */
-    weft_reqid_t status_id; /* whose STATUS that is; 0: none */
-    int status_rc;          /* why it could not be read (not asked again) */
+    s_pager_t pager;        /* --server: a run's jobs by index, a page at a time */
 } s_src_t;
 
 /* --server: WHY of one job into *r (fini it whatever the result); waiting_on, which the wire
@@ -1055,23 +1129,11 @@ s_src_job_at(s_src_t *s, weft_reqid_t id, uint32_t i, weft_job_info_t *out)
 {
     if (s->eng)
         return weft_job_status_at(s->eng, id, i, out);
-    if (s->status_id != id) {
-        if (s->status_rc != WEFT_OK)
-            return s->status_rc;
-        wf_cmsg_fini(&s->status);
-        wf_cmsg_t m;
-        wf_cmsg_init(&m, WF_CMSG_STATUS);
-        m.req = id;
-        int rc = wf_client_call(s->cl, &m, &s->status, s->timeout_ms);
-        if (rc == WEFT_OK && s->status.kind != WF_CMSG_STATUS_R)
-            rc = WEFT_EPROTO;
-        if (rc != WEFT_OK) {
-            s->status_rc = rc;
-            return rc;
-        }
-        s->status_id = id;
+    if (s->pager.id != id) {
+        s_pager_fini(&s->pager);
+        s_pager_init(&s->pager, s->cl, s->timeout_ms, id);
     }
-    return s_job_at_reply(&s->status, i, out);
+    return s_pager_job(&s->pager, i, out);
 }
 
 /* s_ran_before, from wherever the jobs come. */
@@ -1086,8 +1148,11 @@ s_src_ran_before(s_src_t *s, weft_reqid_t id, const char *session, const char *j
     weft_reqid_t found = 0;
     if (wf_client_call(s->cl, &m, &r, s->timeout_ms) == WEFT_OK && r.kind == WF_CMSG_LIST_R) {
         s_older_t o = {.session = session, .before = id};
-        for (uint32_t i = 0; i < r.nreqs; i++)
-            s_collect_older(&r.reqs[i], &o);
+        for (uint32_t i = 0; i < r.nreqs; i++) {
+            weft_request_info_t ri;
+            wf_creqinfo_expand(&r.reqs[i], &ri);
+            s_collect_older(&ri, &o);
+        }
         for (size_t i = o.n; i-- > 0 && !found;)
             if (s_src_job(s, o.v[i], job, out) == WEFT_OK && out->attempts > 0 &&
                 out->reason != WEFT_REASON_CARRIED)
@@ -1302,7 +1367,7 @@ weft_cmd_why(int argc, char **argv)
     s_src_t src = {0};
     wf_cmsg_t why;
     wf_cmsg_init(&why, WF_CMSG_WHY_R);
-    wf_cmsg_init(&src.status, WF_CMSG_STATUS_R);
+    s_pager_init(&src.pager, NULL, 0, 0);
     weft_request_info_t ri;
     weft_job_info_t ji;
     weft_reqid_t id = 0;
@@ -1453,7 +1518,7 @@ weft_cmd_why(int argc, char **argv)
     }
 out:
     wf_cmsg_fini(&why);
-    wf_cmsg_fini(&src.status);
+    s_pager_fini(&src.pager);
     wf_client_close(&src.cl);
     weft_engine_close(&eng);
     free(state);
@@ -1562,6 +1627,88 @@ s_dot_file(const char *file, const s_opts_t *o)
     return WF_EXIT_OK;
 }
 
+/* A run's graph, from wherever it comes: job i's id, state and rule (false: it cannot be read,
+ * and is left out with its edges), and job i's parents (borrowed until the next call). */
+typedef struct s_dot_src {
+    bool (*job)(void *arg, uint32_t i, const char **id, int *state, int *when);
+    bool (*needs)(void *arg, uint32_t i, const uint32_t **needs, size_t *n);
+    void *arg;
+} s_dot_src_t;
+
+/* Draw a run of njobs jobs: every node in index order, then every edge in its child's order. */
+static void
+s_dot_write_run(const char *name, weft_reqid_t id, uint32_t njobs, const s_dot_src_t *src)
+{
+    char **ids = s_alloc(sizeof *ids * (njobs ? njobs : 1));
+    uint8_t *when = s_alloc(njobs ? njobs : 1);
+    char *title = s_printf("%s (run %llu)", name, (unsigned long long)id);
+    s_dot_open(title);
+    free(title);
+    for (uint32_t i = 0; i < njobs; i++) {
+        const char *jid;
+        int state, w;
+        if (!src->job(src->arg, i, &jid, &state, &w))
+            continue;
+        ids[i] = s_dup(jid);
+        when[i] = (uint8_t)w;
+        s_dot_node(jid, state);
+    }
+    for (uint32_t i = 0; i < njobs; i++) {
+        const uint32_t *needs;
+        size_t n = 0;
+        if (!ids[i] || !src->needs(src->arg, i, &needs, &n))
+            continue;
+        for (size_t k = 0; k < n; k++)
+            if (needs[k] < njobs && ids[needs[k]])
+                s_dot_edge(ids[needs[k]], ids[i], when[i]);
+    }
+    printf("}\n");
+    for (uint32_t i = 0; i < njobs; i++)
+        free(ids[i]);
+    free(ids);
+    free(when);
+}
+
+/* The state directory as a DOT source. */
+typedef struct s_dot_local {
+    weft_engine_t *eng;
+    weft_reqid_t id;
+    weft_job_info_t ji; /* the last job read */
+    uint32_t *needs;
+    size_t cap;
+} s_dot_local_t;
+
+static bool
+s_dot_local_job(void *arg, uint32_t i, const char **id, int *state, int *when)
+{
+    s_dot_local_t *l = arg;
+    if (weft_job_status_at(l->eng, l->id, i, &l->ji) != WEFT_OK)
+        return false;
+    *id = l->ji.id;
+    *state = (int)l->ji.state;
+    *when = (int)l->ji.when;
+    return true;
+}
+
+static bool
+s_dot_local_needs(void *arg, uint32_t i, const uint32_t **needs, size_t *n_p)
+{
+    s_dot_local_t *l = arg;
+    size_t n = 0;
+    if (weft_job_needs(l->eng, l->id, i, l->needs, l->cap, &n) != WEFT_OK)
+        return false;
+    if (n > l->cap) {
+        free(l->needs);
+        l->cap = n;
+        l->needs = s_alloc(sizeof *l->needs * l->cap);
+        if (weft_job_needs(l->eng, l->id, i, l->needs, l->cap, &n) != WEFT_OK)
+            return false;
+    }
+    *needs = l->needs;
+    *n_p = n < l->cap ? n : l->cap;
+    return true;
+}
+
 /* Draw a request from the state directory. */
 static int
 s_dot_request(const char *arg, const s_opts_t *o)
@@ -1581,44 +1728,148 @@ s_dot_request(const char *arg, const s_opts_t *o)
         free(state);
         return WF_EXIT_USAGE;
     }
-    char **ids = s_alloc(sizeof *ids * (ri.njobs ? ri.njobs : 1));
-    uint8_t *when = s_alloc(ri.njobs ? ri.njobs : 1);
-    weft_job_info_t ji;
-    char *title = s_printf("%s (run %llu)", ri.name, (unsigned long long)id);
-    s_dot_open(title);
-    free(title);
-    for (uint32_t i = 0; i < ri.njobs; i++) {
-        if (weft_job_status_at(eng, id, i, &ji) != WEFT_OK)
-            continue;
-        ids[i] = s_dup(ji.id);
-        when[i] = (uint8_t)ji.when;
-        s_dot_node(ji.id, (int)ji.state);
-    }
-    uint32_t *needs = NULL;
-    size_t cap = 0;
-    for (uint32_t i = 0; i < ri.njobs; i++) {
-        size_t n = 0;
-        if (!ids[i] || weft_job_needs(eng, id, i, needs, cap, &n) != WEFT_OK)
-            continue;
-        if (n > cap) {
-            free(needs);
-            cap = n;
-            needs = s_alloc(sizeof *needs * cap);
-            weft_job_needs(eng, id, i, needs, cap, &n);
-        }
-        for (size_t k = 0; k < n && k < cap; k++)
-            if (needs[k] < ri.njobs && ids[needs[k]])
-                s_dot_edge(ids[needs[k]], ids[i], when[i]);
-    }
-    printf("}\n");
-    for (uint32_t i = 0; i < ri.njobs; i++)
-        free(ids[i]);
-    free(ids);
-    free(when);
-    free(needs);
+    s_dot_local_t l = {.eng = eng, .id = id};
+    s_dot_src_t src = {s_dot_local_job, s_dot_local_needs, &l};
+    s_dot_write_run(ri.name, id, ri.njobs, &src);
+    free(l.needs);
     weft_engine_close(&eng);
     free(state);
     return WF_EXIT_OK;
+}
+
+/* A server as a DOT source: every GRAPH page of the run, read before anything is printed (so a
+ * server lost half-way prints nothing rather than half a graph).  Page p answers for indexes
+ * [next - nnodes, next) of its reply. */
+typedef struct s_dot_remote {
+    wf_cmsg_t *pages;
+    size_t npages;
+} s_dot_remote_t;
+
+static const wf_cnode_t *
+s_dot_remote_node(const s_dot_remote_t *r, uint32_t i)
+{
+    size_t lo = 0, hi = r->npages;
+    while (lo < hi) { /* the first page whose next is above i */
+        size_t mid = lo + (hi - lo) / 2;
+        if (r->pages[mid].next <= i)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == r->npages)
+        return NULL;
+    const wf_cmsg_t *p = &r->pages[lo];
+    uint32_t first = p->next - p->nnodes;
+    return i >= first ? &p->nodes[i - first] : NULL;
+}
+
+static bool
+s_dot_remote_job(void *arg, uint32_t i, const char **id, int *state, int *when)
+{
+    const wf_cnode_t *n = s_dot_remote_node(arg, i);
+    if (!n)
+        return false;
+    *id = n->id;
+    *state = (int)n->state;
+    *when = (int)n->when;
+    return true;
+}
+
+static bool
+s_dot_remote_needs(void *arg, uint32_t i, const uint32_t **needs, size_t *n_p)
+{
+    const wf_cnode_t *n = s_dot_remote_node(arg, i);
+    if (!n)
+        return false;
+    *needs = n->needs;
+    *n_p = n->nneeds;
+    return true;
+}
+
+/* `weft dot REQUEST --server`: the request's header (STATUS past its last job: no rows, and no
+ * counts to make the server read every job), then its GRAPH pages. */
+static int
+s_dot_server(const char *arg, const s_opts_t *o)
+{
+    weft_reqid_t id;
+    if (s_is_file(arg)) {
+        fprintf(stderr, "weft dot: with --server, give a run (12 or r12), not a file\n");
+        return WF_EXIT_USAGE;
+    }
+    if (!wf_cli_parse_reqid(arg, &id)) {
+        fprintf(stderr, "weft dot: '%s' is not a request id (like 12 or r12)\n", arg);
+        return WF_EXIT_USAGE;
+    }
+    int timeout_ms, exit_code;
+    wf_client_t *c = s_server_open("dot", o, &timeout_ms, &exit_code);
+    if (!c)
+        return exit_code;
+    wf_cmsg_t m, head;
+    wf_cmsg_init(&m, WF_CMSG_STATUS);
+    m.req = id;
+    m.offset = WF_MAX_JOBS_PER_REQUEST;
+    m.limit = 1;
+    s_dot_remote_t r = {0};
+    size_t cap = 0;
+    int rc = wf_client_call(c, &m, &head, timeout_ms);
+    exit_code = WF_EXIT_FAILED;
+    if (rc == WEFT_ENOTFOUND) {
+        fprintf(stderr, "weft dot: no request %llu on %s\n", (unsigned long long)id,
+                wf_client_server(c));
+        exit_code = WF_EXIT_USAGE;
+        goto out;
+    }
+    if (rc != WEFT_OK || head.kind != WF_CMSG_STATUS_R)
+        goto failed;
+    uint32_t total = head.info.njobs;
+    for (uint32_t next = 0; next < total;) {
+        if (r.npages == cap) {
+            cap = cap ? 2 * cap : 8;
+            r.pages = realloc(r.pages, cap * sizeof *r.pages);
+            if (!r.pages)
+                abort();
+        }
+        wf_cmsg_t *p = &r.pages[r.npages];
+        wf_cmsg_init(&m, WF_CMSG_GRAPH);
+        m.req = id;
+        m.offset = next;
+        m.limit = WF_CLIENT_MAX_PAGE;
+        rc = wf_client_call(c, &m, p, timeout_ms);
+        if (rc != WEFT_OK || p->kind != WF_CMSG_GRAPH_R) {
+            wf_cmsg_fini(&head);
+            head = *p; /* the ERROR, for the message below */
+            goto failed;
+        }
+        r.npages++;
+        /* A page must start where it was asked to and move on, or this would never end. */
+        if (p->total != total || p->next <= next || p->next - p->nnodes != next) {
+            fprintf(stderr,
+                    "weft dot: the server's graph of run %llu does not add up (asked from job "
+                    "%u, got jobs %u..%u of %u)\n",
+                    (unsigned long long)id, next, p->next - p->nnodes, p->next, p->total);
+            goto out;
+        }
+        next = p->next;
+    }
+    s_dot_src_t src = {s_dot_remote_job, s_dot_remote_needs, &r};
+    s_dot_write_run(head.info.name, id, total, &src);
+    exit_code = WF_EXIT_OK;
+    goto out;
+failed:
+    /* A server older than paging and GRAPH answers either with ERROR WEFT_EPROTO. */
+    if (rc == WEFT_EPROTO && head.kind == WF_CMSG_ERROR)
+        fprintf(stderr,
+                "weft dot: the server at %s cannot draw runs (it is older than this weft): %s\n",
+                wf_client_server(c), wf_client_errmsg(c));
+    else
+        exit_code = s_server_failed("dot", c, rc, &head, WF_CMSG_GRAPH);
+out:
+    for (size_t i = 0; i < r.npages; i++)
+        wf_cmsg_fini(&r.pages[i]);
+    free(r.pages);
+    wf_cmsg_fini(&head);
+    wf_client_close(&c);
+    return exit_code;
 }
 
 int
@@ -1627,18 +1878,24 @@ weft_cmd_dot(int argc, char **argv)
     static const struct option longopts[] = {
         {"state", required_argument, NULL, S_OPT_STATE},
         {"param", required_argument, NULL, 'p'},
+        {"server", required_argument, NULL, S_OPT_SERVER},
+        {"timeout", required_argument, NULL, S_OPT_TIMEOUT},
+        {"server-key", required_argument, NULL, S_OPT_SERVER_KEY},
+        {"key", required_argument, NULL, S_OPT_KEY},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    static const char usage[] =
-        "usage: weft dot [--state DIR] [-p NAME=VALUE]... FILE|REQUEST  (weft dot --help)";
+    static const char usage[] = "usage: weft dot [--state DIR | --server tcp://HOST:PORT] "
+                                "[-p NAME=VALUE]... FILE|REQUEST  (weft dot --help)";
     static const char help[] =
         "usage: weft dot [--state DIR] [-p NAME=VALUE]... FILE|REQUEST\n"
+        "       weft dot --server tcp://HOST:PORT REQUEST\n"
         "\n"
         "Print the job graph in Graphviz DOT format (render it with `dot -Tsvg`), one node per\n"
         "job and an edge from each parent to the job that needs it.  FILE: a workflow file,\n"
         "coloured by the newest run of it in its state directory if there is one; REQUEST: a\n"
-        "run (12 or r12) in the state directory.  An existing file wins over a run id.\n"
+        "run (12 or r12) in the state directory, or on a server with --server (the same\n"
+        "output).  An existing file wins over a run id.\n"
         "Colours: done green, failed red, cancelled orange, skipped grey, running blue,\n"
         "ready light blue, pending white.  Edges into `when: always` jobs are dashed, into\n"
         "`when: failure` jobs dotted.\n"
@@ -1646,9 +1903,17 @@ weft_cmd_dot(int argc, char **argv)
         "      --state DIR            the state directory (default: .weft beside FILE, or\n"
         "                             ./.weft for a REQUEST)\n"
         "  -p, --param NAME=VALUE     give a param of FILE a value (repeatable)\n"
+        "      --server tcp://HOST:PORT\n"
+        "                             draw REQUEST as this weft server has it (its base\n"
+        "                             address, as `weft serve --bind` takes it)\n"
+        "      --timeout S            with --server: seconds to wait for each answer (10)\n"
+        "      --server-key FILE|KEY, --key FILE\n"
+        "                             with --server: CURVE, the server's public key and your\n"
+        "                             secret key file (default: $WEFT_SERVER_KEY, $WEFT_KEY)\n"
         "  -h, --help                 this text\n"
         "\n"
-        "exit status: 0 printed, 2 bad usage, an invalid file or no such run\n";
+        "exit status: 0 printed, 1 the server could not be reached, 2 bad usage, an invalid\n"
+        "file or no such run\n";
     s_opts_t o = {0};
     o.params = s_alloc(sizeof *o.params * ((size_t)argc + 1));
     int rc = s_getopt(argc, argv, "p:h", longopts, help, usage, &o);
@@ -1656,9 +1921,12 @@ weft_cmd_dot(int argc, char **argv)
         fprintf(stderr, "%s\n", usage);
         rc = WF_EXIT_USAGE;
     }
+    if (rc == WF_EXIT_OK && !s_keys_need_server("dot", &o))
+        rc = WF_EXIT_USAGE;
     if (rc == WF_EXIT_OK)
-        rc = s_is_file(argv[optind]) ? s_dot_file(argv[optind], &o)
-                                     : s_dot_request(argv[optind], &o);
+        rc = o.server                 ? s_dot_server(argv[optind], &o)
+             : s_is_file(argv[optind]) ? s_dot_file(argv[optind], &o)
+                                       : s_dot_request(argv[optind], &o);
     free(o.params);
     return rc < 0 ? WF_EXIT_OK : rc;
 }

@@ -6,6 +6,13 @@
  * after the turn's commit, so SUBMITTED means durable.  If the commit fails, every queued reply
  * becomes ERROR(WEFT_ESTORE) for its corr.  A malformed or foreign-version request is answered
  * with ERROR and logged; it never stops the loop.
+ *
+ * Reads (STATUS, GRAPH, WHY, LIST) go straight to LMDB from the loop thread and are answered in
+ * the same turn.  STATUS and GRAPH are paged (WF_CLIENT_MAX_PAGE jobs, GRAPH also
+ * WF_CLIENT_PAGE_BYTES), so one call reads at most a page of jobs and holds a page of compact
+ * rows, whatever the request's size: a 10^6-job request costs its client 100 calls, not one
+ * stall of the loop.  Only the first page of STATUS (offset 0) counts jobs per state, which
+ * reads every job.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -212,6 +219,51 @@ s_dupstr(const char *s)
     return d;
 }
 
+/* Strings of a reply being built (job ids, texts), copied out of the records read for it and
+ * freed together once the reply is encoded.  Chunks never move, so pointers stay valid. */
+typedef struct s_strs_chunk {
+    struct s_strs_chunk *next;
+    size_t used, cap;
+    char data[];
+} s_strs_chunk_t;
+
+typedef struct s_strs {
+    s_strs_chunk_t *head;
+} s_strs_t;
+
+static const char *
+s_strs_dup(s_strs_t *a, const char *s)
+{
+    if (!s || !*s)
+        return "";
+    size_t n = strlen(s) + 1;
+    s_strs_chunk_t *c = a->head;
+    if (!c || c->cap - c->used < n) {
+        size_t cap = n > ((size_t)64 << 10) ? n : ((size_t)64 << 10);
+        c = malloc(sizeof *c + cap);
+        if (!c)
+            abort();
+        c->next = a->head;
+        c->used = 0;
+        c->cap = cap;
+        a->head = c;
+    }
+    char *d = c->data + c->used;
+    memcpy(d, s, n);
+    c->used += n;
+    return d;
+}
+
+static void
+s_strs_free(s_strs_t *a)
+{
+    while (a->head) {
+        s_strs_chunk_t *next = a->head->next;
+        free(a->head);
+        a->head = next;
+    }
+}
+
 /* A SUBMIT's request as a spec the engine takes (needs by name, resolved by the graph). */
 static wf_reqspec_t *
 s_spec_from(const wf_csubmit_t *sub)
@@ -230,12 +282,13 @@ s_spec_from(const wf_csubmit_t *sub)
         abort();
     for (uint32_t i = 0; i < sub->npools; i++)
         spec->pools[i] = (wf_pooldef_t){s_dupstr(sub->pool_names[i]), sub->pool_limits[i]};
+    /* Decoded names are never NULL ("" for none). */
     for (uint32_t i = 0; i < sub->njobs; i++) {
         const wf_cjob_t *c = &sub->jobs[i];
         wf_jobspec_t *j = &spec->jobs[i];
         j->id = s_dupstr(c->id);
         j->type = s_dupstr(c->type);
-        j->pool = c->pool[0] ? s_dupstr(c->pool) : NULL;
+        j->pool = c->pool && c->pool[0] ? s_dupstr(c->pool) : NULL;
         if (c->payload_len) {
             j->payload = malloc(c->payload_len);
             if (!j->payload)
@@ -277,18 +330,20 @@ s_submit(wf_server_t *srv, zframe_t *rid, wf_cmsg_t *msg)
     wf_cmsg_t m;
     wf_cmsg_init(&m, WF_CMSG_SUBMITTED);
     m.corr = msg->corr;
-    char(*warnings)[WF_MAX_MESSAGE + 1] = calloc(8, sizeof *warnings);
-    if (!warnings)
-        abort();
+    char texts[8][WF_MAX_MESSAGE + 1];
+    const char *warnings[8];
     for (uint32_t i = 0; i < spec->njobs && m.nwarnings < 8; i++) {
         const char *type = spec->jobs[i].type;
         bool seen = false;
         for (uint32_t k = 0; k < i && !seen; k++)
             seen = strcmp(spec->jobs[k].type, type) == 0;
-        if (!seen && !wf_board_type_served(srv->core->board, type))
-            snprintf(warnings[m.nwarnings++], WF_MAX_MESSAGE + 1,
+        if (!seen && !wf_board_type_served(srv->core->board, type)) {
+            snprintf(texts[m.nwarnings], sizeof texts[0],
                      "no connected worker serves type '%s' (job '%s' and others of it will wait)",
                      type, spec->jobs[i].id);
+            warnings[m.nwarnings] = texts[m.nwarnings];
+            m.nwarnings++;
+        }
     }
     m.warnings = warnings;
     rc = wf_srv_submit(srv, spec, &m.req, why, sizeof why);
@@ -296,7 +351,6 @@ s_submit(wf_server_t *srv, zframe_t *rid, wf_cmsg_t *msg)
         s_error(srv, rid, msg->corr, rc, "%s", why);
     else
         s_queue(srv, rid, &m, true);
-    free(warnings);
 }
 
 static bool
@@ -309,38 +363,126 @@ s_find_job(wf_server_t *srv, zframe_t *rid, uint64_t corr, uint64_t req, const c
     return rc == WEFT_OK;
 }
 
+/* The first and end index of the page [offset, offset + limit) of a request of n jobs. */
+static void
+s_page(uint32_t n, uint32_t offset, uint32_t limit, uint32_t *first_p, uint32_t *end_p)
+{
+    uint32_t first = offset < n ? offset : n;
+    *first_p = first;
+    *end_p = n - first < limit ? n : first + limit;
+}
+
+/* STATUS [req]: its first WF_CLIENT_MAX_STATUS_JOBS jobs (what version 1 always answered, less
+ * the ETOOBIG it gave bigger requests); STATUS [req, offset, limit]: that page.  Job rows are
+ * compact (strings in one arena): ~200 bytes a job while the reply is built. */
 static void
 s_status(wf_server_t *srv, zframe_t *rid, wf_cmsg_t *msg)
 {
     wf_cmsg_t m;
     wf_cmsg_init(&m, WF_CMSG_STATUS_R);
     m.corr = msg->corr;
-    int rc = wf_info_request(srv->store, msg->req, &m.info);
+    int rc;
+    if (msg->offset == 0) {
+        rc = wf_info_request(srv->store, msg->req, &m.info);
+    } else {
+        /* Counting reads every job: only the first page does it. */
+        wf_reqrec_t rec = {0};
+        rc = wf_store_get_request(srv->store, msg->req, &rec);
+        if (rc == WEFT_OK)
+            wf_info_fill_request(&rec, &m.info);
+        wf_reqrec_fini(&rec);
+    }
     if (rc != WEFT_OK) {
         s_error(srv, rid, msg->corr, rc, "no request %llu", (unsigned long long)msg->req);
         return;
     }
-    if (m.info.njobs > WF_CLIENT_MAX_STATUS_JOBS) {
-        /* Answering would allocate and encode hundreds of MiB in the loop thread for one
-         * request: refuse rather than stall every other peer (or run out of memory). */
-        s_error(srv, rid, msg->corr, WEFT_ETOOBIG,
-                "request %llu has %u jobs; STATUS lists at most %u (paging is not supported yet)",
-                (unsigned long long)msg->req, m.info.njobs, WF_CLIENT_MAX_STATUS_JOBS);
-        return;
-    }
-    m.jobs = calloc(m.info.njobs ? m.info.njobs : 1, sizeof *m.jobs);
-    if (!m.jobs)
+    uint32_t first, end;
+    s_page(m.info.njobs, msg->offset, msg->limit ? msg->limit : WF_CLIENT_MAX_STATUS_JOBS, &first,
+           &end);
+    m.cjobs = calloc(end > first ? end - first : 1, sizeof *m.cjobs);
+    if (!m.cjobs)
         abort();
+    s_strs_t strs = {0};
     wf_req_t *live = wf_core_find(srv->core, msg->req);
-    for (uint32_t i = 0; i < m.info.njobs; i++) {
-        if (wf_info_job(srv->store, msg->req, i, &m.jobs[i]) != WEFT_OK)
+    for (uint32_t i = first; i < end; i++) {
+        weft_job_info_t ji;
+        if (wf_info_job(srv->store, msg->req, i, &ji) != WEFT_OK)
             continue;
-        if (live && m.jobs[i].state == WEFT_JOB_READY && i < live->spec.njobs)
-            m.jobs[i].reason = wf_board_ready_reason(srv->core->board, &live->jobs[i]);
-        m.njobs = i + 1;
+        if (live && ji.state == WEFT_JOB_READY && i < live->spec.njobs)
+            ji.reason = wf_board_ready_reason(srv->core->board, &live->jobs[i]);
+        wf_cjobinfo_t *c = &m.cjobs[m.njobs++];
+        wf_cjobinfo_view(&ji, c);
+        c->id = s_strs_dup(&strs, ji.id);
+        c->type = s_strs_dup(&strs, ji.type);
+        c->pool = s_strs_dup(&strs, ji.pool);
+        c->cause = s_strs_dup(&strs, ji.cause);
+        c->progress_msg = s_strs_dup(&strs, ji.progress_msg);
+        c->error = s_strs_dup(&strs, ji.error);
     }
     s_queue(srv, rid, &m, false);
-    free(m.jobs);
+    free(m.cjobs);
+    s_strs_free(&strs);
+}
+
+/* GRAPH [req, offset, limit]: the page's jobs with their state, rule and needs, ending early
+ * at WF_CLIENT_PAGE_BYTES (never before one job).  Every job of the page must read: a gap would
+ * make `next` lie, so a job that does not read is ERROR ESTORE. */
+static void
+s_graph(wf_server_t *srv, zframe_t *rid, wf_cmsg_t *msg)
+{
+    wf_reqrec_t rec = {0};
+    int rc = wf_store_get_request(srv->store, msg->req, &rec);
+    uint32_t total = rec.njobs;
+    wf_reqrec_fini(&rec);
+    if (rc != WEFT_OK) {
+        s_error(srv, rid, msg->corr, rc, "no request %llu", (unsigned long long)msg->req);
+        return;
+    }
+    uint32_t first, end;
+    s_page(total, msg->offset, msg->limit, &first, &end);
+    wf_cmsg_t m;
+    wf_cmsg_init(&m, WF_CMSG_GRAPH_R);
+    m.corr = msg->corr;
+    m.total = total;
+    m.nodes = calloc(end > first ? end - first : 1, sizeof *m.nodes);
+    if (!m.nodes)
+        abort();
+    s_strs_t strs = {0};
+    size_t bytes = 0;
+    for (uint32_t i = first; i < end && rc == WEFT_OK && bytes < WF_CLIENT_PAGE_BYTES; i++) {
+        wf_jobspec_t spec = {0};
+        wf_jobstate_t st = {0};
+        rc = wf_store_get_job(srv->store, msg->req, i, &spec, &st);
+        if (rc == WEFT_OK) {
+            wf_cnode_t *n = &m.nodes[m.nnodes++];
+            n->id = s_strs_dup(&strs, spec.id);
+            n->state = (weft_job_state)st.state;
+            n->when = (weft_when)spec.when;
+            n->nneeds = spec.nneeds;
+            if (spec.nneeds) {
+                uint32_t *needs = malloc(spec.nneeds * sizeof *needs);
+                if (!needs)
+                    abort();
+                memcpy(needs, spec.needs, spec.nneeds * sizeof *needs);
+                n->needs = needs;
+            }
+            /* what the job adds to the frame, about: its id, a few small fields, 5 bytes a
+             * need at most */
+            bytes += 8 + strlen(spec.id) + 5 * (size_t)spec.nneeds;
+        }
+        wf_jobspec_fini(&spec);
+        wf_jobstate_fini(&st);
+    }
+    m.next = first + m.nnodes;
+    if (rc == WEFT_OK)
+        s_queue(srv, rid, &m, false);
+    else
+        s_error(srv, rid, msg->corr, WEFT_ESTORE, "cannot read job %u of request %llu: %s",
+                m.next, (unsigned long long)msg->req, weft_strerror(rc));
+    for (uint32_t i = 0; i < m.nnodes; i++)
+        free((void *)m.nodes[i].needs);
+    free(m.nodes);
+    s_strs_free(&strs);
 }
 
 typedef struct s_list_ctx {
@@ -371,9 +513,14 @@ s_list(wf_server_t *srv, zframe_t *rid, wf_cmsg_t *msg)
     wf_cmsg_t m;
     wf_cmsg_init(&m, WF_CMSG_LIST_R);
     m.corr = msg->corr;
-    m.reqs = ctx.v;
+    m.reqs = calloc(ctx.n ? ctx.n : 1, sizeof *m.reqs);
+    if (!m.reqs)
+        abort();
+    for (uint32_t i = 0; i < ctx.n; i++)
+        wf_creqinfo_view(&ctx.v[i], &m.reqs[i]);
     m.nreqs = ctx.n;
     s_queue(srv, rid, &m, false);
+    free(m.reqs);
     free(ctx.v);
 }
 
@@ -395,15 +542,17 @@ s_worker_one(wf_consumer_t *c, void *arg)
     }
     wf_cworker_t *w = &ctx->v[ctx->n++];
     memset(w, 0, sizeof *w);
-    snprintf(w->name, sizeof w->name, "%s", c->name);
-    snprintf(w->host, sizeof w->host, "%s", c->host);
+    /* Borrowed from the board, which does not change until the reply is encoded. */
+    w->name = c->name;
+    w->host = c->host;
     w->pid = c->pid;
     w->ntypes = c->ntypes;
-    w->types = calloc(c->ntypes ? c->ntypes : 1, sizeof *w->types);
-    if (!w->types)
+    const char **types = calloc(c->ntypes ? c->ntypes : 1, sizeof *types);
+    if (!types)
         abort();
     for (uint32_t i = 0; i < c->ntypes; i++)
-        snprintf(w->types[i], sizeof w->types[i], "%s", wf_board_type_name(c->types[i]));
+        types[i] = wf_board_type_name(c->types[i]);
+    w->types = types;
     w->slots = c->slots;
     w->running = c->nleases;
     int64_t idle = ctx->srv->core->now - c->last_heard;
@@ -422,7 +571,7 @@ s_workers(wf_server_t *srv, zframe_t *rid, wf_cmsg_t *msg)
     m.nworkers = ctx.n;
     s_queue(srv, rid, &m, false);
     for (uint32_t i = 0; i < ctx.n; i++)
-        free(ctx.v[i].types);
+        free((void *)ctx.v[i].types);
     free(ctx.v);
 }
 
@@ -442,7 +591,8 @@ s_why(wf_server_t *srv, zframe_t *rid, wf_cmsg_t *msg)
     wf_req_t *live = wf_core_find(srv->core, msg->req);
     if (live && idx < live->spec.njobs && m.jobinfo.state == WEFT_JOB_READY)
         m.jobinfo.reason = wf_board_ready_reason(srv->core->board, &live->jobs[idx]);
-    char(*waiting)[WF_MAX_NAME + 1] = NULL;
+    const char **waiting = NULL;
+    s_strs_t strs = {0};
     if (m.jobinfo.state == WEFT_JOB_PENDING) {
         wf_jobspec_t spec = {0};
         if (wf_store_get_job(srv->store, msg->req, idx, &spec, NULL) == WEFT_OK) {
@@ -450,10 +600,13 @@ s_why(wf_server_t *srv, zframe_t *rid, wf_cmsg_t *msg)
             if (!waiting)
                 abort();
             for (uint32_t i = 0; i < spec.nneeds; i++) {
-                weft_job_info_t p;
-                if (wf_info_job(srv->store, msg->req, spec.needs[i], &p) == WEFT_OK &&
-                    !wf_job_state_terminal(p.state))
-                    snprintf(waiting[m.nwaiting++], WF_MAX_NAME + 1, "%s", p.id);
+                wf_jobspec_t ps = {0};
+                wf_jobstate_t pst = {0};
+                if (wf_store_get_job(srv->store, msg->req, spec.needs[i], &ps, &pst) == WEFT_OK &&
+                    !wf_job_state_terminal(pst.state))
+                    waiting[m.nwaiting++] = s_strs_dup(&strs, ps.id);
+                wf_jobspec_fini(&ps);
+                wf_jobstate_fini(&pst);
             }
         }
         wf_jobspec_fini(&spec);
@@ -461,6 +614,7 @@ s_why(wf_server_t *srv, zframe_t *rid, wf_cmsg_t *msg)
     m.waiting = waiting;
     s_queue(srv, rid, &m, false);
     free(waiting);
+    s_strs_free(&strs);
 }
 
 static void
@@ -614,6 +768,9 @@ wf_srv_client_msg(wf_server_t *srv)
         break;
     case WF_CMSG_WHY:
         s_why(srv, rid, &msg);
+        break;
+    case WF_CMSG_GRAPH:
+        s_graph(srv, rid, &msg);
         break;
     case WF_CMSG_PING: {
         wf_cmsg_t m;

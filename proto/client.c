@@ -3,27 +3,30 @@
  * "Client protocol" section of docs/protocol.md).
  *
  * The protocol is data, as in proto.c: each message kind, and each nested record (a SUBMIT's
- * job, a request info, a job info, a worker), is a schema: a list of positional fields with
- * their type, range and place in a C struct.  Encoder and decoder walk the same schemas and
- * share one checker per rule, so whatever the encoder writes the decoder accepts and whatever
- * the decoder accepts the encoder writes again, byte for byte (the fuzz target checks this).
- * Field numbers in error texts are 1-based positions in their msgpack array (for a message:
- * 1 = signature, 2 = version, 3 = kind, 4 = corr, 5 = first field); nested ones form a path
- * ("SUBMIT field 9 (jobs): job 3: field 4 (needs): need 2: name has a bad character").
+ * job, a request info, a job info, a worker, a GRAPH_R node), is a schema: a list of positional
+ * fields with their type, range and place in a C struct.  Encoder and decoder walk the same
+ * schemas and share one checker per rule, so whatever the encoder writes the decoder accepts and
+ * whatever the decoder accepts the encoder writes again, byte for byte (the fuzz target checks
+ * this).  Field numbers in error texts are 1-based positions in their msgpack array (for a
+ * message: 1 = signature, 2 = version, 3 = kind, 4 = corr, 5 = first field); nested ones form a
+ * path ("SUBMIT field 9 (jobs): job 3: field 4 (needs): need 2: name has a bad character").
  *
  * Untrusted input: frames are up to WF_MAX_CLIENT_MSG (256 MiB), so unlike proto.c this file
  * does not hand the frame to msgpack-c's object unpacker, whose zone costs 24 bytes per element
  * (6 GiB for a frame of one-byte elements).  wf_msgpack_check() first proves the frame is one
- * well-formed value whose every count is backed by bytes; then a cursor reads it in place.
- * Arrays are allocated only after their count passed its limit and a per-element minimum size
- * times the count fits in the bytes left, so a decode allocates under 80 times the frame (a job
- * info costs 1,632 bytes decoded for at least 21 on the wire, a name 129 for 2) and never more
- * than the count limits allow.
- * Everything a decoded message owns lives in one arena (owned_), freed by wf_cmsg_fini.
+ * well-formed value whose every count is backed by bytes; then a cursor reads it in place, twice:
+ * the first pass checks every rule and adds up what the arrays and strings need, allocating
+ * nothing (array elements are decoded into a scratch record); the second fills one block of
+ * exactly that size.  Strings inside arrays are packed into the block (L + 1 bytes for a str
+ * of L bytes, which takes at least L + 1 on the wire) and records are compact (strings by
+ * pointer), so the block is at most WF_CLIENT_DECODE_FACTOR (8) times the frame: see client.h.
+ * Section order inside the block -- 8-byte-aligned arrays, then uint32 arrays, then strings --
+ * keeps alignment free of padding.  Names and texts that are fields of the message itself (or
+ * of STATUS_R's info and WHY_R's job) are copied into its fixed arrays and cost no heap.
  *
  * Workload: every client request, reply and event goes through here; the large ones are a
- * SUBMIT of up to 2*10^6 jobs and the replies listing jobs.  No shared state: any thread may
- * call any function.
+ * SUBMIT of up to 2*10^6 jobs and the pages of STATUS_R and GRAPH_R.  Decoding costs two
+ * passes over the frame.  No shared state: any thread may call any function.
  */
 #include "client.h"
 #include "codec_field.h"
@@ -40,6 +43,17 @@ _Static_assert(WF_CLIENT_VERSION_MIN == WF_CLIENT_VERSION,
 _Static_assert(sizeof(weft_job_state) == 4 && sizeof(weft_req_state) == 4 &&
                    sizeof(weft_reason) == 4 && sizeof(weft_when) == 4 && sizeof(int) == 4,
                "enum fields are assumed to be 4 bytes");
+/* The block's first section holds records and pointer arrays back to back: every record size
+ * must keep the next one 8-byte aligned.  The sizes are also what the factor of 8 rests on. */
+_Static_assert(sizeof(wf_cjob_t) % 8 == 0 && sizeof(wf_creqinfo_t) % 8 == 0 &&
+                   sizeof(wf_cjobinfo_t) % 8 == 0 && sizeof(wf_cworker_t) % 8 == 0 &&
+                   sizeof(wf_cnode_t) % 8 == 0 && sizeof(const char *) == 8 &&
+                   _Alignof(max_align_t) >= 8,
+               "compact records are multiples of 8 bytes on an LP64 target");
+_Static_assert(sizeof(wf_cjob_t) <= 72 && sizeof(wf_creqinfo_t) <= 80 &&
+                   sizeof(wf_cjobinfo_t) <= 112 && sizeof(wf_cworker_t) <= 48 &&
+                   sizeof(wf_cnode_t) <= 32,
+               "a compact record grew: recheck WF_CLIENT_DECODE_FACTOR (client.h)");
 
 #define S_STR(x) #x
 #define S_XSTR(x) S_STR(x)
@@ -47,21 +61,25 @@ _Static_assert(sizeof(weft_job_state) == 4 && sizeof(weft_req_state) == 4 &&
 /* ---- the protocol as data ---------------------------------------------------------------- */
 
 typedef enum s_ftype {
-    FT_UINT,     /* uint in [lo, hi], stored in `size` bytes (4 or 8) */
-    FT_INT,      /* int of either sign in [slo, shi], stored in `size` bytes (4 or 8) */
-    FT_NAME,     /* a name (wf_name_ok) -> char[WF_MAX_NAME + 1] */
-    FT_NAME_OPT, /* nil or a name; nil <-> "" */
-    FT_NAME_EV,  /* a str that is "" or a name (EVENT's job) */
-    FT_TEXT,     /* str of 0..WF_MAX_MESSAGE bytes without NUL -> char[WF_MAX_MESSAGE + 1] */
-    FT_BIN,      /* bin of 0..hi bytes, borrowed: pointer at off, uint32_t length at cnt */
-    FT_NAMES,    /* array of lo..hi names: char (*)[WF_MAX_NAME + 1] at off, uint32_t at cnt */
-    FT_TEXTS,    /* array of lo..hi texts: char (*)[WF_MAX_MESSAGE + 1] at off, count at cnt */
-    FT_POOLS,    /* array of 0..WF_MAX_POOLS [name, limit 1..2^32-1]: a SUBMIT's pools */
-    FT_COUNTS,   /* array of exactly WEFT_JOB_STATE_COUNT_ uints 0..hi: uint32_t[] at off */
-    FT_RECORD,   /* one nested record (sub) stored in place at off */
-    FT_RECORDS,  /* array of lo..hi records (sub), `size` bytes each: pointer at off, count cnt */
-    FT_MODE,     /* one of the board modes -> char[16] */
-    FT_VERSION,  /* str of 1..31 printable ASCII bytes (0x21..0x7e) -> char[32] */
+    FT_UINT,      /* uint in [lo, hi], stored in `size` bytes (4 or 8) */
+    FT_INT,       /* int of either sign in [slo, shi], stored in `size` bytes (4 or 8) */
+    FT_NAME,      /* a name (wf_name_ok) -> char[WF_MAX_NAME + 1] */
+    FT_NAME_OPT,  /* nil or a name; nil <-> "" */
+    FT_NAME_EV,   /* a str that is "" or a name (EVENT's job) */
+    FT_TEXT,      /* str of 0..WF_MAX_MESSAGE bytes without NUL -> char[WF_MAX_MESSAGE + 1] */
+    FT_PNAME,     /* a name -> const char * (into the block) */
+    FT_PNAME_OPT, /* nil or a name -> const char *; nil <-> "" (NULL too when encoding) */
+    FT_PTEXT,     /* a text -> const char * ("" for empty; NULL is "" when encoding) */
+    FT_BIN,       /* bin of 0..hi bytes, borrowed: pointer at off, uint32_t length at cnt */
+    FT_NAMES,     /* array of lo..hi names: const char ** at off, uint32_t count at cnt */
+    FT_TEXTS,     /* array of lo..hi texts: const char ** at off, count at cnt */
+    FT_U32S,      /* array of lo..hi uints 0..size: uint32_t * at off, count at cnt */
+    FT_POOLS,     /* array of 0..WF_MAX_POOLS [name, limit 1..2^32-1]: a SUBMIT's pools */
+    FT_COUNTS,    /* array of exactly WEFT_JOB_STATE_COUNT_ uints 0..hi: uint32_t[] at off */
+    FT_RECORD,    /* one nested record (sub) stored in place at off */
+    FT_RECORDS,   /* array of lo..hi records (sub), `size` bytes each: pointer at off, count cnt */
+    FT_MODE,      /* one of the board modes -> char[16] */
+    FT_VERSION,   /* str of 1..31 printable ASCII bytes (0x21..0x7e) -> char[32] */
 } s_ftype;
 
 typedef struct s_schema s_schema_t;
@@ -71,7 +89,8 @@ typedef struct s_field {
     s_ftype type;
     size_t off;       /* where the value (or the array's pointer) is in the base struct */
     size_t cnt;       /* FT_BIN: the length; arrays: the uint32_t count */
-    size_t size;      /* FT_UINT/FT_INT: bytes of the stored integer; FT_RECORDS: element size */
+    size_t size;      /* FT_UINT/FT_INT: bytes of the stored integer; FT_RECORDS: element size;
+                       * FT_U32S: the largest element value */
     uint64_t lo, hi;  /* FT_UINT: range; arrays: count range; FT_BIN: hi = max bytes */
     int64_t slo, shi; /* FT_INT: range */
     const s_schema_t *sub; /* FT_RECORD(S) */
@@ -93,6 +112,8 @@ struct s_schema {
     { w, FT_BIN, offsetof(T, m), offsetof(T, len), 0, 0, (max), 0, 0, NULL, NULL }
 #define F_ARR(T, ty, w, m, n, l, h, it) \
     { w, ty, offsetof(T, m), offsetof(T, n), 0, (l), (h), 0, 0, NULL, it }
+#define F_U32S(T, w, m, n, l, h, max, it) \
+    { w, FT_U32S, offsetof(T, m), offsetof(T, n), (max), (l), (h), 0, 0, NULL, it }
 #define F_REC(T, w, m, sc) \
     { w, FT_RECORD, offsetof(T, m), 0, sizeof(((T *)0)->m), 0, 0, 0, 0, &sc, NULL }
 #define F_RECS(T, w, m, n, et, l, h, sc, it) \
@@ -102,8 +123,8 @@ struct s_schema {
 /* [id, type, payload, needs, retries, lost_retries, retry_delay_ms, timeout_ms, priority, pool,
  *  when] */
 static const s_field_t s_cjob_f[] = {
-    F_S(wf_cjob_t, FT_NAME, "id", id),
-    F_S(wf_cjob_t, FT_NAME, "type", type),
+    F_S(wf_cjob_t, FT_PNAME, "id", id),
+    F_S(wf_cjob_t, FT_PNAME, "type", type),
     F_BIN(wf_cjob_t, "payload", payload, payload_len, WF_MAX_PAYLOAD),
     F_ARR(wf_cjob_t, FT_NAMES, "needs", needs, nneeds, 0, WF_MAX_NEEDS_PER_JOB, "need"),
     F_U(wf_cjob_t, "retries", retries, 0, WF_MAX_RETRIES),
@@ -111,55 +132,60 @@ static const s_field_t s_cjob_f[] = {
     F_U(wf_cjob_t, "retry_delay_ms", retry_delay_ms, 0, WF_MAX_RETRY_DELAY_MS),
     F_U(wf_cjob_t, "timeout_ms", timeout_ms, 0, WF_MAX_TIMEOUT_MS),
     F_I(wf_cjob_t, "priority", priority, INT32_MIN, INT32_MAX),
-    F_S(wf_cjob_t, FT_NAME_OPT, "pool", pool),
+    F_S(wf_cjob_t, FT_PNAME_OPT, "pool", pool),
     F_U(wf_cjob_t, "when", when, 0, WEFT_WHEN_COUNT_ - 1),
 };
 static const s_schema_t s_cjob = S_SCHEMA("job", s_cjob_f);
 
-/* [id, name, session, state, njobs, counts, created_ms, finished_ms] */
-static const s_field_t s_reqinfo_f[] = {
-    F_U(wf_creqinfo_t, "id", id, 1, UINT64_MAX),
-    F_S(wf_creqinfo_t, FT_NAME, "name", name),
-    F_S(wf_creqinfo_t, FT_NAME, "session", session),
-    F_U(wf_creqinfo_t, "state", state, 0, WEFT_REQ_STATE_COUNT_ - 1),
-    F_U(wf_creqinfo_t, "njobs", njobs, 0, WF_MAX_JOBS_PER_REQUEST),
-    { "counts", FT_COUNTS, offsetof(wf_creqinfo_t, count), 0, 0, 0, WF_MAX_JOBS_PER_REQUEST, 0, 0,
-      NULL, NULL },
-    F_I(wf_creqinfo_t, "created_ms", created_ms, INT64_MIN, INT64_MAX),
-    F_I(wf_creqinfo_t, "finished_ms", finished_ms, INT64_MIN, INT64_MAX),
-};
+/* [id, name, session, state, njobs, counts, created_ms, finished_ms]: one list for the public
+ * struct (strings in arrays) and the compact one (strings by pointer); member names match. */
+#define S_REQINFO_FIELDS(T, NM)                                                                 \
+    {                                                                                          \
+        F_U(T, "id", id, 1, UINT64_MAX), F_S(T, NM, "name", name),                             \
+            F_S(T, NM, "session", session),                                                    \
+            F_U(T, "state", state, 0, WEFT_REQ_STATE_COUNT_ - 1),                              \
+            F_U(T, "njobs", njobs, 0, WF_MAX_JOBS_PER_REQUEST),                                \
+            { "counts", FT_COUNTS, offsetof(T, count), 0, 0, 0, WF_MAX_JOBS_PER_REQUEST, 0, 0, \
+              NULL, NULL },                                                                    \
+            F_I(T, "created_ms", created_ms, INT64_MIN, INT64_MAX),                            \
+            F_I(T, "finished_ms", finished_ms, INT64_MIN, INT64_MAX),                          \
+    }
+static const s_field_t s_reqinfo_f[] = S_REQINFO_FIELDS(weft_request_info_t, FT_NAME);
 static const s_schema_t s_reqinfo = S_SCHEMA("request info", s_reqinfo_f);
+static const s_field_t s_creqinfo_f[] = S_REQINFO_FIELDS(wf_creqinfo_t, FT_PNAME);
+static const s_schema_t s_creqinfo = S_SCHEMA("request info", s_creqinfo_f);
 
 /* [index, id, type, pool, state, reason, when, priority, attempts, failures, lost, retries,
  *  lost_retries, exit_code, cause, progress, progress_msg, error, started_ms, finished_ms] */
-static const s_field_t s_jobinfo_f[] = {
-    F_U(wf_cjobinfo_t, "index", index, 0, WF_MAX_JOBS_PER_REQUEST - 1),
-    F_S(wf_cjobinfo_t, FT_NAME, "id", id),
-    F_S(wf_cjobinfo_t, FT_NAME, "type", type),
-    F_S(wf_cjobinfo_t, FT_NAME_OPT, "pool", pool),
-    F_U(wf_cjobinfo_t, "state", state, 0, WEFT_JOB_STATE_COUNT_ - 1),
-    F_U(wf_cjobinfo_t, "reason", reason, 0, WEFT_REASON_COUNT_ - 1),
-    F_U(wf_cjobinfo_t, "when", when, 0, WEFT_WHEN_COUNT_ - 1),
-    F_I(wf_cjobinfo_t, "priority", priority, INT32_MIN, INT32_MAX),
-    F_U(wf_cjobinfo_t, "attempts", attempts, 0, UINT32_MAX),
-    F_U(wf_cjobinfo_t, "failures", failures, 0, UINT32_MAX),
-    F_U(wf_cjobinfo_t, "lost", lost, 0, UINT32_MAX),
-    F_U(wf_cjobinfo_t, "retries", retries, 0, WF_MAX_RETRIES),
-    F_U(wf_cjobinfo_t, "lost_retries", lost_retries, 0, WF_MAX_RETRIES),
-    F_I(wf_cjobinfo_t, "exit_code", exit_code, INT32_MIN, INT32_MAX),
-    F_S(wf_cjobinfo_t, FT_NAME_OPT, "cause", cause),
-    F_U(wf_cjobinfo_t, "progress", progress, 0, 100),
-    F_S(wf_cjobinfo_t, FT_TEXT, "progress_msg", progress_msg),
-    F_S(wf_cjobinfo_t, FT_TEXT, "error", error),
-    F_I(wf_cjobinfo_t, "started_ms", started_ms, INT64_MIN, INT64_MAX),
-    F_I(wf_cjobinfo_t, "finished_ms", finished_ms, INT64_MIN, INT64_MAX),
-};
+#define S_JOBINFO_FIELDS(T, NM, NMOPT, TX)                                                      \
+    {                                                                                          \
+        F_U(T, "index", index, 0, WF_MAX_JOBS_PER_REQUEST - 1), F_S(T, NM, "id", id),          \
+            F_S(T, NM, "type", type), F_S(T, NMOPT, "pool", pool),                             \
+            F_U(T, "state", state, 0, WEFT_JOB_STATE_COUNT_ - 1),                              \
+            F_U(T, "reason", reason, 0, WEFT_REASON_COUNT_ - 1),                               \
+            F_U(T, "when", when, 0, WEFT_WHEN_COUNT_ - 1),                                     \
+            F_I(T, "priority", priority, INT32_MIN, INT32_MAX),                                \
+            F_U(T, "attempts", attempts, 0, UINT32_MAX),                                       \
+            F_U(T, "failures", failures, 0, UINT32_MAX), F_U(T, "lost", lost, 0, UINT32_MAX),  \
+            F_U(T, "retries", retries, 0, WF_MAX_RETRIES),                                     \
+            F_U(T, "lost_retries", lost_retries, 0, WF_MAX_RETRIES),                           \
+            F_I(T, "exit_code", exit_code, INT32_MIN, INT32_MAX),                              \
+            F_S(T, NMOPT, "cause", cause), F_U(T, "progress", progress, 0, 100),               \
+            F_S(T, TX, "progress_msg", progress_msg), F_S(T, TX, "error", error),              \
+            F_I(T, "started_ms", started_ms, INT64_MIN, INT64_MAX),                            \
+            F_I(T, "finished_ms", finished_ms, INT64_MIN, INT64_MAX),                          \
+    }
+static const s_field_t s_jobinfo_f[] =
+    S_JOBINFO_FIELDS(weft_job_info_t, FT_NAME, FT_NAME_OPT, FT_TEXT);
 static const s_schema_t s_jobinfo = S_SCHEMA("job info", s_jobinfo_f);
+static const s_field_t s_cjobinfo_f[] =
+    S_JOBINFO_FIELDS(wf_cjobinfo_t, FT_PNAME, FT_PNAME_OPT, FT_PTEXT);
+static const s_schema_t s_cjobinfo = S_SCHEMA("job info", s_cjobinfo_f);
 
 /* [name, host, pid, types, slots, running, idle_ms] */
 static const s_field_t s_worker_f[] = {
-    F_S(wf_cworker_t, FT_NAME, "name", name),
-    F_S(wf_cworker_t, FT_NAME, "host", host),
+    F_S(wf_cworker_t, FT_PNAME, "name", name),
+    F_S(wf_cworker_t, FT_PNAME, "host", host),
     F_U(wf_cworker_t, "pid", pid, 0, UINT32_MAX),
     F_ARR(wf_cworker_t, FT_NAMES, "types", types, ntypes, 1, WF_MAX_TYPES, "type"),
     F_U(wf_cworker_t, "slots", slots, 1, WF_MAX_SLOTS),
@@ -168,8 +194,20 @@ static const s_field_t s_worker_f[] = {
 };
 static const s_schema_t s_worker = S_SCHEMA("worker", s_worker_f);
 
+/* [id, state, when, needs]: needs against total and the node's index are checked in s_cross. */
+static const s_field_t s_cnode_f[] = {
+    F_S(wf_cnode_t, FT_PNAME, "id", id),
+    F_U(wf_cnode_t, "state", state, 0, WEFT_JOB_STATE_COUNT_ - 1),
+    F_U(wf_cnode_t, "when", when, 0, WEFT_WHEN_COUNT_ - 1),
+    F_U32S(wf_cnode_t, "needs", needs, nneeds, 0, WF_MAX_NEEDS_PER_JOB,
+           WF_MAX_JOBS_PER_REQUEST - 1, "need"),
+};
+static const s_schema_t s_cnode = S_SCHEMA("job", s_cnode_f);
+
 /* Message fields (positions 5...), relative to wf_cmsg_t. */
 #define M_REQ F_U(wf_cmsg_t, "req", req, 1, UINT64_MAX)
+#define M_OFFSET F_U(wf_cmsg_t, "offset", offset, 0, WF_MAX_JOBS_PER_REQUEST)
+#define M_LIMIT F_U(wf_cmsg_t, "limit", limit, 1, WF_CLIENT_MAX_PAGE)
 
 static const s_field_t s_submit_f[] = {
     F_S(wf_cmsg_t, FT_NAME, "name", submit.name),
@@ -180,6 +218,8 @@ static const s_field_t s_submit_f[] = {
            s_cjob, "job"),
 };
 static const s_field_t s_req_only_f[] = { M_REQ };
+/* STATUS: offset and limit are an optional pair (s_kind_t.nopt). */
+static const s_field_t s_req_page_f[] = { M_REQ, M_OFFSET, M_LIMIT };
 static const s_field_t s_req_optjob_f[] = { M_REQ, F_S(wf_cmsg_t, FT_NAME_OPT, "job", job) };
 static const s_field_t s_req_job_f[] = { M_REQ, F_S(wf_cmsg_t, FT_NAME, "job", job) };
 static const s_field_t s_error_f[] = {
@@ -193,11 +233,11 @@ static const s_field_t s_submitted_f[] = {
 };
 static const s_field_t s_status_r_f[] = {
     F_REC(wf_cmsg_t, "info", info, s_reqinfo),
-    F_RECS(wf_cmsg_t, "jobs", jobs, njobs, wf_cjobinfo_t, 0, WF_MAX_JOBS_PER_REQUEST, s_jobinfo,
-           "job"),
+    F_RECS(wf_cmsg_t, "jobs", cjobs, njobs, wf_cjobinfo_t, 0, WF_MAX_JOBS_PER_REQUEST,
+           s_cjobinfo, "job"),
 };
 static const s_field_t s_list_r_f[] = {
-    F_RECS(wf_cmsg_t, "requests", reqs, nreqs, wf_creqinfo_t, 0, UINT32_MAX, s_reqinfo,
+    F_RECS(wf_cmsg_t, "requests", reqs, nreqs, wf_creqinfo_t, 0, UINT32_MAX, s_creqinfo,
            "request"),
 };
 static const s_field_t s_finished_f[] = {
@@ -221,6 +261,11 @@ static const s_field_t s_pong_f[] = {
     F_U(wf_cmsg_t, "proto_min", proto_min, 1, UINT32_MAX),
     F_U(wf_cmsg_t, "proto_max", proto_max, 1, UINT32_MAX),
 };
+static const s_field_t s_graph_r_f[] = {
+    F_U(wf_cmsg_t, "total", total, 0, WF_MAX_JOBS_PER_REQUEST),
+    F_U(wf_cmsg_t, "next", next, 0, WF_MAX_JOBS_PER_REQUEST),
+    F_RECS(wf_cmsg_t, "jobs", nodes, nnodes, wf_cnode_t, 0, WF_CLIENT_MAX_PAGE, s_cnode, "job"),
+};
 /* The job index's range and the state's depend on whether it is a request event: s_cross(). */
 static const s_field_t s_event_f[] = {
     F_U(wf_cmsg_t, "req", event.request, 1, UINT64_MAX),
@@ -237,14 +282,16 @@ typedef struct s_kind {
     const char *name;
     const s_field_t *fields;
     uint32_t nfields;
+    uint32_t nopt;  /* the last nopt fields are one optional group: all there or none (STATUS's
+                     * offset and limit; present in the struct exactly when limit != 0) */
     bool corr_zero; /* EVENT: nobody asked, so there is no corr */
 } s_kind_t;
 
-#define K(nm, f) { nm, f, sizeof(f) / sizeof(f[0]), false }
-#define K0(nm) { nm, NULL, 0, false }
+#define K(nm, f) { nm, f, sizeof(f) / sizeof(f[0]), 0, false }
+#define K0(nm) { nm, NULL, 0, 0, false }
 static const s_kind_t s_kinds[] = {
     [WF_CMSG_SUBMIT] = K("SUBMIT", s_submit_f),
-    [WF_CMSG_STATUS] = K("STATUS", s_req_only_f),
+    [WF_CMSG_STATUS] = { "STATUS", s_req_page_f, 3, 2, false },
     [WF_CMSG_LIST] = K0("LIST"),
     [WF_CMSG_CANCEL] = K("CANCEL", s_req_optjob_f),
     [WF_CMSG_RETRY] = K("RETRY", s_req_optjob_f),
@@ -255,6 +302,7 @@ static const s_kind_t s_kinds[] = {
     [WF_CMSG_DRAIN] = K0("DRAIN"),
     [WF_CMSG_WHY] = K("WHY", s_req_job_f),
     [WF_CMSG_PING] = K0("PING"),
+    [WF_CMSG_GRAPH] = K("GRAPH", s_req_page_f),
     [WF_CMSG_OK] = K0("OK"),
     [WF_CMSG_ERROR] = K("ERROR", s_error_f),
     [WF_CMSG_SUBMITTED] = K("SUBMITTED", s_submitted_f),
@@ -265,12 +313,16 @@ static const s_kind_t s_kinds[] = {
     [WF_CMSG_BOARD] = K("BOARD", s_board_f),
     [WF_CMSG_WHY_R] = K("WHY_R", s_why_r_f),
     [WF_CMSG_PONG] = K("PONG", s_pong_f),
-    [WF_CMSG_EVENT] = { "EVENT", s_event_f, sizeof(s_event_f) / sizeof(s_event_f[0]), true },
+    [WF_CMSG_GRAPH_R] = K("GRAPH_R", s_graph_r_f),
+    [WF_CMSG_EVENT] = { "EVENT", s_event_f, sizeof(s_event_f) / sizeof(s_event_f[0]), 0, true },
 };
 #define S_NKINDS (sizeof(s_kinds) / sizeof(s_kinds[0]))
 #define S_PREFIX 4 /* signature, version, kind, corr */
 
 static const char *const s_modes[] = { "running", "paused", "draining", "stopped" };
+
+/* What "none" and the empty text decode to: never freed, never written. */
+static const char s_empty[] = "";
 
 static const s_kind_t *
 s_kind(uint64_t kind)
@@ -287,50 +339,14 @@ wf_cmsg_kind_name(int kind)
     return k ? k->name : "UNKNOWN";
 }
 
-/* ---- storage ----------------------------------------------------------------------------- */
-
-/* The arena: zeroed chunks in a list; small allocations share a chunk, big ones get their own.
- * Chunk sizes double from 4 KiB to 1 MiB so a small reply costs one small malloc. */
-typedef struct s_chunk {
-    struct s_chunk *next;
-    size_t used, cap;
-    max_align_t data[];
-} s_chunk_t;
-
-#define S_CHUNK_MIN ((size_t)4 << 10)
-#define S_CHUNK_MAX ((size_t)1 << 20)
-
-static void *
-s_alloc(wf_cmsg_t *msg, size_t size)
+/* Fields the encoder writes for msg: an optional group only when its limit is set. */
+static uint32_t
+s_nfields_of(const s_kind_t *k, const wf_cmsg_t *msg)
 {
-    const size_t align = sizeof(max_align_t);
-    size = (size + align - 1) / align * align;
-    s_chunk_t *head = msg->owned_;
-    if (head && head->cap - head->used >= size) {
-        void *p = (char *)head->data + head->used;
-        head->used += size;
-        return p;
-    }
-    size_t cap = head ? head->cap * 2 : S_CHUNK_MIN;
-    if (cap > S_CHUNK_MAX)
-        cap = S_CHUNK_MAX;
-    bool own = size > cap / 2; /* big: its own chunk, behind the current one */
-    if (own)
-        cap = size;
-    s_chunk_t *c = calloc(1, sizeof *c + cap);
-    if (!c)
-        abort(); /* OOM policy: abort (STYLE 2.4); sizes are bounded by the frame and limits */
-    c->cap = cap;
-    c->used = size;
-    if (own && head) {
-        c->next = head->next;
-        head->next = c;
-    } else {
-        c->next = head;
-        msg->owned_ = c;
-    }
-    return c->data;
+    return k->nopt && msg->limit == 0 ? k->nfields - k->nopt : k->nfields;
 }
+
+/* ---- storage ----------------------------------------------------------------------------- */
 
 void
 wf_cmsg_init(wf_cmsg_t *msg, wf_cmsg_kind kind)
@@ -344,15 +360,119 @@ wf_cmsg_fini(wf_cmsg_t *msg)
 {
     if (!msg)
         return;
-    s_chunk_t *c = msg->owned_;
-    while (c) {
-        s_chunk_t *next = c->next;
-        free(c);
-        c = next;
-    }
+    free(msg->owned_);
+    free(msg->jobs);
     /* Zero everything so a finalised message holds no pointer into freed or foreign memory. */
     memset(msg, 0, sizeof *msg);
 }
+
+size_t
+wf_cmsg_decoded_size(const wf_cmsg_t *msg)
+{
+    return msg && msg->owned_ ? msg->owned_size_ : 0;
+}
+
+static void
+s_copy_cstr(char *dst, size_t cap, const char *src)
+{
+    snprintf(dst, cap, "%s", src ? src : "");
+}
+
+void
+wf_creqinfo_expand(const wf_creqinfo_t *in, weft_request_info_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->id = in->id;
+    s_copy_cstr(out->name, sizeof out->name, in->name);
+    s_copy_cstr(out->session, sizeof out->session, in->session);
+    out->state = in->state;
+    out->njobs = in->njobs;
+    memcpy(out->count, in->count, sizeof out->count);
+    out->created_ms = in->created_ms;
+    out->finished_ms = in->finished_ms;
+}
+
+void
+wf_creqinfo_view(const weft_request_info_t *in, wf_creqinfo_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->id = in->id;
+    out->name = in->name;
+    out->session = in->session;
+    out->state = in->state;
+    out->njobs = in->njobs;
+    memcpy(out->count, in->count, sizeof out->count);
+    out->created_ms = in->created_ms;
+    out->finished_ms = in->finished_ms;
+}
+
+void
+wf_cjobinfo_expand(const wf_cjobinfo_t *in, weft_job_info_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->index = in->index;
+    s_copy_cstr(out->id, sizeof out->id, in->id);
+    s_copy_cstr(out->type, sizeof out->type, in->type);
+    s_copy_cstr(out->pool, sizeof out->pool, in->pool);
+    out->state = in->state;
+    out->reason = in->reason;
+    out->when = in->when;
+    out->priority = in->priority;
+    out->attempts = in->attempts;
+    out->failures = in->failures;
+    out->lost = in->lost;
+    out->retries = in->retries;
+    out->lost_retries = in->lost_retries;
+    out->exit_code = in->exit_code;
+    s_copy_cstr(out->cause, sizeof out->cause, in->cause);
+    out->progress = in->progress;
+    s_copy_cstr(out->progress_msg, sizeof out->progress_msg, in->progress_msg);
+    s_copy_cstr(out->error, sizeof out->error, in->error);
+    out->started_ms = in->started_ms;
+    out->finished_ms = in->finished_ms;
+}
+
+void
+wf_cjobinfo_view(const weft_job_info_t *in, wf_cjobinfo_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->index = in->index;
+    out->id = in->id;
+    out->type = in->type;
+    out->pool = in->pool;
+    out->state = in->state;
+    out->reason = in->reason;
+    out->when = in->when;
+    out->priority = in->priority;
+    out->attempts = in->attempts;
+    out->failures = in->failures;
+    out->lost = in->lost;
+    out->retries = in->retries;
+    out->lost_retries = in->lost_retries;
+    out->exit_code = in->exit_code;
+    out->cause = in->cause;
+    out->progress = in->progress;
+    out->progress_msg = in->progress_msg;
+    out->error = in->error;
+    out->started_ms = in->started_ms;
+    out->finished_ms = in->finished_ms;
+}
+
+int
+wf_cmsg_expand_jobs(wf_cmsg_t *msg)
+{
+    if (!msg || msg->kind != WF_CMSG_STATUS_R || msg->jobs || (msg->njobs && !msg->cjobs))
+        return WEFT_EINVAL;
+    weft_job_info_t *v = calloc(msg->njobs ? msg->njobs : 1, sizeof *v);
+    if (!v)
+        abort(); /* OOM policy (STYLE 2.4); the caller bounds njobs */
+    for (uint32_t i = 0; i < msg->njobs; i++)
+        wf_cjobinfo_expand(&msg->cjobs[i], &v[i]);
+    msg->jobs = v;
+    return WEFT_OK;
+}
+
+/* ---- topics ------------------------------------------------------------------------------ */
 
 void
 wf_cmsg_topic(uint64_t req, uint8_t topic[WF_CLIENT_TOPIC_LEN])
@@ -465,13 +585,52 @@ s_check_version(const char *s, size_t len, const char **why)
     return WEFT_OK;
 }
 
-/* Rules across fields of one message, checked after its fields. */
+/* Rules across fields of one message, checked after its fields (the decoder: once the block
+ * is filled, since they read array elements). */
 static int
-s_cross(const wf_cmsg_t *m, const char **why)
+s_cross(const wf_cmsg_t *m, const char **why, char *buf, size_t cap)
 {
     if (m->kind == WF_CMSG_PONG && m->proto_min > m->proto_max) {
         *why = "PONG: proto_min above proto_max";
         return WEFT_EPROTO;
+    }
+    if (m->kind == WF_CMSG_STATUS && m->limit == 0 && m->offset != 0) {
+        *why = "STATUS: an offset needs a limit"; /* only the encoder can meet this */
+        return WEFT_EPROTO;
+    }
+    if (m->kind == WF_CMSG_GRAPH_R) {
+        if (m->next > m->total) {
+            *why = "GRAPH_R: next above total";
+            return WEFT_EPROTO;
+        }
+        if (m->nnodes > m->next) {
+            *why = "GRAPH_R: more jobs than next (the page would start below index 0)";
+            return WEFT_EPROTO;
+        }
+        if (m->nnodes && !m->nodes) {
+            *why = "GRAPH_R: no jobs array";
+            return WEFT_EPROTO;
+        }
+        uint32_t first = m->next - m->nnodes;
+        for (uint32_t i = 0; i < m->nnodes; i++) {
+            const wf_cnode_t *n = &m->nodes[i];
+            if (n->nneeds && !n->needs) {
+                *why = "GRAPH_R: a job has no needs array";
+                return WEFT_EPROTO;
+            }
+            for (uint32_t k = 0; k < n->nneeds; k++) {
+                const char *bad = n->needs[k] >= m->total           ? "is not below total"
+                                  : n->needs[k] == first + i         ? "is the job itself"
+                                  : k && n->needs[k] <= n->needs[k - 1] ? "is not above the one before"
+                                                                     : NULL;
+                if (bad) {
+                    snprintf(buf, cap, "GRAPH_R job %u (index %u): need %u (%u) %s", i + 1,
+                             first + i, k + 1, n->needs[k], bad);
+                    *why = buf;
+                    return WEFT_EPROTO;
+                }
+            }
+        }
     }
     if (m->kind == WF_CMSG_EVENT) {
         const weft_event_t *e = &m->event;
@@ -499,7 +658,7 @@ s_cross(const wf_cmsg_t *m, const char **why)
 }
 
 /* The fewest bytes one element of an array field can take on the wire: a count times this must
- * fit in the bytes left before anything is allocated for it. */
+ * fit in the bytes left before the elements are read. */
 static size_t
 s_min_elem(const s_field_t *f)
 {
@@ -507,7 +666,18 @@ s_min_elem(const s_field_t *f)
     case FT_NAMES: return 2;                     /* str header + one byte */
     case FT_POOLS: return 4;                     /* [name, limit] */
     case FT_RECORDS: return 1 + f->sub->nfields; /* array header + one byte per field */
-    default: return 1;
+    default: return 1;                           /* a text, a uint */
+    }
+}
+
+/* Bytes of one element of an array field in the decoded block. */
+static size_t
+s_stride(const s_field_t *f)
+{
+    switch (f->type) {
+    case FT_U32S: return sizeof(uint32_t);
+    case FT_RECORDS: return f->size;
+    default: return sizeof(const char *); /* FT_NAMES, FT_TEXTS */
     }
 }
 
@@ -534,8 +704,8 @@ s_pack_str(msgpack_packer *pk, const char *s, size_t len)
         S_PACK(msgpack_pack_str_body(pk, s, len));
 }
 
-/* A fixed-size C string field: strnlen with one byte of slack, so an unterminated array reads as
- * too long rather than past its end. */
+/* A C string of at most cap - 1 bytes: strnlen with one byte of slack, so an unterminated array
+ * (or a string that is too long) reads as too long rather than past its end. */
 static int
 s_enc_cstr(msgpack_packer *pk, const char *s, size_t cap,
            int (*check)(const char *, size_t, const char **))
@@ -547,6 +717,25 @@ s_enc_cstr(msgpack_packer *pk, const char *s, size_t cap,
         return s_enc_rc(rc);
     s_pack_str(pk, s, len);
     return WEFT_OK;
+}
+
+/* A name by pointer: NULL is refused (a required name) unless opt, where NULL and "" are nil. */
+static int
+s_enc_pname(msgpack_packer *pk, const char *s, bool opt)
+{
+    if (opt && (!s || !s[0])) {
+        S_PACK(msgpack_pack_nil(pk));
+        return WEFT_OK;
+    }
+    if (!s)
+        return WEFT_EINVAL;
+    return s_enc_cstr(pk, s, WF_MAX_NAME + 1, wf_codec_check_name);
+}
+
+static int
+s_enc_ptext(msgpack_packer *pk, const char *s)
+{
+    return s_enc_cstr(pk, s ? s : "", WF_MAX_MESSAGE + 1, wf_codec_check_text);
 }
 
 static int s_enc_record(msgpack_packer *pk, const s_schema_t *sc, const void *base);
@@ -588,6 +777,11 @@ s_enc_field(msgpack_packer *pk, const s_field_t *f, const void *base)
         return s_enc_cstr(pk, s, WF_MAX_NAME + 1, wf_codec_check_name);
     case FT_TEXT:
         return s_enc_cstr(pk, s, WF_MAX_MESSAGE + 1, wf_codec_check_text);
+    case FT_PNAME:
+    case FT_PNAME_OPT:
+        return s_enc_pname(pk, s_get_ptr(base, f->off), f->type == FT_PNAME_OPT);
+    case FT_PTEXT:
+        return s_enc_ptext(pk, s_get_ptr(base, f->off));
     case FT_MODE:
         return s_enc_cstr(pk, s, sizeof(((wf_cmsg_t *)0)->mode), s_check_mode);
     case FT_VERSION:
@@ -606,6 +800,7 @@ s_enc_field(msgpack_packer *pk, const s_field_t *f, const void *base)
     }
     case FT_NAMES:
     case FT_TEXTS:
+    case FT_U32S:
     case FT_RECORDS: {
         uint32_t n = s_get_cnt(base, f->cnt);
         const char *p = s_get_ptr(base, f->off);
@@ -616,17 +811,23 @@ s_enc_field(msgpack_packer *pk, const s_field_t *f, const void *base)
         if (n > 0 && !p)
             return WEFT_EINVAL;
         S_PACK(msgpack_pack_array(pk, n));
-        size_t stride = f->type == FT_NAMES   ? WF_MAX_NAME + 1
-                        : f->type == FT_TEXTS ? WF_MAX_MESSAGE + 1
-                                              : f->size;
+        size_t stride = s_stride(f);
         for (uint32_t i = 0; i < n; i++) {
             const char *e = p + (size_t)i * stride;
-            if (f->type == FT_NAMES)
-                rc = s_enc_cstr(pk, e, WF_MAX_NAME + 1, wf_codec_check_name);
-            else if (f->type == FT_TEXTS)
-                rc = s_enc_cstr(pk, e, WF_MAX_MESSAGE + 1, wf_codec_check_text);
-            else
+            if (f->type == FT_NAMES || f->type == FT_TEXTS) {
+                const char *str;
+                memcpy(&str, e, sizeof str);
+                rc = f->type == FT_NAMES ? s_enc_pname(pk, str, false) : s_enc_ptext(pk, str);
+            } else if (f->type == FT_U32S) {
+                uint32_t v;
+                memcpy(&v, e, sizeof v);
+                if (v > f->size)
+                    return WEFT_EINVAL;
+                S_PACK(msgpack_pack_uint32(pk, v));
+                rc = WEFT_OK;
+            } else {
                 rc = s_enc_record(pk, f->sub, e);
+            }
             if (rc != WEFT_OK)
                 return rc;
         }
@@ -643,7 +844,7 @@ s_enc_field(msgpack_packer *pk, const s_field_t *f, const void *base)
             if (sub->pool_limits[i] == 0)
                 return WEFT_EINVAL;
             S_PACK(msgpack_pack_array(pk, 2));
-            if ((rc = s_enc_cstr(pk, sub->pool_names[i], WF_MAX_NAME + 1, wf_codec_check_name)) != 0)
+            if ((rc = s_enc_pname(pk, sub->pool_names[i], false)) != WEFT_OK)
                 return rc;
             S_PACK(msgpack_pack_uint32(pk, sub->pool_limits[i]));
         }
@@ -688,22 +889,27 @@ wf_cmsg_encode(const wf_cmsg_t *msg, uint8_t **buf_p, size_t *len_p)
     const s_kind_t *k = (int)msg->kind >= 0 ? s_kind((uint64_t)msg->kind) : NULL;
     if (!k || (k->corr_zero && msg->corr != 0))
         return WEFT_EINVAL;
-    const char *why;
-    int rc = s_cross(msg, &why);
-    if (rc != WEFT_OK)
-        return s_enc_rc(rc);
-
+    int rc = WEFT_OK;
+    uint32_t nfields = s_nfields_of(k, msg);
     msgpack_sbuffer sb;
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    S_PACK(msgpack_pack_array(&pk, S_PREFIX + k->nfields));
+    S_PACK(msgpack_pack_array(&pk, S_PREFIX + nfields));
     s_pack_str(&pk, WF_PROTO_SIGNATURE, sizeof(WF_PROTO_SIGNATURE) - 1);
     S_PACK(msgpack_pack_uint32(&pk, WF_CLIENT_VERSION));
     S_PACK(msgpack_pack_uint32(&pk, (uint32_t)msg->kind));
     S_PACK(msgpack_pack_uint64(&pk, msg->corr));
-    for (uint32_t i = 0; i < k->nfields && rc == WEFT_OK; i++)
+    for (uint32_t i = 0; i < nfields && rc == WEFT_OK; i++)
         rc = s_enc_field(&pk, &k->fields[i], msg);
+    /* After the fields, as the decoder does: every count is known to be in range by now. */
+    if (rc == WEFT_OK) {
+        const char *why;
+        char whybuf[128];
+        rc = s_cross(msg, &why, whybuf, sizeof whybuf);
+        if (rc != WEFT_OK)
+            rc = s_enc_rc(rc);
+    }
     if (rc == WEFT_OK && sb.size > (uint64_t)WF_MAX_CLIENT_MSG)
         rc = WEFT_ETOOBIG;
     if (rc != WEFT_OK) {
@@ -887,16 +1093,31 @@ typedef struct s_frame {
     uint32_t item; /* 1-based element of an array field; 0 = none */
 } s_frame_t;
 
+/* The largest compact record: array elements are decoded into scratch records while sizing. */
+#define S_MAX_RECORD 128
+_Static_assert(sizeof(wf_cjob_t) <= S_MAX_RECORD && sizeof(wf_creqinfo_t) <= S_MAX_RECORD &&
+                   sizeof(wf_cjobinfo_t) <= S_MAX_RECORD && sizeof(wf_cworker_t) <= S_MAX_RECORD &&
+                   sizeof(wf_cnode_t) <= S_MAX_RECORD,
+               "a record outgrew the sizing pass's scratch");
+
+/* The block's sections, in order: 8-byte-aligned arrays (records, pointers), uint32 arrays,
+ * strings. */
+enum { S_SEC8, S_SEC4, S_SEC1, S_NSEC };
+
 typedef struct s_dec {
     char *why;
     size_t why_len;
     const char *kname; /* the kind's name once known */
     s_frame_t frames[WF_MAX_DEPTH];
     int depth;
-    wf_cmsg_t *out; /* owns the arena */
+    wf_cmsg_t *out;
     bool have_corr;
     uint64_t corr;
-    size_t spent;   /* bytes of arrays allocated so far for this message */
+    bool sizing;              /* pass 1: check and count, write nothing outside *out */
+    size_t need[S_NSEC];      /* pass 1: bytes each section needs */
+    char *cur[S_NSEC];        /* pass 2: where each section's next bytes go */
+    char *end[S_NSEC];
+    max_align_t scratch[WF_MAX_DEPTH + 1][S_MAX_RECORD / sizeof(max_align_t) + 1];
 } s_dec_t;
 
 static int s_fail(s_dec_t *d, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -946,7 +1167,23 @@ s_want(s_dec_t *d, const s_val_t *v, s_mtype t)
                   s_mtype_names[v->type]);
 }
 
-/* Read a str and check it with `check`; copy it NUL-terminated into dst. */
+/* Room for `size` bytes in section `sec`: counted while sizing (NULL), taken while filling.
+ * Filling never asks for more than sizing counted: both passes read the same bytes. */
+static void *
+s_take(s_dec_t *d, int sec, size_t size)
+{
+    if (d->sizing) {
+        d->need[sec] += size;
+        return NULL;
+    }
+    if ((size_t)(d->end[sec] - d->cur[sec]) < size)
+        return NULL;
+    void *p = d->cur[sec];
+    d->cur[sec] += size;
+    return p;
+}
+
+/* Read a str and check it with `check`; copy it NUL-terminated into dst (a fixed array). */
 static int
 s_dec_cstr(s_dec_t *d, s_rd_t *r, char *dst, int (*check)(const char *, size_t, const char **))
 {
@@ -963,6 +1200,58 @@ s_dec_cstr(s_dec_t *d, s_rd_t *r, char *dst, int (*check)(const char *, size_t, 
         memcpy(dst, v.ptr, v.len);
     dst[v.len] = '\0';
     return WEFT_OK;
+}
+
+/* Read a str and check it; point *dst at a packed copy in the block ("" when empty).  While
+ * sizing, dst may be NULL and only the bytes are counted. */
+static int
+s_dec_pstr(s_dec_t *d, s_rd_t *r, const char **dst,
+           int (*check)(const char *, size_t, const char **))
+{
+    s_val_t v;
+    const char *why;
+    if (!s_rd_next(r, &v))
+        return s_trunc(d);
+    if (v.type != MT_STR)
+        return s_want(d, &v, MT_STR);
+    int rc = check((const char *)v.ptr, v.len, &why);
+    if (rc != WEFT_OK)
+        return s_fail(d, rc, "%s", why);
+    const char *p = s_empty;
+    if (v.len > 0) {
+        char *c = s_take(d, S_SEC1, (size_t)v.len + 1);
+        if (!d->sizing && !c)
+            return s_fail(d, WEFT_EPROTO, "internal: block too small");
+        if (c) {
+            memcpy(c, v.ptr, v.len);
+            c[v.len] = '\0';
+        }
+        p = c;
+    }
+    if (dst)
+        *dst = p;
+    return WEFT_OK;
+}
+
+/* nil -> "", else a name by pointer (an empty str is malformed: nil means none). */
+static int
+s_dec_pname_opt(s_dec_t *d, s_rd_t *r, const char **dst)
+{
+    s_rd_t peek = *r;
+    s_val_t v;
+    if (!s_rd_next(&peek, &v))
+        return s_trunc(d);
+    if (v.type == MT_NIL) {
+        *r = peek;
+        if (dst)
+            *dst = s_empty;
+        return WEFT_OK;
+    }
+    if (v.type != MT_STR)
+        return s_fail(d, WEFT_EPROTO, "expected str or nil, got %s", s_mtype_names[v.type]);
+    if (v.len == 0)
+        return s_fail(d, WEFT_EPROTO, "empty name (send nil for none)");
+    return s_dec_pstr(d, r, dst, wf_codec_check_name);
 }
 
 /* Read an array header for field f and check its count against the range and the bytes left. */
@@ -989,6 +1278,49 @@ s_dec_count(s_dec_t *d, s_rd_t *r, const s_field_t *f, uint32_t *n_p)
 }
 
 static int s_dec_record(s_dec_t *d, s_rd_t *r, const s_schema_t *sc, void *base);
+
+/* Decode an array field's elements into arr (NULL while sizing). */
+static int
+s_dec_elements(s_dec_t *d, s_rd_t *r, const s_field_t *f, char *arr, uint32_t n)
+{
+    size_t stride = s_stride(f);
+    s_frame_t *fr = &d->frames[d->depth - 1];
+    s_val_t v;
+    int rc = WEFT_OK;
+    for (uint32_t i = 0; i < n && rc == WEFT_OK; i++) {
+        char *e = arr ? arr + (size_t)i * stride : NULL;
+        fr->item = i + 1;
+        switch (f->type) {
+        case FT_NAMES:
+        case FT_TEXTS: {
+            const char *str = NULL;
+            rc = s_dec_pstr(d, r, e ? &str : NULL,
+                            f->type == FT_NAMES ? wf_codec_check_name : wf_codec_check_text);
+            if (rc == WEFT_OK && e)
+                memcpy(e, &str, sizeof str);
+            break;
+        }
+        case FT_U32S:
+            if (!s_rd_next(r, &v))
+                return s_trunc(d);
+            if (v.type != MT_UINT)
+                return s_want(d, &v, MT_UINT);
+            if (v.u > f->size)
+                return s_fail(d, WEFT_EPROTO, "%llu out of range 0..%zu", (unsigned long long)v.u,
+                              f->size);
+            if (e) {
+                uint32_t x = (uint32_t)v.u;
+                memcpy(e, &x, sizeof x);
+            }
+            break;
+        default: /* FT_RECORDS: while sizing, into this depth's scratch record */
+            rc = s_dec_record(d, r, f->sub, e ? (void *)e : (void *)d->scratch[d->depth]);
+            break;
+        }
+    }
+    fr->item = 0;
+    return rc;
+}
 
 static int
 s_dec_value(s_dec_t *d, s_rd_t *r, const s_field_t *f, void *base)
@@ -1053,6 +1385,22 @@ s_dec_value(s_dec_t *d, s_rd_t *r, const s_field_t *f, void *base)
     }
     case FT_TEXT:
         return s_dec_cstr(d, r, dst, wf_codec_check_text);
+    case FT_PNAME:
+    case FT_PTEXT: {
+        const char *p = NULL;
+        rc = s_dec_pstr(d, r, &p,
+                        f->type == FT_PNAME ? wf_codec_check_name : wf_codec_check_text);
+        if (rc == WEFT_OK)
+            s_set_ptr(base, f->off, p);
+        return rc;
+    }
+    case FT_PNAME_OPT: {
+        const char *p = NULL;
+        rc = s_dec_pname_opt(d, r, &p);
+        if (rc == WEFT_OK)
+            s_set_ptr(base, f->off, p);
+        return rc;
+    }
     case FT_MODE:
         return s_dec_cstr(d, r, dst, s_check_mode);
     case FT_VERSION:
@@ -1071,44 +1419,29 @@ s_dec_value(s_dec_t *d, s_rd_t *r, const s_field_t *f, void *base)
         return WEFT_OK;
     case FT_NAMES:
     case FT_TEXTS:
+    case FT_U32S:
     case FT_RECORDS: {
         if ((rc = s_dec_count(d, r, f, &n)) != WEFT_OK)
             return rc;
-        size_t stride = f->type == FT_NAMES   ? WF_MAX_NAME + 1
-                        : f->type == FT_TEXTS ? WF_MAX_MESSAGE + 1
-                                              : f->size;
-        /* Decoded arrays are wider than their wire form (a 2-byte name takes a 129-byte
-         * slot): keep the whole message within WF_MAX_CLIENT_DECODED. */
-        if ((uint64_t)n * stride > WF_MAX_CLIENT_DECODED - d->spent)
-            return s_fail(d, WEFT_ETOOBIG, "the message would decode to more than %llu bytes",
-                          (unsigned long long)WF_MAX_CLIENT_DECODED);
-        d->spent += (size_t)n * stride;
-        char *arr = n ? s_alloc(d->out, (size_t)n * stride) : NULL;
+        char *arr = NULL;
+        if (n) {
+            arr = s_take(d, f->type == FT_U32S ? S_SEC4 : S_SEC8, (size_t)n * s_stride(f));
+            if (!d->sizing && !arr)
+                return s_fail(d, WEFT_EPROTO, "internal: block too small");
+        }
         s_set_ptr(base, f->off, arr);
         s_set_cnt(base, f->cnt, n);
-        s_frame_t *fr = &d->frames[d->depth - 1];
-        for (uint32_t i = 0; i < n; i++) {
-            char *e = arr + (size_t)i * stride;
-            fr->item = i + 1;
-            if (f->type == FT_NAMES)
-                rc = s_dec_cstr(d, r, e, wf_codec_check_name);
-            else if (f->type == FT_TEXTS)
-                rc = s_dec_cstr(d, r, e, wf_codec_check_text);
-            else
-                rc = s_dec_record(d, r, f->sub, e);
-            if (rc != WEFT_OK)
-                return rc;
-        }
-        fr->item = 0;
-        return WEFT_OK;
+        return s_dec_elements(d, r, f, arr, n);
     }
     case FT_POOLS: {
         wf_csubmit_t *sub = &((wf_cmsg_t *)base)->submit;
         if ((rc = s_dec_count(d, r, f, &n)) != WEFT_OK)
             return rc;
         if (n > 0) {
-            sub->pool_names = s_alloc(d->out, (size_t)n * sizeof *sub->pool_names);
-            sub->pool_limits = s_alloc(d->out, (size_t)n * sizeof *sub->pool_limits);
+            sub->pool_names = s_take(d, S_SEC8, (size_t)n * sizeof *sub->pool_names);
+            sub->pool_limits = s_take(d, S_SEC4, (size_t)n * sizeof *sub->pool_limits);
+            if (!d->sizing && (!sub->pool_names || !sub->pool_limits))
+                return s_fail(d, WEFT_EPROTO, "internal: block too small");
         }
         sub->npools = n;
         s_frame_t *fr = &d->frames[d->depth - 1];
@@ -1118,7 +1451,9 @@ s_dec_value(s_dec_t *d, s_rd_t *r, const s_field_t *f, void *base)
                 return s_trunc(d);
             if (v.type != MT_ARRAY || v.len != 2)
                 return s_fail(d, WEFT_EPROTO, "expected [name, limit]");
-            if ((rc = s_dec_cstr(d, r, sub->pool_names[i], wf_codec_check_name)) != WEFT_OK)
+            rc = s_dec_pstr(d, r, sub->pool_names ? &sub->pool_names[i] : NULL,
+                            wf_codec_check_name);
+            if (rc != WEFT_OK)
                 return rc;
             if (!s_rd_next(r, &v))
                 return s_trunc(d);
@@ -1128,7 +1463,8 @@ s_dec_value(s_dec_t *d, s_rd_t *r, const s_field_t *f, void *base)
             if (v.u < 1 || v.u > UINT32_MAX)
                 return s_fail(d, WEFT_EPROTO, "limit %llu out of range 1..4294967295",
                               (unsigned long long)v.u);
-            sub->pool_limits[i] = (uint32_t)v.u;
+            if (sub->pool_limits)
+                sub->pool_limits[i] = (uint32_t)v.u;
         }
         fr->item = 0;
         return WEFT_OK;
@@ -1204,6 +1540,7 @@ s_peek_corr(s_dec_t *d, s_rd_t *r, uint32_t nel)
     d->corr = v.u;
 }
 
+/* One pass over the frame: the prefix, then the kind's fields. */
 static int
 s_dec_message(s_dec_t *d, s_rd_t *r, wf_cmsg_t *out)
 {
@@ -1252,19 +1589,28 @@ s_dec_message(s_dec_t *d, s_rd_t *r, wf_cmsg_t *out)
     out->corr = v.u;
     if (k->corr_zero && v.u != 0)
         return s_fail(d, WEFT_EPROTO, "%s: corr must be 0", k->name);
-    if (nel < S_PREFIX + k->nfields)
+    /* The fields: all of them, or all but the optional group. */
+    uint32_t nf = nel - S_PREFIX, least = k->nfields - k->nopt;
+    if (nf < least || (nf > least && nf < k->nfields))
         return s_fail(d, WEFT_EPROTO, "%s field %u (%s) missing", k->name, nel + 1,
-                      k->fields[nel - S_PREFIX].what);
-    if (nel > S_PREFIX + k->nfields)
-        return s_fail(d, WEFT_EPROTO, "%s has %u extra field(s)", k->name,
-                      nel - S_PREFIX - k->nfields);
-    for (uint32_t i = 0; i < k->nfields; i++) {
+                      k->fields[nf].what);
+    if (nf > k->nfields)
+        return s_fail(d, WEFT_EPROTO, "%s has %u extra field(s)", k->name, nf - k->nfields);
+    for (uint32_t i = 0; i < nf; i++) {
         int rc = s_dec_field(d, r, &k->fields[i], S_PREFIX + i + 1, out);
         if (rc != WEFT_OK)
             return rc;
     }
+    return WEFT_OK;
+}
+
+/* After the second pass: rules across fields, and EVENT's mirrors. */
+static int
+s_dec_finish(s_dec_t *d, wf_cmsg_t *out)
+{
     const char *why;
-    int rc = s_cross(out, &why);
+    char buf[128];
+    int rc = s_cross(out, &why, buf, sizeof buf);
     if (rc != WEFT_OK)
         return s_fail(d, rc, "%s", why);
     if (out->kind == WF_CMSG_EVENT) {
@@ -1278,7 +1624,7 @@ s_dec_message(s_dec_t *d, s_rd_t *r, wf_cmsg_t *out)
 int
 wf_cmsg_decode(const uint8_t *buf, size_t len, wf_cmsg_t *out, char *why, size_t why_len)
 {
-    s_dec_t d = { .why = why, .why_len = why_len, .kname = "?", .out = out };
+    s_dec_t d = { .why = why, .why_len = why_len, .kname = "?", .out = out, .sizing = true };
 
     if (why && why_len > 0)
         why[0] = '\0';
@@ -1297,11 +1643,40 @@ wf_cmsg_decode(const uint8_t *buf, size_t len, wf_cmsg_t *out, char *why, size_t
     if (unsafe)
         return s_fail(&d, WEFT_EPROTO, "%s", unsafe);
 
+    /* Pass 1: every rule but the cross-field ones, and the block's size. */
     s_rd_t r = { buf, buf + len };
     int rc = s_dec_message(&d, &r, out);
     if (rc == WEFT_OK && r.p != r.end) {
         d.depth = 0;
         rc = s_fail(&d, WEFT_EPROTO, "trailing bytes"); /* the pre-walk should catch it */
+    }
+    size_t total = d.need[S_SEC8] + d.need[S_SEC4] + d.need[S_SEC1];
+    if (rc == WEFT_OK && total > WF_MAX_CLIENT_DECODED) {
+        d.depth = 0;
+        rc = s_fail(&d, WEFT_ETOOBIG, "the message would decode to %zu bytes, over %zu", total,
+                    WF_MAX_CLIENT_DECODED);
+    }
+    /* Pass 2: the same reads, filling one block of exactly that size. */
+    if (rc == WEFT_OK) {
+        memset(out, 0, sizeof *out);
+        if (total) {
+            /* calloc: padding inside records is zero too, so equal messages compare equal */
+            char *block = calloc(1, total);
+            if (!block)
+                abort(); /* OOM policy (STYLE 2.4); the size is bounded above */
+            out->owned_ = block;
+            out->owned_size_ = total;
+            d.cur[S_SEC8] = block;
+            d.cur[S_SEC4] = d.end[S_SEC8] = block + d.need[S_SEC8];
+            d.cur[S_SEC1] = d.end[S_SEC4] = d.end[S_SEC8] + d.need[S_SEC4];
+            d.end[S_SEC1] = d.end[S_SEC4] + d.need[S_SEC1];
+        }
+        d.sizing = false;
+        d.depth = 0;
+        r = (s_rd_t){ buf, buf + len };
+        rc = s_dec_message(&d, &r, out);
+        if (rc == WEFT_OK)
+            rc = s_dec_finish(&d, out);
     }
     if (rc != WEFT_OK) {
         wf_cmsg_fini(out);

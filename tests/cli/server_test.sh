@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # server_test.sh WEFT -- server mode end to end: `weft serve` on a free port, a `weft worker`
 # connected to it, and the client verbs (submit, watch, cancel, retry, workers, pause, resume,
-# drain, status --server, why --server) driving real requests over TCP.
+# drain, status --server, why --server, dot --server) driving real requests over TCP.
 # Waits poll with generous deadlines; nothing here depends on timing.  Every process the script
 # starts is killed by the EXIT trap.
 set -euo pipefail
@@ -184,6 +184,79 @@ check "  ... and the job after it ran" [ -f "$T/flaky-after.txt" ]
 ws retry "$flaky"
 check "retry with nothing failed is refused: exit 1" [ "$rc" = 1 ]
 check "  ... with the server's reason" err_has 'nothing to retry'
+
+# ---- dot --server draws what the state directory holds, byte for byte ----
+cat >"$T/shapes.yml" <<EOF
+name: shapes
+jobs:
+  build:
+    run: "true"
+  test:
+    needs: build
+    run: exit 4
+  report:
+    needs: [test, build]
+    when: always
+    run: "true"
+  alert:
+    needs: test
+    when: failure
+    run: "true"
+  deploy.it:
+    needs: test
+    run: "true"
+EOF
+ws submit --wait shapes.yml
+shapes=$(head -1 "$T/out.txt")
+check "the shapes request finishes (failed)" [ "$rc" = 1 -a -n "$shapes" ]
+ws dot "$shapes"
+check "dot --server exits 0" [ "$rc" = 0 ]
+cp "$T/out.txt" "$T/dot-server.txt"
+w dot --state "$T/state" "$shapes"
+check "  ... and prints exactly what dot --state prints" cmp -s "$T/out.txt" "$T/dot-server.txt"
+check "  ... a graph with every node and edge" \
+    [ "$(grep -c -- ' -> ' "$T/dot-server.txt")" = 5 -a "$(grep -c 'fillcolor' "$T/dot-server.txt")" = 5 ]
+check "  ... coloured by state, edges styled by rule" \
+    grep -q '^  "test" -> "alert" \[style=dotted\];$' "$T/dot-server.txt"
+ws dot 99999
+check "dot --server of an unknown request exits 2" [ "$rc" = 2 ]
+check "  ... saying so" err_has 'no request 99999'
+ws dot shapes.yml
+check "dot --server of a file is bad usage" [ "$rc" = 2 ]
+w dot --key x "$shapes"
+check "dot --key without --server is bad usage" [ "$rc" = 2 ]
+
+# ---- a request of more than one page (10,000 jobs a page), drawn and listed from the server ----
+ws pause
+{
+    echo "name: wide"
+    echo "jobs:"
+    for i in $(seq 0 10049); do
+        echo "  j$i:"
+        if [ "$i" -gt 0 ]; then echo "    needs: [j$((i / 2)), j$((i / 3))]"; fi
+        echo '    run: "true"'
+    done
+} >"$T/wide.yml"
+ws submit wide.yml
+wide=$(cat "$T/out.txt")
+check "a 10,050-job request is accepted while paused" [ "$rc" = 0 -a -n "$wide" ]
+ws cancel "$wide"
+check "  ... and cancelled before anything runs" [ "$rc" = 0 ]
+ws resume
+ws dot "$wide"
+cp "$T/out.txt" "$T/dot-server.txt"
+check "dot --server of two pages exits 0" [ "$rc" = 0 ]
+w dot --state "$T/state" "$wide"
+check "  ... and equals dot --state" cmp -s "$T/out.txt" "$T/dot-server.txt"
+check "  ... with every job" [ "$(grep -c 'fillcolor' "$T/dot-server.txt")" = 10050 ]
+ws status "$wide"
+cp "$T/out.txt" "$T/status-server.txt"
+check "status --server of two pages exits 0" [ "$rc" = 0 ]
+w status --state "$T/state" "$wide"
+check "  ... and equals status --state" cmp -s "$T/out.txt" "$T/status-server.txt"
+check "  ... with a row per job" [ "$(grep -c '^j[0-9]* ' "$T/status-server.txt")" = 10050 ]
+ws why -r "$wide" j10049
+check "why --server reads jobs past the first page" has "^Job 'j10049' of run $wide"
 
 # ---- cancel a request blocked on a job waiting for a file ----
 cat >"$T/blocked.yml" <<EOF

@@ -3,14 +3,17 @@
  *
  * What is covered: a round trip of every kind at its lower bounds, upper bounds (counts at their
  * limits: 256 pools, 100,000 needs, 1,024 warnings, 65,536 workers, 64 types, 100,000 waiting
- * jobs; a 1 MiB payload; every integer at its extreme) and typical values; a SUBMIT of 10,000
- * jobs with needs; each class of rejection the decoder promises (signature, version with the corr
- * kept, unknown kind, corr, field counts at the top and in every nested record, a wrong msgpack
- * type at every position of every kind, names, messages with NUL or too long, integer ranges,
- * counts over their limits, array counts the bytes cannot hold, nesting, trailing bytes,
- * truncation at every offset of every kind); the encoder refusing what the decoder rejects; and
- * 100,000 random and mutated inputs run through the fuzz target's invariants (never crash, never
- * leak -- the ASan build checks that -- and decode -> encode -> decode is exact).
+ * jobs, a GRAPH_R page of 10,000 jobs; a 1 MiB payload; every integer at its extreme) and typical
+ * values; a SUBMIT of 10,000 jobs with needs; STATUS's two forms and GRAPH_R's rules on needs;
+ * each class of rejection the decoder promises (signature, version with the corr kept, unknown
+ * kind, corr, field counts at the top and in every nested record, a wrong msgpack type at every
+ * position of every kind, names, messages with NUL or too long, integer ranges, counts over their
+ * limits, array counts the bytes cannot hold, nesting, trailing bytes, truncation at every offset
+ * of every kind); the decoder's memory bound (the worst shape of every kind decodes to at most
+ * WF_CLIENT_DECODE_FACTOR times its frame); the views between compact and public records; the
+ * encoder refusing what the decoder rejects; and 100,000 random and mutated inputs run through
+ * the fuzz target's invariants (never crash, never leak -- the ASan build checks that -- stay
+ * within the memory bound, and decode -> encode -> decode is exact).
  *
  * Malformed frames are made by unpacking a valid encoding with msgpack-c (trusted here), editing
  * the object tree in place and packing it again.  The 2,000,000-job limit is tested from above
@@ -41,7 +44,7 @@ static const int s_all_kinds[] = {
     WF_CMSG_WAIT,     WF_CMSG_WORKERS,   WF_CMSG_PAUSE,    WF_CMSG_RESUME,   WF_CMSG_DRAIN,
     WF_CMSG_WHY,      WF_CMSG_PING,      WF_CMSG_OK,       WF_CMSG_ERROR,    WF_CMSG_SUBMITTED,
     WF_CMSG_STATUS_R, WF_CMSG_LIST_R,    WF_CMSG_FINISHED, WF_CMSG_WORKERS_R, WF_CMSG_BOARD,
-    WF_CMSG_WHY_R,    WF_CMSG_PONG,      WF_CMSG_EVENT,
+    WF_CMSG_WHY_R,    WF_CMSG_PONG,      WF_CMSG_EVENT,    WF_CMSG_GRAPH,    WF_CMSG_GRAPH_R,
 };
 #define S_NKINDS (sizeof s_all_kinds / sizeof s_all_kinds[0])
 
@@ -105,56 +108,89 @@ s_long_text(char *dst)
     dst[WF_MAX_MESSAGE] = '\0';
 }
 
+/* The same, kept until the end of the test, for the codec's pointer fields. */
+static char *
+s_nm(size_t len, unsigned seed)
+{
+    char *p = s_new(len + 1, 1);
+    s_name(p, len, seed);
+    return p;
+}
+
+/* A kept copy of a formatted string. */
+static char *s_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static char *
+s_fmt(const char *fmt, ...)
+{
+    char tmp[WF_MAX_MESSAGE + 64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    char *p = s_new(strlen(tmp) + 1, 1);
+    strcpy(p, tmp);
+    return p;
+}
+
+static char *
+s_long_ptext(void)
+{
+    char *p = s_new(WF_MAX_MESSAGE + 1, 1);
+    s_long_text(p);
+    return p;
+}
+
 static void
 s_make_cjob(wf_cjob_t *j, s_variant v, unsigned seed)
 {
     memset(j, 0, sizeof *j);
     switch (v) {
     case V_MIN:
-        s_name(j->id, 1, seed);
-        s_name(j->type, 1, 0);
+        j->id = s_nm(1, seed);
+        j->type = s_nm(1, 0);
         j->priority = INT32_MIN;
         break;
     case V_MAX:
-        s_name(j->id, WF_MAX_NAME, seed);
-        s_name(j->type, WF_MAX_NAME, 1);
+        j->id = s_nm(WF_MAX_NAME, seed);
+        j->type = s_nm(WF_MAX_NAME, 1);
         j->payload = s_payload;
         j->payload_len = WF_MAX_PAYLOAD;
         j->nneeds = WF_MAX_NEEDS_PER_JOB;
         j->needs = s_new(j->nneeds, sizeof *j->needs);
         for (uint32_t i = 0; i < j->nneeds; i++)
-            s_name(j->needs[i], WF_MAX_NAME, i);
+            j->needs[i] = s_nm(WF_MAX_NAME, i);
         j->retries = WF_MAX_RETRIES;
         j->lost_retries = WF_MAX_RETRIES;
         j->retry_delay_ms = WF_MAX_RETRY_DELAY_MS;
         j->timeout_ms = WF_MAX_TIMEOUT_MS;
         j->priority = INT32_MAX;
-        s_name(j->pool, WF_MAX_NAME, 2);
+        j->pool = s_nm(WF_MAX_NAME, 2);
         j->when = WEFT_WHEN_COUNT_ - 1;
         break;
     case V_TYPICAL:
-        snprintf(j->id, sizeof j->id, "compile_%u", seed);
-        strcpy(j->type, seed % 2 ? "shell" : "py:train");
+        j->id = s_fmt("compile_%u", seed);
+        j->type = seed % 2 ? "shell" : "py:train";
         j->payload = (const uint8_t *)"make -C src all";
         j->payload_len = 15;
         j->nneeds = seed;
         j->needs = s_new(seed, sizeof *j->needs);
         for (uint32_t i = 0; i < seed; i++)
-            snprintf(j->needs[i], sizeof j->needs[i], "compile_%u", i);
+            j->needs[i] = s_fmt("compile_%u", i);
         j->retries = 2;
         j->lost_retries = 3;
         j->retry_delay_ms = 500;
         j->timeout_ms = 60000;
         j->priority = -5 + (int32_t)seed;
         if (seed == 1)
-            strcpy(j->pool, "db");
+            j->pool = "db";
         j->when = seed % 3;
         break;
     }
 }
 
 static void
-s_make_reqinfo(wf_creqinfo_t *r, s_variant v, unsigned seed)
+s_make_reqinfo(weft_request_info_t *r, s_variant v, unsigned seed)
 {
     memset(r, 0, sizeof *r);
     switch (v) {
@@ -192,7 +228,7 @@ s_make_reqinfo(wf_creqinfo_t *r, s_variant v, unsigned seed)
 }
 
 static void
-s_make_jobinfo(wf_cjobinfo_t *j, s_variant v, unsigned seed)
+s_make_jobinfo(weft_job_info_t *j, s_variant v, unsigned seed)
 {
     memset(j, 0, sizeof *j);
     switch (v) {
@@ -249,39 +285,56 @@ s_make_jobinfo(wf_cjobinfo_t *j, s_variant v, unsigned seed)
     }
 }
 
+/* The compact records view kept public ones (their strings live as long as the test). */
+static void
+s_make_creqinfo(wf_creqinfo_t *r, s_variant v, unsigned seed)
+{
+    weft_request_info_t *full = s_new(1, sizeof *full);
+    s_make_reqinfo(full, v, seed);
+    wf_creqinfo_view(full, r);
+}
+
+static void
+s_make_cjobinfo(wf_cjobinfo_t *j, s_variant v, unsigned seed)
+{
+    weft_job_info_t *full = s_new(1, sizeof *full);
+    s_make_jobinfo(full, v, seed);
+    wf_cjobinfo_view(full, j);
+}
+
 static void
 s_make_worker(wf_cworker_t *w, s_variant v, unsigned seed)
 {
     memset(w, 0, sizeof *w);
     switch (v) {
     case V_MIN:
-        s_name(w->name, 1, seed);
-        s_name(w->host, 1, 0);
+        w->name = s_nm(1, seed);
+        w->host = s_nm(1, 0);
         w->ntypes = 1;
         w->types = s_new(1, sizeof *w->types);
-        s_name(w->types[0], 1, 0);
+        w->types[0] = s_nm(1, 0);
         w->slots = 1;
         break;
     case V_MAX:
-        s_name(w->name, WF_MAX_NAME, seed);
-        s_name(w->host, WF_MAX_NAME, 1);
+        w->name = s_nm(WF_MAX_NAME, seed);
+        w->host = s_nm(WF_MAX_NAME, 1);
         w->pid = UINT32_MAX;
         w->ntypes = WF_MAX_TYPES;
         w->types = s_new(WF_MAX_TYPES, sizeof *w->types);
         for (unsigned i = 0; i < WF_MAX_TYPES; i++)
-            s_name(w->types[i], WF_MAX_NAME, i);
+            w->types[i] = s_nm(WF_MAX_NAME, i);
         w->slots = WF_MAX_SLOTS;
         w->running = WF_MAX_SLOTS;
         w->idle_ms = UINT32_MAX;
         break;
     case V_TYPICAL:
-        snprintf(w->name, sizeof w->name, "worker-%u", seed);
-        strcpy(w->host, "build.example.org");
+        w->name = s_fmt("worker-%u", seed);
+        w->host = "build.example.org";
         w->pid = 40321 + seed;
         w->ntypes = 2;
         w->types = s_new(2, sizeof *w->types);
-        strcpy(w->types[0], "shell");
-        strcpy(w->types[1], "py:train");
+        w->types[0] = "shell";
+        w->types[1] = "py:train";
         w->slots = 8;
         w->running = 3;
         w->idle_ms = 250;
@@ -314,7 +367,7 @@ s_make(wf_cmsg_t *m, int kind, s_variant v)
             s->pool_names = s_new(WF_MAX_POOLS, sizeof *s->pool_names);
             s->pool_limits = s_new(WF_MAX_POOLS, sizeof *s->pool_limits);
             for (unsigned i = 0; i < WF_MAX_POOLS; i++) {
-                s_name(s->pool_names[i], WF_MAX_NAME, i);
+                s->pool_names[i] = s_nm(WF_MAX_NAME, i);
                 s->pool_limits[i] = UINT32_MAX - i;
             }
             s->njobs = 2;
@@ -328,9 +381,9 @@ s_make(wf_cmsg_t *m, int kind, s_variant v)
             s->npools = 2;
             s->pool_names = s_new(2, sizeof *s->pool_names);
             s->pool_limits = s_new(2, sizeof *s->pool_limits);
-            strcpy(s->pool_names[0], "db");
+            s->pool_names[0] = "db";
             s->pool_limits[0] = 2;
-            strcpy(s->pool_names[1], "gpu");
+            s->pool_names[1] = "gpu";
             s->pool_limits[1] = 1;
             s->njobs = 3;
             s->jobs = s_new(3, sizeof *s->jobs);
@@ -339,9 +392,19 @@ s_make(wf_cmsg_t *m, int kind, s_variant v)
         }
         break;
     }
-    case WF_CMSG_STATUS:
     case WF_CMSG_WAIT:
         m->req = req;
+        break;
+    case WF_CMSG_STATUS: /* MIN: the short form [req]; the others page */
+    case WF_CMSG_GRAPH:
+        m->req = req;
+        if (v == V_MAX) {
+            m->offset = WF_MAX_JOBS_PER_REQUEST;
+            m->limit = WF_CLIENT_MAX_PAGE;
+        } else if (v == V_TYPICAL || kind == WF_CMSG_GRAPH) {
+            m->offset = v == V_TYPICAL ? 100 : 0;
+            m->limit = v == V_TYPICAL ? 100 : 1;
+        }
         break;
     case WF_CMSG_CANCEL:
     case WF_CMSG_RETRY:
@@ -368,28 +431,27 @@ s_make(wf_cmsg_t *m, int kind, s_variant v)
         m->warnings = s_new(n, sizeof *m->warnings);
         for (uint32_t i = 0; i < n; i++) {
             if (v == V_MAX)
-                s_long_text(m->warnings[i]);
+                m->warnings[i] = s_long_ptext();
             else
-                snprintf(m->warnings[i], sizeof m->warnings[i],
-                         "no connected worker serves type 't%u'", i);
+                m->warnings[i] = s_fmt("no connected worker serves type 't%u'", i);
         }
         if (v == V_TYPICAL)
-            m->warnings[1][0] = '\0'; /* an empty warning is a valid text */
+            m->warnings[1] = ""; /* an empty warning is a valid text */
         break;
     case WF_CMSG_STATUS_R:
         s_make_reqinfo(&m->info, v, 0);
         n = v == V_MIN ? 0 : v == V_MAX ? 2 : 3;
         m->njobs = n;
-        m->jobs = s_new(n, sizeof *m->jobs);
+        m->cjobs = s_new(n, sizeof *m->cjobs);
         for (uint32_t i = 0; i < n; i++)
-            s_make_jobinfo(&m->jobs[i], v, i);
+            s_make_cjobinfo(&m->cjobs[i], v, i);
         break;
     case WF_CMSG_LIST_R:
         n = v == V_MIN ? 0 : v == V_MAX ? 3 : 2;
         m->nreqs = n;
         m->reqs = s_new(n, sizeof *m->reqs);
         for (uint32_t i = 0; i < n; i++)
-            s_make_reqinfo(&m->reqs[i], v, i);
+            s_make_creqinfo(&m->reqs[i], v, i);
         break;
     case WF_CMSG_FINISHED:
         m->req = req;
@@ -414,7 +476,7 @@ s_make(wf_cmsg_t *m, int kind, s_variant v)
         m->nwaiting = n;
         m->waiting = s_new(n, sizeof *m->waiting);
         for (uint32_t i = 0; i < n; i++)
-            s_name(m->waiting[i], v == V_MAX ? WF_MAX_NAME : 6, i);
+            m->waiting[i] = s_nm(v == V_MAX ? WF_MAX_NAME : 6, i);
         break;
     case WF_CMSG_PONG:
         if (v == V_MIN) {
@@ -429,6 +491,27 @@ s_make(wf_cmsg_t *m, int kind, s_variant v)
             strcpy(m->version, "0.1.0+g1234abc");
             m->proto_min = WF_CLIENT_VERSION_MIN;
             m->proto_max = WF_CLIENT_VERSION;
+        }
+        break;
+    case WF_CMSG_GRAPH_R:
+        /* MIN: an empty last page; MAX: a full page at the end of the largest request, its
+         * first job needing 100,000 others; TYPICAL: jobs 4..6 of 10 */
+        m->total = v == V_MIN ? 0 : v == V_MAX ? WF_MAX_JOBS_PER_REQUEST : 10;
+        m->next = v == V_MIN ? 0 : v == V_MAX ? WF_MAX_JOBS_PER_REQUEST : 7;
+        n = v == V_MIN ? 0 : v == V_MAX ? WF_CLIENT_MAX_PAGE : 3;
+        m->nnodes = n;
+        m->nodes = s_new(n, sizeof *m->nodes);
+        for (uint32_t i = 0; i < n; i++) {
+            wf_cnode_t *g = &m->nodes[i];
+            uint32_t self = m->next - n + i;
+            g->id = v == V_MAX ? s_nm(WF_MAX_NAME, i) : s_fmt("step_%u", self);
+            g->state = (weft_job_state)(v == V_MAX ? WEFT_JOB_STATE_COUNT_ - 1 : i % 4);
+            g->when = (weft_when)(v == V_MAX ? WEFT_WHEN_COUNT_ - 1 : i % 3);
+            g->nneeds = v == V_MAX ? (i == 0 ? WF_MAX_NEEDS_PER_JOB : 1) : i + 1;
+            uint32_t *nd = s_new(g->nneeds, sizeof *nd);
+            for (uint32_t k = 0; k < g->nneeds; k++)
+                nd[k] = v == V_MAX && i == 0 ? k : v == V_MAX ? self - 1 : k * 2;
+            g->needs = nd;
         }
         break;
     case WF_CMSG_EVENT: {
@@ -787,8 +870,8 @@ test_client_submit_of_10000_jobs_with_needs_round_trips(void **state)
     char(*payloads)[32] = s_new(N, 32);
     for (uint32_t i = 0; i < N; i++) {
         wf_cjob_t *j = &m.submit.jobs[i];
-        snprintf(j->id, sizeof j->id, "job-%u", i);
-        strcpy(j->type, i % 3 ? "shell" : "py:train");
+        j->id = s_fmt("job-%u", i);
+        j->type = i % 3 ? "shell" : "py:train";
         j->payload_len = (uint32_t)snprintf(payloads[i], 32, "echo %u", i);
         j->payload = (const uint8_t *)payloads[i];
         uint32_t parents[3] = { i - 1, i / 2, i / 3 };
@@ -798,7 +881,7 @@ test_client_submit_of_10000_jobs_with_needs_round_trips(void **state)
             for (unsigned q = 0; q < k; q++)
                 dup |= parents[q] == parents[k];
             if (!dup && parents[k] < i)
-                snprintf(j->needs[j->nneeds++], WF_MAX_NAME + 1, "job-%u", parents[k]);
+                j->needs[j->nneeds++] = s_fmt("job-%u", parents[k]);
         }
         j->retries = i % (WF_MAX_RETRIES + 1);
         j->lost_retries = 3;
@@ -806,7 +889,7 @@ test_client_submit_of_10000_jobs_with_needs_round_trips(void **state)
         j->timeout_ms = i * 1000;
         j->priority = (int32_t)i - N / 2;
         if (i % 10 == 0)
-            strcpy(j->pool, "db");
+            j->pool = "db";
         j->when = i % WEFT_WHEN_COUNT_;
     }
     s_roundtrip(&m);
@@ -823,6 +906,9 @@ test_client_submit_of_10000_jobs_with_needs_round_trips(void **state)
     assert_string_equal(last->needs[1], "job-4999");
     assert_true(last->payload > buf && last->payload + last->payload_len <= buf + len);
     assert_memory_equal(last->payload, "echo 9999", 9);
+    /* compact: about twice the frame, far under the bound of 8 */
+    print_message("  10,000 jobs: %zu bytes -> %zu decoded\n", len, wf_cmsg_decoded_size(&dec));
+    assert_true(wf_cmsg_decoded_size(&dec) <= 3 * len);
     wf_cmsg_fini(&dec);
     free(buf);
 }
@@ -953,7 +1039,7 @@ static void
 test_client_rejects_unknown_kinds_and_bad_corr(void **state)
 {
     (void)state;
-    static const uint64_t bad[] = { 0, 13, 63, 74, 95, 97, 255, 4294967296ull, UINT64_MAX };
+    static const uint64_t bad[] = { 0, 14, 63, 75, 95, 97, 255, 4294967296ull, UINT64_MAX };
     for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         msgpack_object el[] = { o_s("WEFT"), o_u(1), o_u(bad[i]), o_u(1) };
         s_expect_frame(4, el, WEFT_EPROTO, "unknown kind", "kind");
@@ -1000,6 +1086,7 @@ test_client_rejects_wrong_field_counts(void **state)
         { WF_CMSG_LIST_R, { 4, 1, -1 }, "request info: 7 fields" },
         { WF_CMSG_WORKERS_R, { 4, 0, -1 }, "worker: 6 fields, expected 7" },
         { WF_CMSG_WHY_R, { 4, -1 }, "job info: 19 fields" },
+        { WF_CMSG_GRAPH_R, { 6, 1, -1 }, "job: 3 fields, expected 4" },
     };
     for (unsigned i = 0; i < sizeof nested / sizeof nested[0]; i++) {
         s_try_resize(nested[i].kind, V_TYPICAL, nested[i].path, -1, WEFT_EPROTO, nested[i].want);
@@ -1451,7 +1538,7 @@ test_client_encoder_refuses_what_the_decoder_rejects(void **state)
     wf_cmsg_init(&m, WF_CMSG_PING);
     assert_int_equal(wf_cmsg_encode(&m, NULL, &len), WEFT_EINVAL);
     assert_int_equal(wf_cmsg_encode(&m, &buf, NULL), WEFT_EINVAL);
-    m.kind = (wf_cmsg_kind)13;
+    m.kind = (wf_cmsg_kind)14;
     s_enc_expect(&m, WEFT_EINVAL, "unknown kind");
     m.kind = (wf_cmsg_kind)-1;
     s_enc_expect(&m, WEFT_EINVAL, "negative kind");
@@ -1473,19 +1560,24 @@ test_client_encoder_refuses_what_the_decoder_rejects(void **state)
     CASE(WF_CMSG_SUBMIT, V_TYPICAL, m.submit.npools = WF_MAX_POOLS + 1, WEFT_ETOOBIG);
     CASE(WF_CMSG_SUBMIT, V_TYPICAL, m.submit.pool_limits = NULL, WEFT_EINVAL);
     CASE(WF_CMSG_SUBMIT, V_TYPICAL, m.submit.pool_limits[1] = 0, WEFT_EINVAL);
-    CASE(WF_CMSG_SUBMIT, V_TYPICAL, strcpy(m.submit.pool_names[0], ""), WEFT_EINVAL);
+    CASE(WF_CMSG_SUBMIT, V_TYPICAL, m.submit.pool_names[0] = "", WEFT_EINVAL);
+    CASE(WF_CMSG_SUBMIT, V_TYPICAL, m.submit.pool_names[0] = NULL, WEFT_EINVAL);
     CASE(WF_CMSG_SUBMIT, V_TYPICAL, m.submit.jobs[2].payload = NULL, WEFT_EINVAL);
     CASE(WF_CMSG_SUBMIT, V_TYPICAL, m.submit.jobs[2].payload_len = WF_MAX_PAYLOAD + 1,
          WEFT_ETOOBIG);
     CASE(WF_CMSG_SUBMIT, V_TYPICAL, m.submit.jobs[2].nneeds = WF_MAX_NEEDS_PER_JOB + 1,
          WEFT_ETOOBIG);
     CASE(WF_CMSG_SUBMIT, V_TYPICAL, m.submit.jobs[2].needs = NULL, WEFT_EINVAL);
-    CASE(WF_CMSG_SUBMIT, V_TYPICAL, strcpy(m.submit.jobs[2].needs[1], "é"), WEFT_EINVAL);
+    CASE(WF_CMSG_SUBMIT, V_TYPICAL, m.submit.jobs[2].needs[1] = "é", WEFT_EINVAL);
+    CASE(WF_CMSG_SUBMIT, V_TYPICAL, m.submit.jobs[2].needs[1] = NULL, WEFT_EINVAL);
+    CASE(WF_CMSG_SUBMIT, V_TYPICAL, m.submit.jobs[2].id = NULL, WEFT_EINVAL);
+    CASE(WF_CMSG_SUBMIT, V_TYPICAL, m.submit.jobs[2].type = s_nm(WF_MAX_NAME + 1, 0),
+         WEFT_ETOOBIG);
     CASE(WF_CMSG_SUBMIT, V_TYPICAL, m.submit.jobs[0].retries = WF_MAX_RETRIES + 1, WEFT_EINVAL);
     CASE(WF_CMSG_SUBMIT, V_TYPICAL, m.submit.jobs[0].timeout_ms = WF_MAX_TIMEOUT_MS + 1,
          WEFT_EINVAL);
     CASE(WF_CMSG_SUBMIT, V_TYPICAL, m.submit.jobs[0].when = WEFT_WHEN_COUNT_, WEFT_EINVAL);
-    CASE(WF_CMSG_SUBMIT, V_TYPICAL, strcpy(m.submit.jobs[0].pool, "p q"), WEFT_EINVAL);
+    CASE(WF_CMSG_SUBMIT, V_TYPICAL, m.submit.jobs[0].pool = "p q", WEFT_EINVAL);
     CASE(WF_CMSG_WHY, V_TYPICAL, m.job[0] = '\0', WEFT_EINVAL);
     CASE(WF_CMSG_ERROR, V_TYPICAL, m.code = 0, WEFT_EINVAL);
     CASE(WF_CMSG_ERROR, V_TYPICAL, memset(m.message, 'm', sizeof m.message), WEFT_ETOOBIG);
@@ -1493,9 +1585,28 @@ test_client_encoder_refuses_what_the_decoder_rejects(void **state)
     CASE(WF_CMSG_SUBMITTED, V_TYPICAL, m.warnings = NULL, WEFT_EINVAL);
     CASE(WF_CMSG_STATUS_R, V_TYPICAL, m.info.state = (weft_req_state)9, WEFT_EINVAL);
     CASE(WF_CMSG_STATUS_R, V_TYPICAL, m.info.count[3] = WF_MAX_JOBS_PER_REQUEST + 1, WEFT_EINVAL);
-    CASE(WF_CMSG_STATUS_R, V_TYPICAL, m.jobs[1].progress = -1, WEFT_EINVAL);
-    CASE(WF_CMSG_STATUS_R, V_TYPICAL, m.jobs[1].id[0] = '\0', WEFT_EINVAL);
-    CASE(WF_CMSG_STATUS_R, V_TYPICAL, strcpy(m.jobs[1].cause, "a b"), WEFT_EINVAL);
+    CASE(WF_CMSG_STATUS_R, V_TYPICAL, m.cjobs[1].progress = -1, WEFT_EINVAL);
+    CASE(WF_CMSG_STATUS_R, V_TYPICAL, m.cjobs[1].id = "", WEFT_EINVAL);
+    CASE(WF_CMSG_STATUS_R, V_TYPICAL, m.cjobs[1].cause = "a b", WEFT_EINVAL);
+    CASE(WF_CMSG_STATUS_R, V_TYPICAL, m.cjobs[1].error = NULL, WEFT_OK); /* NULL text: "" */
+    CASE(WF_CMSG_STATUS_R, V_TYPICAL, m.cjobs[1].pool = NULL, WEFT_OK);  /* NULL name: none */
+    CASE(WF_CMSG_STATUS_R, V_TYPICAL, m.cjobs = NULL, WEFT_EINVAL);
+    CASE(WF_CMSG_STATUS, V_TYPICAL, m.limit = WF_CLIENT_MAX_PAGE + 1, WEFT_EINVAL);
+    CASE(WF_CMSG_STATUS, V_TYPICAL, m.offset = WF_MAX_JOBS_PER_REQUEST + 1, WEFT_EINVAL);
+    CASE(WF_CMSG_STATUS, V_TYPICAL, m.limit = 0, WEFT_EINVAL); /* an offset without a limit */
+    CASE(WF_CMSG_GRAPH, V_TYPICAL, m.limit = 0, WEFT_EINVAL);
+    CASE(WF_CMSG_GRAPH, V_TYPICAL, m.req = 0, WEFT_EINVAL);
+    CASE(WF_CMSG_GRAPH_R, V_TYPICAL, m.next = 11, WEFT_EINVAL);
+    CASE(WF_CMSG_GRAPH_R, V_TYPICAL, m.next = 2, WEFT_EINVAL);
+    CASE(WF_CMSG_GRAPH_R, V_TYPICAL, m.nnodes = WF_CLIENT_MAX_PAGE + 1, WEFT_ETOOBIG);
+    CASE(WF_CMSG_GRAPH_R, V_TYPICAL, m.nodes[1].id = "a b", WEFT_EINVAL);
+    CASE(WF_CMSG_GRAPH_R, V_TYPICAL, m.nodes[1].state = WEFT_JOB_STATE_COUNT_, WEFT_EINVAL);
+    CASE(WF_CMSG_GRAPH_R, V_TYPICAL, m.nodes[1].nneeds = WF_MAX_NEEDS_PER_JOB + 1, WEFT_ETOOBIG);
+    CASE(WF_CMSG_GRAPH_R, V_TYPICAL, ((uint32_t *)m.nodes[2].needs)[2] = 10, WEFT_EINVAL);
+    CASE(WF_CMSG_GRAPH_R, V_TYPICAL, ((uint32_t *)m.nodes[2].needs)[2] = 6, WEFT_EINVAL);
+    CASE(WF_CMSG_GRAPH_R, V_TYPICAL, ((uint32_t *)m.nodes[2].needs)[2] = 2, WEFT_EINVAL);
+    CASE(WF_CMSG_LIST_R, V_TYPICAL, m.reqs[0].session = NULL, WEFT_EINVAL);
+    CASE(WF_CMSG_WORKERS_R, V_TYPICAL, m.workers[0].types[1] = "", WEFT_EINVAL);
     CASE(WF_CMSG_LIST_R, V_TYPICAL, m.reqs[1].id = 0, WEFT_EINVAL);
     CASE(WF_CMSG_FINISHED, V_TYPICAL, m.state = WEFT_REQ_RUNNING, WEFT_EINVAL);
     CASE(WF_CMSG_WORKERS_R, V_TYPICAL, m.workers[1].ntypes = 0, WEFT_EINVAL);
@@ -1517,6 +1628,365 @@ test_client_encoder_refuses_what_the_decoder_rejects(void **state)
     CASE(WF_CMSG_EVENT, V_TYPICAL, m.event.reason = (weft_reason)-1, WEFT_EINVAL);
 #undef CASE
     s_release(NULL);
+}
+
+/* ---- paging and GRAPH --------------------------------------------------------------------- */
+
+static void
+test_client_status_has_a_short_and_a_paged_form(void **state)
+{
+    (void)state;
+    wf_cmsg_t m, dec;
+    size_t len;
+    /* limit 0: the short form, five elements */
+    wf_cmsg_init(&m, WF_CMSG_STATUS);
+    m.corr = 3;
+    m.req = 9;
+    uint8_t *buf = s_encode(&m, &len);
+    assert_int_equal(buf[0], 0x95);
+    assert_int_equal(wf_cmsg_decode(buf, len, &dec, NULL, 0), WEFT_OK);
+    assert_true(dec.req == 9 && dec.offset == 0 && dec.limit == 0);
+    wf_cmsg_fini(&dec);
+    free(buf);
+    /* a limit: seven elements, offset 0 included */
+    m.limit = 50;
+    buf = s_encode(&m, &len);
+    assert_int_equal(buf[0], 0x97);
+    assert_int_equal(wf_cmsg_decode(buf, len, &dec, NULL, 0), WEFT_OK);
+    assert_true(dec.offset == 0 && dec.limit == 50);
+    wf_cmsg_fini(&dec);
+    free(buf);
+    /* six elements is neither form; a zero limit is out of range; GRAPH has one form */
+    s_try_resize(WF_CMSG_STATUS, V_TYPICAL, P_TOP, -1, WEFT_EPROTO, "STATUS field 7 (limit) missing");
+    s_try_resize(WF_CMSG_STATUS, V_TYPICAL, P_TOP, -2, WEFT_OK, NULL);
+    s_try_resize(WF_CMSG_STATUS, V_TYPICAL, P_TOP, -3, WEFT_EPROTO, "field 5 (req) missing");
+    s_try(WF_CMSG_STATUS, V_TYPICAL, P(6), o_u(0), WEFT_EPROTO, "out of range 1..10000");
+    s_try(WF_CMSG_STATUS, V_TYPICAL, P(6), o_u(WF_CLIENT_MAX_PAGE + 1), WEFT_EPROTO,
+          "out of range 1..10000");
+    s_try(WF_CMSG_STATUS, V_TYPICAL, P(5), o_u(WF_MAX_JOBS_PER_REQUEST + 1), WEFT_EPROTO,
+          "out of range 0..2000000");
+    s_try_resize(WF_CMSG_GRAPH, V_TYPICAL, P_TOP, -2, WEFT_EPROTO, "GRAPH field 6 (offset) missing");
+    s_try(WF_CMSG_GRAPH, V_TYPICAL, P(6), o_u(0), WEFT_EPROTO, "out of range 1..10000");
+}
+
+static void
+test_client_graph_r_checks_every_need(void **state)
+{
+    (void)state;
+    /* TYPICAL: total 10, next 7, jobs 4, 5, 6 whose needs are [0], [0 2], [0 2 4] */
+    wf_cmsg_t m, dec;
+    size_t len;
+    s_make(&m, WF_CMSG_GRAPH_R, V_TYPICAL);
+    uint8_t *buf = s_encode(&m, &len);
+    assert_int_equal(wf_cmsg_decode(buf, len, &dec, NULL, 0), WEFT_OK);
+    assert_int_equal(dec.nnodes, 3);
+    assert_string_equal(dec.nodes[2].id, "step_6");
+    assert_int_equal(dec.nodes[2].nneeds, 3);
+    assert_int_equal(dec.nodes[2].needs[2], 4);
+    wf_cmsg_fini(&dec);
+    free(buf);
+
+    s_try(WF_CMSG_GRAPH_R, V_TYPICAL, P(6, 2, 3, 2), o_u(10), WEFT_EPROTO,
+          "GRAPH_R job 3 (index 6): need 3 (10) is not below total");
+    s_try(WF_CMSG_GRAPH_R, V_TYPICAL, P(6, 2, 3, 2), o_u(6), WEFT_EPROTO, "is the job itself");
+    s_try(WF_CMSG_GRAPH_R, V_TYPICAL, P(6, 2, 3, 2), o_u(2), WEFT_EPROTO,
+          "is not above the one before");
+    s_try(WF_CMSG_GRAPH_R, V_TYPICAL, P(6, 2, 3, 2), o_u(9), WEFT_OK, NULL);
+    s_try(WF_CMSG_GRAPH_R, V_TYPICAL, P(6, 2, 3, 2), o_u(WF_MAX_JOBS_PER_REQUEST), WEFT_EPROTO,
+          "out of range 0..1999999");
+    s_try(WF_CMSG_GRAPH_R, V_TYPICAL, P(6, 2, 3, 2), o_i(-1), WEFT_EPROTO, "expected uint");
+    s_try(WF_CMSG_GRAPH_R, V_TYPICAL, P(5), o_u(11), WEFT_EPROTO, "next above total");
+    s_try(WF_CMSG_GRAPH_R, V_TYPICAL, P(5), o_u(2), WEFT_EPROTO, "more jobs than next");
+    s_try(WF_CMSG_GRAPH_R, V_TYPICAL, P(4), o_u(WF_MAX_JOBS_PER_REQUEST + 1), WEFT_EPROTO,
+          "out of range");
+    s_try(WF_CMSG_GRAPH_R, V_TYPICAL, P(6, 0, 1), o_u(WEFT_JOB_STATE_COUNT_), WEFT_EPROTO,
+          "out of range 0..6");
+    s_try(WF_CMSG_GRAPH_R, V_TYPICAL, P(6, 0, 2), o_u(WEFT_WHEN_COUNT_), WEFT_EPROTO,
+          "out of range 0..2");
+    s_try(WF_CMSG_GRAPH_R, V_TYPICAL, P(6, 0, 0), o_s("a b"), WEFT_EPROTO, "bad character");
+    s_try(WF_CMSG_GRAPH_R, V_TYPICAL, P(6, 0, 3), o_arr(WF_MAX_NEEDS_PER_JOB + 1, o_u(1)),
+          WEFT_ETOOBIG, "exceed the limit of 100000");
+    s_try(WF_CMSG_GRAPH_R, V_TYPICAL, P(6), o_arr(WF_CLIENT_MAX_PAGE + 1, o_nil()), WEFT_ETOOBIG,
+          "exceed the limit of 10000");
+    /* an empty page past the end, and an empty request */
+    s_try(WF_CMSG_GRAPH_R, V_TYPICAL, P(6), o_arr(0, o_nil()), WEFT_OK, NULL);
+}
+
+/* ---- the decoder's memory bound ---------------------------------------------------------- */
+
+/* Frames of the shapes that cost the most decoded bytes per frame byte: many elements, each
+ * at its smallest encoding.  Built by hand with msgpack-c's packer. */
+typedef struct s_pk {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+} s_pk_t;
+
+static msgpack_packer *
+s_pk_open(s_pk_t *p, int kind, uint32_t nfields)
+{
+    msgpack_sbuffer_init(&p->sb);
+    msgpack_packer_init(&p->pk, &p->sb, msgpack_sbuffer_write);
+    msgpack_pack_array(&p->pk, 4 + nfields);
+    msgpack_pack_str_with_body(&p->pk, "WEFT", 4);
+    msgpack_pack_uint8(&p->pk, WF_CLIENT_VERSION);
+    msgpack_pack_uint8(&p->pk, (uint8_t)kind);
+    msgpack_pack_uint8(&p->pk, 1);
+    return &p->pk;
+}
+
+static void
+s_pk_name(msgpack_packer *pk)
+{
+    msgpack_pack_str_with_body(pk, "a", 1);
+}
+
+static void
+s_pk_zeros(msgpack_packer *pk, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        msgpack_pack_uint8(pk, 0);
+}
+
+/* The smallest job info: index 0, names "a", nil pool and cause, empty texts, zeros. */
+static void
+s_pk_jobinfo(msgpack_packer *pk)
+{
+    msgpack_pack_array(pk, 20);
+    s_pk_zeros(pk, 1);
+    s_pk_name(pk);
+    s_pk_name(pk);
+    msgpack_pack_nil(pk);
+    s_pk_zeros(pk, 10);
+    msgpack_pack_nil(pk);
+    s_pk_zeros(pk, 1);
+    msgpack_pack_str(pk, 0);
+    msgpack_pack_str(pk, 0);
+    s_pk_zeros(pk, 2);
+}
+
+/* Decode p's frame; assert it decodes and its block is at most factor x the frame. */
+static double
+s_pk_check(s_pk_t *p, const char *what, unsigned factor)
+{
+    wf_cmsg_t m;
+    char why[256];
+    int rc = wf_cmsg_decode((const uint8_t *)p->sb.data, p->sb.size, &m, why, sizeof why);
+    if (rc != WEFT_OK)
+        fail_msg("%s does not decode: %s", what, why);
+    size_t dec = wf_cmsg_decoded_size(&m);
+    double ratio = (double)dec / (double)p->sb.size;
+    print_message("  %-44s %9zu bytes -> %10zu decoded (%.2fx)\n", what, p->sb.size, dec, ratio);
+    if (dec > (size_t)factor * p->sb.size)
+        fail_msg("%s: %zu bytes decode to %zu, over %u x", what, p->sb.size, dec, factor);
+    wf_cmsg_fini(&m);
+    msgpack_sbuffer_destroy(&p->sb);
+    return ratio;
+}
+
+static void
+test_client_decoded_size_is_bounded_by_the_frame(void **state)
+{
+    (void)state;
+    s_pk_t p;
+    msgpack_packer *pk;
+    double worst = 0, r;
+#define S_TRACK(x) (r = (x), worst = r > worst ? r : worst)
+
+    /* SUBMITTED: 1,024 empty warnings, the one shape that reaches 8 (a pointer per byte) */
+    pk = s_pk_open(&p, WF_CMSG_SUBMITTED, 2);
+    msgpack_pack_uint8(pk, 1);
+    msgpack_pack_array(pk, WF_CLIENT_MAX_WARNINGS);
+    for (unsigned i = 0; i < WF_CLIENT_MAX_WARNINGS; i++)
+        msgpack_pack_str(pk, 0);
+    S_TRACK(s_pk_check(&p, "SUBMITTED, 1024 empty warnings", WF_CLIENT_DECODE_FACTOR));
+
+    /* Every other shape stays under 6. */
+    /* SUBMIT: 200,000 smallest jobs */
+    pk = s_pk_open(&p, WF_CMSG_SUBMIT, 5);
+    s_pk_name(pk);
+    msgpack_pack_nil(pk);
+    msgpack_pack_nil(pk);
+    msgpack_pack_array(pk, 0);
+    msgpack_pack_array(pk, 200000);
+    for (unsigned i = 0; i < 200000; i++) {
+        msgpack_pack_array(pk, 11);
+        s_pk_name(pk);
+        s_pk_name(pk);
+        msgpack_pack_bin(pk, 0);
+        msgpack_pack_array(pk, 0);
+        s_pk_zeros(pk, 5);
+        msgpack_pack_nil(pk);
+        s_pk_zeros(pk, 1);
+    }
+    S_TRACK(s_pk_check(&p, "SUBMIT, 200,000 smallest jobs", 6));
+
+    /* SUBMIT: one job needing 100,000 one-byte names, and 256 smallest pools */
+    pk = s_pk_open(&p, WF_CMSG_SUBMIT, 5);
+    s_pk_name(pk);
+    msgpack_pack_nil(pk);
+    msgpack_pack_nil(pk);
+    msgpack_pack_array(pk, WF_MAX_POOLS);
+    for (unsigned i = 0; i < WF_MAX_POOLS; i++) {
+        msgpack_pack_array(pk, 2);
+        s_pk_name(pk);
+        msgpack_pack_uint8(pk, 1);
+    }
+    msgpack_pack_array(pk, 1);
+    msgpack_pack_array(pk, 11);
+    s_pk_name(pk);
+    s_pk_name(pk);
+    msgpack_pack_bin(pk, 0);
+    msgpack_pack_array(pk, WF_MAX_NEEDS_PER_JOB);
+    for (unsigned i = 0; i < WF_MAX_NEEDS_PER_JOB; i++)
+        s_pk_name(pk);
+    s_pk_zeros(pk, 5);
+    msgpack_pack_nil(pk);
+    s_pk_zeros(pk, 1);
+    S_TRACK(s_pk_check(&p, "SUBMIT, 100,000 needs and 256 pools", 6));
+
+    /* STATUS_R: 100,000 smallest job infos */
+    pk = s_pk_open(&p, WF_CMSG_STATUS_R, 2);
+    msgpack_pack_array(pk, 8);
+    msgpack_pack_uint8(pk, 1);
+    s_pk_name(pk);
+    s_pk_name(pk);
+    s_pk_zeros(pk, 2);
+    msgpack_pack_array(pk, WEFT_JOB_STATE_COUNT_);
+    s_pk_zeros(pk, WEFT_JOB_STATE_COUNT_ + 2);
+    msgpack_pack_array(pk, 100000);
+    for (unsigned i = 0; i < 100000; i++)
+        s_pk_jobinfo(pk);
+    S_TRACK(s_pk_check(&p, "STATUS_R, 100,000 smallest job infos", 6));
+
+    /* WHY_R: 100,000 one-byte names */
+    pk = s_pk_open(&p, WF_CMSG_WHY_R, 2);
+    s_pk_jobinfo(pk);
+    msgpack_pack_array(pk, WF_MAX_NEEDS_PER_JOB);
+    for (unsigned i = 0; i < WF_MAX_NEEDS_PER_JOB; i++)
+        s_pk_name(pk);
+    S_TRACK(s_pk_check(&p, "WHY_R, 100,000 waiting names", 6));
+
+    /* LIST_R: 100,000 smallest request infos */
+    pk = s_pk_open(&p, WF_CMSG_LIST_R, 1);
+    msgpack_pack_array(pk, 100000);
+    for (unsigned i = 0; i < 100000; i++) {
+        msgpack_pack_array(pk, 8);
+        msgpack_pack_uint8(pk, 1);
+        s_pk_name(pk);
+        s_pk_name(pk);
+        s_pk_zeros(pk, 2);
+        msgpack_pack_array(pk, WEFT_JOB_STATE_COUNT_);
+        s_pk_zeros(pk, WEFT_JOB_STATE_COUNT_ + 2);
+    }
+    S_TRACK(s_pk_check(&p, "LIST_R, 100,000 smallest request infos", 6));
+
+    /* WORKERS_R: 65,536 smallest workers */
+    pk = s_pk_open(&p, WF_CMSG_WORKERS_R, 1);
+    msgpack_pack_array(pk, WF_CLIENT_MAX_WORKERS);
+    for (unsigned i = 0; i < WF_CLIENT_MAX_WORKERS; i++) {
+        msgpack_pack_array(pk, 7);
+        s_pk_name(pk);
+        s_pk_name(pk);
+        s_pk_zeros(pk, 1);
+        msgpack_pack_array(pk, 1);
+        s_pk_name(pk);
+        msgpack_pack_uint8(pk, 1);
+        s_pk_zeros(pk, 2);
+    }
+    S_TRACK(s_pk_check(&p, "WORKERS_R, 65,536 smallest workers", 6));
+
+    /* GRAPH_R: a page of 10,000 smallest jobs, then one job with 100,000 needs */
+    pk = s_pk_open(&p, WF_CMSG_GRAPH_R, 3);
+    msgpack_pack_uint32(pk, WF_CLIENT_MAX_PAGE);
+    msgpack_pack_uint32(pk, WF_CLIENT_MAX_PAGE);
+    msgpack_pack_array(pk, WF_CLIENT_MAX_PAGE);
+    for (unsigned i = 0; i < WF_CLIENT_MAX_PAGE; i++) {
+        msgpack_pack_array(pk, 4);
+        s_pk_name(pk);
+        s_pk_zeros(pk, 2);
+        msgpack_pack_array(pk, 0);
+    }
+    S_TRACK(s_pk_check(&p, "GRAPH_R, 10,000 smallest jobs", 6));
+    pk = s_pk_open(&p, WF_CMSG_GRAPH_R, 3);
+    msgpack_pack_uint32(pk, WF_MAX_NEEDS_PER_JOB + 1);
+    msgpack_pack_uint32(pk, WF_MAX_NEEDS_PER_JOB + 1);
+    msgpack_pack_array(pk, 1);
+    msgpack_pack_array(pk, 4);
+    s_pk_name(pk);
+    s_pk_zeros(pk, 2);
+    msgpack_pack_array(pk, WF_MAX_NEEDS_PER_JOB);
+    for (unsigned i = 0; i < WF_MAX_NEEDS_PER_JOB; i++)
+        msgpack_pack_uint32(pk, i);
+    S_TRACK(s_pk_check(&p, "GRAPH_R, one job with 100,000 needs", 6));
+
+    /* And the typical and largest valid message of every kind. */
+    for (size_t k = 0; k < S_NKINDS; k++) {
+        for (size_t v = 0; v < 3; v++) {
+            wf_cmsg_t m, dec;
+            size_t len;
+            s_make(&m, s_all_kinds[k], s_variants[v]);
+            uint8_t *buf = s_encode(&m, &len);
+            assert_int_equal(wf_cmsg_decode(buf, len, &dec, NULL, 0), WEFT_OK);
+            S_TRACK((double)wf_cmsg_decoded_size(&dec) / (double)len);
+            assert_true(wf_cmsg_decoded_size(&dec) <= WF_CLIENT_DECODE_FACTOR * len);
+            wf_cmsg_fini(&dec);
+            free(buf);
+        }
+        s_release(NULL);
+    }
+#undef S_TRACK
+    print_message("  worst: %.2fx (the bound: %ux)\n", worst, WF_CLIENT_DECODE_FACTOR);
+    assert_true(worst <= WF_CLIENT_DECODE_FACTOR);
+    /* nothing to own, nothing held */
+    wf_cmsg_t m;
+    static const uint8_t ping[] = { 0x94, 0xa4, 'W', 'E', 'F', 'T', 1, WF_CMSG_PING, 0 };
+    assert_int_equal(wf_cmsg_decode(ping, sizeof ping, &m, NULL, 0), WEFT_OK);
+    assert_int_equal(wf_cmsg_decoded_size(&m), 0);
+    assert_null(m.owned_);
+    assert_int_equal(wf_cmsg_decoded_size(NULL), 0);
+}
+
+static void
+test_client_views_expand_and_borrow(void **state)
+{
+    (void)state;
+    weft_job_info_t full, back;
+    wf_cjobinfo_t c;
+    s_make_jobinfo(&full, V_MAX, 1);
+    wf_cjobinfo_view(&full, &c);
+    assert_ptr_equal(c.id, full.id);
+    assert_ptr_equal(c.error, full.error);
+    wf_cjobinfo_expand(&c, &back);
+    assert_memory_equal(&full, &back, sizeof full);
+    weft_request_info_t rf, rb;
+    wf_creqinfo_t rc;
+    s_make_reqinfo(&rf, V_TYPICAL, 2);
+    wf_creqinfo_view(&rf, &rc);
+    wf_creqinfo_expand(&rc, &rb);
+    assert_memory_equal(&rf, &rb, sizeof rf);
+
+    /* A decoded STATUS_R expands into weft_job_info_t rows, freed by fini. */
+    wf_cmsg_t m, dec;
+    size_t len;
+    s_make(&m, WF_CMSG_STATUS_R, V_TYPICAL);
+    assert_int_equal(wf_cmsg_expand_jobs(&m), WEFT_OK); /* works on any STATUS_R... */
+    free(m.jobs);
+    m.jobs = NULL;
+    uint8_t *buf = s_encode(&m, &len);
+    assert_int_equal(wf_cmsg_decode(buf, len, &dec, NULL, 0), WEFT_OK);
+    assert_null(dec.jobs);
+    assert_int_equal(wf_cmsg_expand_jobs(&dec), WEFT_OK);
+    assert_int_equal(wf_cmsg_expand_jobs(&dec), WEFT_EINVAL); /* ...once */
+    assert_string_equal(dec.jobs[2].id, "link_2");
+    assert_string_equal(dec.jobs[1].cause, "compile_0");
+    assert_string_equal(dec.jobs[0].cause, "");
+    assert_int_equal(dec.jobs[1].state, WEFT_JOB_FAILED);
+    wf_cmsg_fini(&dec);
+    assert_null(dec.jobs);
+    free(buf);
+    wf_cmsg_init(&m, WF_CMSG_OK);
+    assert_int_equal(wf_cmsg_expand_jobs(&m), WEFT_EINVAL);
+    assert_int_equal(wf_cmsg_expand_jobs(NULL), WEFT_EINVAL);
 }
 
 /* ---- random and mutated input ------------------------------------------------------------ */
@@ -1646,7 +2116,7 @@ s_write_corpus(const char *dir)
     s_write(dir, "bad-other-version", other_version, sizeof other_version);
     static const uint8_t bad_sig[] = { 0x94, 0xa4, 'W', 'E', 'F', 'X', 1, 12, 1 };
     s_write(dir, "bad-signature", bad_sig, sizeof bad_sig);
-    static const uint8_t unknown_kind[] = { 0x94, 0xa4, 'W', 'E', 'F', 'T', 1, 13, 1 };
+    static const uint8_t unknown_kind[] = { 0x94, 0xa4, 'W', 'E', 'F', 'T', 1, 14, 1 };
     s_write(dir, "bad-unknown-kind", unknown_kind, sizeof unknown_kind);
     static const uint8_t event_corr[] = { 0x94, 0xa4, 'W', 'E', 'F', 'T', 1, 96, 1 };
     s_write(dir, "bad-event-corr", event_corr, sizeof event_corr);
@@ -1663,6 +2133,21 @@ s_write_corpus(const char *dir)
     static const uint8_t err_nul[] = { 0x96, 0xa4, 'W', 'E', 'F', 'T', 1, 65, 1, 3, 0xa3,
                                        'a', 0, 'b' };
     s_write(dir, "bad-error-message-nul", err_nul, sizeof err_nul);
+    /* STATUS with an offset but no limit; GRAPH_R pages that break its rules: a job needing
+     * itself (total 3, next 2, one job: index 1, needs [1]), next above total, needs not
+     * ascending, and a GRAPH with limit 0 */
+    static const uint8_t status6[] = { 0x96, 0xa4, 'W', 'E', 'F', 'T', 1, 2, 1, 7, 0 };
+    s_write(dir, "bad-status-offset-without-limit", status6, sizeof status6);
+    static const uint8_t self[] = { 0x97, 0xa4, 'W', 'E', 'F', 'T', 1, 74, 1, 3, 2, 0x91,
+                                    0x94, 0xa1, 'b', 0, 0, 0x91, 1 };
+    s_write(dir, "bad-graph_r-need-self", self, sizeof self);
+    static const uint8_t over[] = { 0x97, 0xa4, 'W', 'E', 'F', 'T', 1, 74, 1, 3, 4, 0x90 };
+    s_write(dir, "bad-graph_r-next-over-total", over, sizeof over);
+    static const uint8_t order[] = { 0x97, 0xa4, 'W', 'E', 'F', 'T', 1, 74, 1, 5, 4, 0x91,
+                                     0x94, 0xa1, 'd', 3, 0, 0x92, 2, 1 };
+    s_write(dir, "bad-graph_r-needs-unsorted", order, sizeof order);
+    static const uint8_t limit0[] = { 0x97, 0xa4, 'W', 'E', 'F', 'T', 1, 13, 1, 7, 0, 0 };
+    s_write(dir, "bad-graph-limit-0", limit0, sizeof limit0);
     s_release(NULL);
 }
 
@@ -1699,6 +2184,10 @@ main(void)
                                   s_release),
         cmocka_unit_test_teardown(test_client_encoder_refuses_what_the_decoder_rejects,
                                   s_release),
+        cmocka_unit_test_teardown(test_client_status_has_a_short_and_a_paged_form, s_release),
+        cmocka_unit_test_teardown(test_client_graph_r_checks_every_need, s_release),
+        cmocka_unit_test_teardown(test_client_decoded_size_is_bounded_by_the_frame, s_release),
+        cmocka_unit_test_teardown(test_client_views_expand_and_borrow, s_release),
         cmocka_unit_test_teardown(test_client_random_inputs_never_crash, s_release),
     };
     return cmocka_run_group_tests_name("client_proto", tests, NULL, NULL);
