@@ -6,7 +6,12 @@
  * the protocol (HELLO, heartbeats, reconnect with backoff, re-sending reports until ACKed,
  * re-adoption), the shell runner runs each job in its own process group.  Only `shell` can be
  * served here because a job type needs code: other types are served by programs that link
- * libweft and register their handlers (weft_worker_register).
+ * libweft and register their handlers (weft_worker_register).  The one exception is the
+ * built-in `noop` type (--types noop or shell,noop), whose handler returns success at once: it
+ * measures the engine and the protocol alone (bench/, smoke tests), with no process per job.
+ *
+ * --prefetch N lets the worker hold N jobs beyond its slots (weft_worker_set_prefetch), so a
+ * slot that frees up starts the next job without waiting for the board's round trip.
  *
  * Signals: SIGINT and SIGTERM are blocked before the worker creates any thread, so every thread
  * inherits the mask and only this thread's sigwait sees them (nothing runs in a handler).  The
@@ -60,6 +65,8 @@ typedef struct worker_opts {
     long give_up_s;
     const char *server_key; /* CURVE: the server's public key or server.pub; NULL for none */
     const char *key;        /* CURVE: this worker's secret key file */
+    bool shell, noop;       /* the types served (--types; default shell) */
+    long prefetch;          /* jobs held beyond the slots (0: none, the library's default) */
 } worker_opts_t;
 
 static void
@@ -74,8 +81,12 @@ s_help(void)
            "\n"
            "  -c, --connect ENDPOINT  the board: tcp://HOST:PORT or ipc://PATH\n"
            "                          (default: $%s)\n"
-           "  -t, --types LIST        job types to serve, comma-separated (only: shell)\n"
+           "  -t, --types LIST        job types to serve, comma-separated: shell, noop\n"
+           "                          (default: shell).  noop jobs succeed at once, without\n"
+           "                          running anything: for benchmarks and smoke tests\n"
            "  -s, --slots N           run at most N jobs at once (default: number of cores)\n"
+           "      --prefetch N        hold up to N jobs beyond the slots, so a freed slot\n"
+           "                          starts the next one at once (default: 0)\n"
            "  -n, --name NAME         this worker's name for people (default: HOST-PID)\n"
            "  -l, --logs DIR          where job output goes (default: ./%s)\n"
            "      --heartbeat MS      heartbeat interval until the board says its own\n"
@@ -116,18 +127,30 @@ s_parse_long(const char *opt, const char *s, long lo, long hi, long *out)
     return true;
 }
 
-/* Every type in the comma-separated list must be one this command can serve. */
 static bool
-s_types_ok(const char *list)
+s_word_is(const char *p, size_t n, const char *word)
+{
+    return n == strlen(word) && strncmp(p, word, n) == 0;
+}
+
+/* Every type in the comma-separated list must be one this command can serve; the list replaces
+ * the default (shell alone). */
+static bool
+s_types_parse(const char *list, worker_opts_t *o)
 {
     const char *p = list;
+    o->shell = o->noop = false;
     for (;;) {
         size_t n = strcspn(p, ",");
-        if (n != strlen("shell") || strncmp(p, "shell", n) != 0) {
+        if (s_word_is(p, n, "shell")) {
+            o->shell = true;
+        } else if (s_word_is(p, n, "noop")) {
+            o->noop = true;
+        } else {
             fprintf(stderr,
                     "weft worker: cannot serve type '%.*s': the weft command serves only shell "
-                    "jobs; serve other types from a program that links libweft "
-                    "(weft_worker_register)\n",
+                    "jobs (and noop, for benchmarks); serve other types from a program that "
+                    "links libweft (weft_worker_register)\n",
                     (int)n, p);
             return false;
         }
@@ -137,11 +160,20 @@ s_types_ok(const char *list)
     }
 }
 
+/* The built-in `noop` type: success at once, no process, no output, no result. */
+static int
+s_noop_handler(weft_job_t *job, void *arg)
+{
+    (void)job;
+    (void)arg;
+    return 0;
+}
+
 /* Returns WF_EXIT_OK to go on, -1 after --help, or WF_EXIT_USAGE. */
 static int
 s_parse(int argc, char **argv, worker_opts_t *o)
 {
-    enum { OPT_HEARTBEAT = 256, OPT_GIVE_UP, OPT_SERVER_KEY, OPT_KEY };
+    enum { OPT_HEARTBEAT = 256, OPT_GIVE_UP, OPT_SERVER_KEY, OPT_KEY, OPT_PREFETCH };
     static const struct option longopts[] = {
         {"connect", required_argument, NULL, 'c'},
         {"types", required_argument, NULL, 't'},
@@ -152,6 +184,7 @@ s_parse(int argc, char **argv, worker_opts_t *o)
         {"give-up", required_argument, NULL, OPT_GIVE_UP},
         {"server-key", required_argument, NULL, OPT_SERVER_KEY},
         {"key", required_argument, NULL, OPT_KEY},
+        {"prefetch", required_argument, NULL, OPT_PREFETCH},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -166,6 +199,7 @@ s_parse(int argc, char **argv, worker_opts_t *o)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     o->slots = cores < 1 ? 1 : cores > (long)WF_MAX_SLOTS ? (long)WF_MAX_SLOTS : cores;
     o->give_up_s = S_DEFAULT_GIVE_UP_S;
+    o->shell = true;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:t:s:n:l:h", longopts, NULL)) != -1) {
@@ -174,7 +208,7 @@ s_parse(int argc, char **argv, worker_opts_t *o)
             o->endpoint = optarg;
             break;
         case 't':
-            if (!s_types_ok(optarg))
+            if (!s_types_parse(optarg, o))
                 return WF_EXIT_USAGE;
             break;
         case 's':
@@ -201,6 +235,10 @@ s_parse(int argc, char **argv, worker_opts_t *o)
         case OPT_HEARTBEAT:
             if (!s_parse_long("--heartbeat", optarg, 1, (long)WF_PROTO_MAX_HEARTBEAT_MS,
                               &o->heartbeat_ms))
+                return WF_EXIT_USAGE;
+            break;
+        case OPT_PREFETCH:
+            if (!s_parse_long("--prefetch", optarg, 0, (long)WF_MAX_SLOTS, &o->prefetch))
                 return WF_EXIT_USAGE;
             break;
         case OPT_GIVE_UP:
@@ -299,7 +337,13 @@ weft_cmd_worker(int argc, char **argv)
         rc = WF_EXIT_USAGE;
         goto cleanup;
     }
-    rc = weft_worker_register(w, "shell", wf_shell_handler, &shell);
+    rc = WEFT_OK;
+    if (o.shell)
+        rc = weft_worker_register(w, "shell", wf_shell_handler, &shell);
+    if (rc == WEFT_OK && o.noop)
+        rc = weft_worker_register(w, "noop", s_noop_handler, NULL);
+    if (rc == WEFT_OK && o.prefetch)
+        rc = weft_worker_set_prefetch(w, (unsigned)o.prefetch);
     if (rc == WEFT_OK && o.heartbeat_ms)
         rc = weft_worker_set_heartbeat(w, (int)o.heartbeat_ms);
     if (rc == WEFT_OK)
@@ -322,8 +366,11 @@ weft_cmd_worker(int argc, char **argv)
         rc = WF_EXIT_FAILED;
         goto cleanup;
     }
-    printf("weft worker %s: connecting to %s%s, %ld slot%s, types shell\n", wf_worker_name(w),
-           o.endpoint, o.key ? " with CURVE" : "", o.slots, o.slots == 1 ? "" : "s");
+    printf("weft worker %s: connecting to %s%s, %ld slot%s, types %s\n", wf_worker_name(w),
+           o.endpoint, o.key ? " with CURVE" : "", o.slots, o.slots == 1 ? "" : "s",
+           o.shell && o.noop ? "shell,noop"
+           : o.noop          ? "noop"
+                             : "shell");
     fflush(stdout);
 
     int sig = 0;

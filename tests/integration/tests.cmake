@@ -21,3 +21,5 @@ if(WEFT_CLI)
   add_dependencies(worker_proc_test weft_cli)
   set_property(TEST weft.worker_proc_test APPEND PROPERTY ENVIRONMENT "WEFT_CLI=$<TARGET_FILE:weft_cli>")
 endif()
+# No step grows faster than the request: 10x the jobs in < 30x the time (issue 5).
+weft_test(scale_test SOURCES integration/scale_test.c LIBS weft_static LABELS integration TIMEOUT 300)
