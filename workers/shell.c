@@ -1,52 +1,41 @@
 /*
  * shell.c -- the shell runner: a weft_handler_fn that runs a `shell` job's command as
- * `/bin/sh -c RUN` under a small per-attempt supervisor process that leads the job's process
- * group, logs its output to per-attempt files, turns lines on a progress pipe into
- * weft_job_progress, and kills the whole group when the attempt is cancelled, when the shell
- * exits, or when weft dies.  shell.h states the guarantees; this file keeps them.
+ * `/bin/sh -c RUN` through the process's spawner (spawner.h), in a process group of its own,
+ * logs its output to per-attempt files, turns lines on a progress pipe into weft_job_progress,
+ * and has the whole group killed when the attempt is cancelled or the shell exits.  shell.h
+ * states the guarantees; this file keeps them.
  *
  * Processes of one attempt:
- *   runner thread --fork--> supervisor (pgid = its pid) --fork--> shell (execs /bin/sh) --> ...
- * The supervisor never execs.  It exists so that something outside the job, yet inside its
- * group, outlives weft by a moment: PR_SET_PDEATHSIG(SIGTERM) tells it weft (the runner thread)
- * is gone, and its SIGTERM handler then SIGKILLs the group.  The same SIGTERM is also what weft
- * sends the group to cancel; the handler tells the two apart by getppid(): weft's pid (recorded
- * before fork) means "cancel" (ignore it: the shell got its own SIGTERM, and weft's SIGKILL
- * follows after the grace), anything else means weft died.  When the shell exits the supervisor
- * reaps it, reports its wait status through the error pipe, then SIGKILLs the group, itself
- * included, so nothing the job left behind survives it.
+ *   runner thread --request--> spawner (one per weft process) --vfork+exec--> shell --> ...
+ * The handler prepares the attempt in weft (decode, log files, progress pipe, argv and envp),
+ * hands the fds and the flat request to the spawner and then only waits: on the progress pipe
+ * and on the attempt's socket, where the spawner reports the shell's start and, once it has
+ * SIGKILLed what the shell left in its group, the shell's wait status.  Cancel is a message on
+ * that socket; so is the handler's own end (closing it SIGKILLs the group), and weft's death
+ * (EOF on the spawner's control socket).  Nothing here forks.
  *
  * Threads: the handler runs on a consumer's runner thread while other runners (and the engine,
- * and czmq) have threads of their own.  So:
- * - everything the supervisor and the shell need (argv, envp, paths, fds, sigactions, masks)
- *   is prepared BEFORE fork, and both call only async-signal-safe functions until execve (the
- *   supervisor: ever) -- no malloc, no setenv, no stdio, no locks another thread might have
- *   held at fork time;
- * - every fd the handler opens is O_CLOEXEC, so a shell forked by another runner at the same
- *   moment never inherits this attempt's logs or pipes (and the supervisor closes every fd
- *   above its own anyway, then keeps only the error pipe once the shell is forked);
- * - nothing is shared: one handler call owns one s_proc_t.  The two file statics below are
- *   written only inside a supervisor, a single-threaded forked copy, for its signal handler.
+ * and czmq) have threads of their own.  Every fd it opens is O_CLOEXEC, nothing is shared
+ * between calls: one handler call owns one s_proc_t.  The spawner is shared and thread-safe.
  *
  * Invariants:
- * - the supervisor is reaped exactly once, by this handler, and only after the group got
- *   SIGKILL: waitid(WNOWAIT) notices the exit, the zombie keeps the pid (so the group id) from
- *   being reused while killpg runs, then waitpid reaps it.  The shell is reaped by the
- *   supervisor, likewise before its group is killed;
- * - the error pipe carries {stage, value} records of sizeof(int[2]) <= PIPE_BUF, so atomic: a
- *   setup failure (pgid, fds, fork, chdir, exec) is {stage, errno} before _exit(127); the shell's
- *   wait status is {S_STAGE_DONE, status}, written once by the supervisor after reaping it.  An
- *   exec that works closes the shell's copy with nothing in it;
+ * - the handler never signals a process itself while the spawner lives: only the spawner,
+ *   which reaps the shell, knows when its pid (the pgid) is still the job's; when the spawner
+ *   dies, wf_spawn_poll SIGKILLs the group once, best effort (see shell.h);
+ * - the handler's copies of the child's fds (logs, progress write end) are closed as soon as
+ *   the spawner has them, so the progress pipe reads EOF when the job's processes close it;
  * - progress lines are parsed from a bounded buffer (S_LINE_MAX); an overlong line is dropped
  *   whole, so no line can make the handler allocate.
  *
- * Workload: one handler call per attempt, up to one per consumer slot at a time, so at most one
- * idle supervisor (a forked copy of weft, sharing its pages copy-on-write) per running shell job;
- * the parent wakes at most every S_POLL_MS (sooner on progress or, with pidfd_open, on exit).
+ * Workload: one handler call per attempt, up to one per consumer slot at a time; per attempt
+ * in weft: a payload decode, two opens (none without log_dir), a pipe, a socketpair, one
+ * sendmsg, a few polls and closes.  The handler wakes at most every S_POLL_MS to look at
+ * weft_job_cancelled, sooner on progress or on the spawner's reports.
  */
 #include "shell.h"
 
 #include "proto.h"
+#include "spawner.h"
 
 #include <msgpack.h>
 
@@ -61,9 +50,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -73,11 +60,7 @@ extern char **environ;
 
 /* The fds the command sees: 0 /dev/null, 1 and 2 the logs, 3 the progress pipe. */
 #define S_PROGRESS_FD 3
-/* Where the child keeps its setup-error pipe until execve closes it (CLOEXEC). */
-#define S_ERRPIPE_FD 4
-/* Everything from here up is closed in the child; sources are first parked here or above. */
-#define S_FIRST_FREE_FD 5
-/* The parent's wake-up period: bounds how late a cancel or an exit (without pidfd) is seen. */
+/* The handler's wake-up period: bounds how late a cancel is seen. */
 #define S_POLL_MS 50
 /* One progress line, newline excluded; longer lines are discarded whole. */
 #define S_LINE_MAX 4096
@@ -86,23 +69,7 @@ extern char **environ;
 #define S_DEFAULT_GRACE_MS 5000
 /* What a handler returns when the command could not be started at all (as sh does). */
 #define S_EXIT_NOT_RUN 127
-/* A fallback bound for the close loop on kernels without close_range. */
-#define S_MAX_CLOSE_FD (1 << 16)
-
-/* Records on the error pipe: setup stages that failed (with errno), or DONE (with the shell's
- * wait status). */
-enum {
-    S_STAGE_FDS = 1,
-    S_STAGE_CHDIR,
-    S_STAGE_EXEC,
-    S_STAGE_PARENT,
-    S_STAGE_PGRP,
-    S_STAGE_FORK,
-    S_STAGE_WAIT,
-    S_STAGE_DONE
-};
-/* Room for every record one attempt can write (the shell's failure, then DONE), with spare. */
-#define S_MAX_RECORDS 4
+#define S_SHELL "/bin/sh"
 
 static void *
 s_alloc(size_t n)
@@ -402,23 +369,16 @@ wf_shell_log_path(char *buf, size_t cap, const char *log_dir, weft_reqid_t req, 
 
 /* ---- the attempt ----------------------------------------------------------------------------- */
 
-/* Everything one attempt needs; what the child uses is filled in before fork. */
+/* Everything one attempt needs. */
 typedef struct s_proc {
-    /* for the child */
-    pid_t parent;
     char *argv[4];
     char **envp;
-    char *weftenv[4]; /* the WEFT_* entries of envp (owned) */
-    char *dir;        /* chdir target, or NULL */
-    int in_fd, out_fd, err_fd;
+    char *weftenv[4];   /* the WEFT_* entries of envp (owned) */
+    char *dir;          /* chdir target, or NULL */
+    int out_fd, err_fd; /* -1: the spawner's /dev/null */
     int prog_r, prog_w;
-    int errp_r, errp_w;
-    int max_fd;
-    struct sigaction dfl, ign, term; /* default; ignore; the supervisor's SIGTERM handler */
-    sigset_t none, all;
-    /* for the parent */
+    wf_spawn_t sp;
     char err_path[PATH_MAX]; /* empty when output is discarded */
-    int pidfd;
     char line[S_LINE_MAX];
     size_t line_len;
     bool line_skip; /* in the middle of an overlong line */
@@ -428,9 +388,9 @@ static void
 s_proc_init(s_proc_t *p)
 {
     memset(p, 0, sizeof *p);
-    p->in_fd = p->out_fd = p->err_fd = -1;
-    p->prog_r = p->prog_w = p->errp_r = p->errp_w = -1;
-    p->pidfd = -1;
+    p->out_fd = p->err_fd = -1;
+    p->prog_r = p->prog_w = -1;
+    p->sp.sock = -1;
 }
 
 static void
@@ -444,14 +404,11 @@ s_close(int *fd)
 static void
 s_proc_fini(s_proc_t *p)
 {
-    s_close(&p->in_fd);
     s_close(&p->out_fd);
     s_close(&p->err_fd);
     s_close(&p->prog_r);
     s_close(&p->prog_w);
-    s_close(&p->errp_r);
-    s_close(&p->errp_w);
-    s_close(&p->pidfd);
+    wf_spawn_close(&p->sp);
     free(p->envp);
     for (int i = 0; i < 4; i++)
         free(p->weftenv[i]);
@@ -502,7 +459,7 @@ s_is_weft_var(const char *entry, size_t n)
 /*
  * The command's environment: the runner's, less what the job sets, plus the job's env, plus the
  * WEFT_* variables (last, so a job's env cannot hide the progress fd or its own identity).
- * Strings of environ and of the payload are borrowed: both outlive the child's execve.
+ * Strings of environ and of the payload are borrowed: wf_spawn_start copies them.
  */
 static void
 s_build_env(s_proc_t *p, const weft_job_t *job, const wf_shell_payload_t *pl)
@@ -532,28 +489,6 @@ s_build_env(s_proc_t *p, const weft_job_t *job, const wf_shell_payload_t *pl)
     p->envp[k] = NULL;
 }
 
-/* Supervisor only (see the top of this file): weft's pid as recorded before fork, and the
- * supervisor's own pid, which is the job's process group. */
-static volatile sig_atomic_t s_sup_parent;
-static volatile sig_atomic_t s_sup_group;
-
-/*
- * The supervisor's SIGTERM handler.  Its parent is still weft: a cancel, which the shell got
- * too; nothing to do.  Otherwise weft is gone (PR_SET_PDEATHSIG, or a SIGTERM that raced with
- * weft's death: either way the job must go): SIGKILL the group, which ends this process too.
- */
-static void
-s_sup_on_term(int sig)
-{
-    (void)sig;
-    int saved = errno;
-    if (getppid() != (pid_t)s_sup_parent) {
-        kill(-(pid_t)s_sup_group, SIGKILL);
-        _exit(S_EXIT_NOT_RUN);
-    }
-    errno = saved;
-}
-
 static int s_setup_fail(char *msg, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -567,7 +502,25 @@ s_setup_fail(char *msg, size_t cap, const char *fmt, ...)
     return -1;
 }
 
-/* Everything but the fork: paths, logs, pipes, env, argv.  On failure msg says why. */
+/* A log file, created 0644 and truncated; its directory is made only when it is missing, so a
+ * request's later attempts cost one open each. */
+static int
+s_open_log(const char *path, const char *dir, char *msg, size_t cap)
+{
+    int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == ENOENT) {
+        if (s_mkdirs(dir) != 0)
+            return s_setup_fail(msg, cap, "cannot create log directory '%s': %s", dir,
+                                strerror(errno));
+        fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+    }
+    if (fd < 0)
+        return s_setup_fail(msg, cap, "cannot open '%s': %s", path, strerror(errno));
+    return fd;
+}
+
+/* Everything but the start: paths, logs, the progress pipe, env, argv.  On failure msg says
+ * why. */
 static int
 s_prepare(s_proc_t *p, const weft_job_t *job, const wf_shell_opts_t *opts,
           const wf_shell_payload_t *pl, char *msg, size_t cap)
@@ -575,6 +528,11 @@ s_prepare(s_proc_t *p, const weft_job_t *job, const wf_shell_opts_t *opts,
     const char *log_dir = opts ? opts->log_dir : NULL;
     const char *base = opts ? opts->base_dir : NULL;
 
+    /* The spawner's cwd is weft's as it was at the spawner's fork: name weft's current one.
+     * (Should weft's cwd be gone, the spawner's is the best there is.) */
+    char here[PATH_MAX];
+    if (!base && !(pl->cwd && pl->cwd[0] == '/') && getcwd(here, sizeof here))
+        base = here;
     if (pl->cwd && (pl->cwd[0] == '/' || !base))
         p->dir = s_strndup(pl->cwd, strlen(pl->cwd));
     else if (pl->cwd)
@@ -582,10 +540,7 @@ s_prepare(s_proc_t *p, const weft_job_t *job, const wf_shell_opts_t *opts,
     else if (base)
         p->dir = s_strndup(base, strlen(base));
 
-    p->in_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (p->in_fd < 0)
-        return s_setup_fail(msg, cap, "cannot open /dev/null: %s", strerror(errno));
-    if (log_dir) {
+    if (log_dir) { /* without a log dir, out and err stay -1: the spawner's /dev/null */
         char dir[PATH_MAX], out_path[PATH_MAX];
         int n = snprintf(dir, sizeof dir, "%s/%" PRIu64, log_dir, weft_job_request(job));
         wf_shell_log_path(out_path, sizeof out_path, log_dir, weft_job_request(job),
@@ -596,20 +551,9 @@ s_prepare(s_proc_t *p, const weft_job_t *job, const wf_shell_opts_t *opts,
             p->err_path[0] = '\0';
             return s_setup_fail(msg, cap, "log path too long under '%s'", log_dir);
         }
-        if (s_mkdirs(dir) != 0)
-            return s_setup_fail(msg, cap, "cannot create log directory '%s': %s", dir,
-                                strerror(errno));
-        p->out_fd = open(out_path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
-        if (p->out_fd < 0)
-            return s_setup_fail(msg, cap, "cannot open '%s': %s", out_path, strerror(errno));
-        p->err_fd = open(p->err_path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
-        if (p->err_fd < 0)
-            return s_setup_fail(msg, cap, "cannot open '%s': %s", p->err_path, strerror(errno));
-    } else {
-        p->out_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-        p->err_fd = p->out_fd < 0 ? -1 : open("/dev/null", O_WRONLY | O_CLOEXEC);
-        if (p->err_fd < 0)
-            return s_setup_fail(msg, cap, "cannot open /dev/null: %s", strerror(errno));
+        if ((p->out_fd = s_open_log(out_path, dir, msg, cap)) < 0 ||
+            (p->err_fd = s_open_log(p->err_path, dir, msg, cap)) < 0)
+            return -1;
     }
 
     int fds[2];
@@ -618,155 +562,17 @@ s_prepare(s_proc_t *p, const weft_job_t *job, const wf_shell_opts_t *opts,
     p->prog_r = fds[0];
     p->prog_w = fds[1];
     /* Only the read end: the write end is the command's fd 3 and must block like any pipe. */
-    fcntl(p->prog_r, F_SETFL, fcntl(p->prog_r, F_GETFL) | O_NONBLOCK);
-    if (pipe2(fds, O_CLOEXEC) != 0)
-        return s_setup_fail(msg, cap, "cannot create a pipe: %s", strerror(errno));
-    p->errp_r = fds[0];
-    p->errp_w = fds[1];
-    fcntl(p->errp_r, F_SETFL, fcntl(p->errp_r, F_GETFL) | O_NONBLOCK);
+    if (fcntl(p->prog_r, F_SETFL, O_NONBLOCK) != 0)
+        return s_setup_fail(msg, cap, "cannot set up a pipe: %s", strerror(errno));
 
     s_build_env(p, job, pl);
     p->argv[0] = "sh";
     p->argv[1] = "-c";
     p->argv[2] = pl->run;
     p->argv[3] = NULL;
-    p->parent = getpid();
-    long max = sysconf(_SC_OPEN_MAX);
-    p->max_fd = max > 0 && max < S_MAX_CLOSE_FD ? (int)max : S_MAX_CLOSE_FD;
-    memset(&p->dfl, 0, sizeof p->dfl);
-    p->dfl.sa_handler = SIG_DFL;
-    sigemptyset(&p->dfl.sa_mask);
-    p->ign = p->dfl;
-    p->ign.sa_handler = SIG_IGN;
-    memset(&p->term, 0, sizeof p->term);
-    p->term.sa_handler = s_sup_on_term;
-    p->term.sa_flags = SA_RESTART;
-    sigfillset(&p->term.sa_mask);
-    sigemptyset(&p->none);
-    sigfillset(&p->all);
     return 0;
 }
 
-/* Supervisor or shell only: tell the handler which stage failed and with which errno, then die. */
-static void __attribute__((noreturn))
-s_child_fail(int fd, int stage)
-{
-    int rec[2] = {stage, errno};
-    if (fd >= 0) {
-        ssize_t w = write(fd, rec, sizeof rec);
-        (void)w;
-    }
-    _exit(S_EXIT_NOT_RUN);
-}
-
-/* The shell, forked by the supervisor with every signal blocked and fds 0-4 in place:
- * async-signal-safe calls on prepared data until execve. */
-static void __attribute__((noreturn))
-s_shell(const s_proc_t *p, pid_t sup)
-{
-    /* Should the supervisor die abruptly, the shell goes with it (the group's other members are
-     * then weft's to kill: see the limits in shell.h). */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != sup)
-        s_child_fail(S_ERRPIPE_FD, S_STAGE_PARENT);
-    /* exec keeps ignored dispositions and the mask, and the supervisor ignores nearly all. */
-    for (int s = 1; s < NSIG; s++)
-        if (s != SIGKILL && s != SIGSTOP)
-            sigaction(s, &p->dfl, NULL); /* glibc-reserved signals fail with EINVAL: fine */
-    /* A SIGTERM sent to the group since fork is pending here: it now kills, as it should. */
-    sigprocmask(SIG_SETMASK, &p->none, NULL);
-    if (p->dir && chdir(p->dir) != 0)
-        s_child_fail(S_ERRPIPE_FD, S_STAGE_CHDIR);
-    execve("/bin/sh", p->argv, p->envp);
-    s_child_fail(S_ERRPIPE_FD, S_STAGE_EXEC);
-}
-
-/*
- * The supervisor, between the runner's fork and its own end: async-signal-safe calls on
- * prepared data only (it is a copy of a multi-threaded process).  Leads the job's group, forks
- * the shell into it, waits for it, reports its status, then SIGKILLs the group (itself too).
- */
-static void __attribute__((noreturn))
-s_supervise(const s_proc_t *p)
-{
-    int errfd = p->errp_w;
-
-    /* Blocked until the shell is forked: no handler runs on a half-built supervisor, and the
-     * shell starts with everything blocked until it has reset its dispositions. */
-    sigprocmask(SIG_SETMASK, &p->all, NULL);
-    pid_t me = getpid();
-    /* kill(-me) below must never name weft's own group: fail unless we lead a fresh one. */
-    if (setpgid(0, 0) != 0 || getpgrp() != me)
-        s_child_fail(errfd, S_STAGE_PGRP);
-    s_sup_parent = (sig_atomic_t)p->parent;
-    s_sup_group = (sig_atomic_t)me;
-    /* Signals the job sends its own group (kill 0, kill -HUP 0 ...) must not end the
-     * supervisor, or its shell would lose its guard; SIGCHLD stays default for waitpid. */
-    for (int s = 1; s < NSIG; s++)
-        if (s != SIGKILL && s != SIGSTOP && s != SIGTERM && s != SIGCHLD)
-            sigaction(s, &p->ign, NULL);
-    sigaction(SIGCHLD, &p->dfl, NULL);
-    sigaction(SIGTERM, &p->term, NULL);
-    /* The death signal belongs to the runner thread, which lives as long as the handler call;
-     * if weft already died, getppid() no longer names it (nothing to kill yet: just go). */
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != p->parent)
-        s_child_fail(errfd, S_STAGE_PARENT);
-
-    /* Park every source above the targets first, so no dup2 clobbers a source still needed. */
-    int src[5] = {p->in_fd, p->out_fd, p->err_fd, p->prog_w, p->errp_w};
-    int hi[5];
-    for (int i = 0; i < 5; i++) {
-        hi[i] = fcntl(src[i], F_DUPFD_CLOEXEC, S_FIRST_FREE_FD);
-        if (hi[i] < 0)
-            s_child_fail(errfd, S_STAGE_FDS);
-    }
-    errfd = hi[4];
-    for (int i = 0; i < 5; i++)
-        if (dup2(hi[i], i) != i)
-            s_child_fail(errfd, S_STAGE_FDS);
-    errfd = S_ERRPIPE_FD;
-    if (fcntl(S_ERRPIPE_FD, F_SETFD, FD_CLOEXEC) != 0)
-        s_child_fail(errfd, S_STAGE_FDS);
-    /* Everything else weft had open (sockets, other attempts' pipes, the store) goes. */
-    if (close_range(S_FIRST_FREE_FD, ~0U, 0) != 0)
-        for (int fd = S_FIRST_FREE_FD; fd < p->max_fd; fd++)
-            close(fd);
-
-    pid_t sh = fork();
-    if (sh < 0)
-        s_child_fail(errfd, S_STAGE_FORK);
-    if (sh == 0)
-        s_shell(p, me);
-
-    /* Keep only the error pipe: the progress pipe must see EOF when the job's processes close
-     * it, as if the supervisor were not there. */
-    for (int fd = 0; fd < S_ERRPIPE_FD; fd++)
-        close(fd);
-    /* A cancel that reached the group before the shell was in it is pending here only. */
-    sigset_t pending;
-    if (sigpending(&pending) == 0 && sigismember(&pending, SIGTERM) && getppid() == p->parent)
-        kill(sh, SIGTERM);
-    sigprocmask(SIG_SETMASK, &p->none, NULL); /* a pending death signal is handled here */
-
-    int status = 0;
-    int rec[2] = {S_STAGE_DONE, 0};
-    while (waitpid(sh, &status, 0) < 0) {
-        if (errno != EINTR) {
-            rec[0] = S_STAGE_WAIT;
-            status = errno;
-            break;
-        }
-    }
-    rec[1] = status;
-    /* Report first: the kill below ends this process as well. */
-    ssize_t w = write(errfd, rec, sizeof rec);
-    (void)w;
-    kill(-me, SIGKILL);
-    _exit(S_EXIT_NOT_RUN); /* not reached: SIGKILL is pending for this process already */
-}
-
-/* "PERCENT [message]": PERCENT is 1-3 digits in 0..100, then the end or blanks and a message. */
 static bool
 s_parse_progress(char *line, size_t len, int *pct, const char **msg)
 {
@@ -925,30 +731,42 @@ s_signame(int sig, char *buf, size_t cap)
     return buf;
 }
 
-static int
-s_pidfd_open(pid_t pid)
+/* The message for a start that failed at `stage` with errno `err`. */
+static void
+s_start_error(const s_proc_t *p, int stage, int err, char *msg, size_t cap)
 {
-#ifdef SYS_pidfd_open
-    long fd = syscall(SYS_pidfd_open, pid, 0);
-    if (fd >= 0) {
-        fcntl((int)fd, F_SETFD, FD_CLOEXEC);
-        return (int)fd;
+    switch (stage) {
+    case WF_SPAWN_STAGE_CHDIR:
+        snprintf(msg, cap, "cannot change directory to '%s': %s", p->dir ? p->dir : "",
+                 strerror(err));
+        break;
+    case WF_SPAWN_STAGE_PGRP:
+        snprintf(msg, cap, "cannot create a process group: %s", strerror(err));
+        break;
+    case WF_SPAWN_STAGE_FDS:
+        snprintf(msg, cap, "cannot set up the fds of '%s': %s", S_SHELL, strerror(err));
+        break;
+    case WF_SPAWN_STAGE_PARENT:
+        snprintf(msg, cap, "cannot run '%s': the spawner died while starting it", S_SHELL);
+        break;
+    case WF_SPAWN_STAGE_SPAWNER:
+        if (err == EPIPE)
+            snprintf(msg, cap, "cannot run '%s': the spawner died while starting it", S_SHELL);
+        else if (err == E2BIG)
+            snprintf(msg, cap, "cannot run '%s': %s", S_SHELL, strerror(err));
+        else
+            snprintf(msg, cap, "cannot start '%s' in the spawner: %s", S_SHELL, strerror(err));
+        break;
+    case WF_SPAWN_STAGE_LOCAL:
+        if (err == E2BIG)
+            snprintf(msg, cap, "cannot run '%s': %s", S_SHELL, strerror(err));
+        else
+            snprintf(msg, cap, "cannot hand '%s' to the spawner: %s", S_SHELL, strerror(err));
+        break;
+    default: /* WF_SPAWN_STAGE_EXEC */
+        snprintf(msg, cap, "cannot run '%s': %s", S_SHELL, strerror(err));
+        break;
     }
-#else
-    (void)pid;
-#endif
-    return -1; /* an old kernel: the poll timeout notices the exit instead */
-}
-
-/* Has the supervisor exited?  Leaves it a zombie (WNOWAIT) so its pid stays reserved for killpg. */
-static bool
-s_exited(pid_t pid)
-{
-    siginfo_t si;
-    memset(&si, 0, sizeof si);
-    if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0)
-        return errno != EINTR; /* ECHILD: someone else reaped it; nothing left to wait for */
-    return si.si_pid == pid;
 }
 
 /* Run the prepared attempt; returns the handler's result. */
@@ -960,32 +778,34 @@ s_run(s_proc_t *p, weft_job_t *job, const wf_shell_opts_t *opts)
     if (grace < 0)
         grace = 0;
 
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(msg, sizeof msg, "cannot fork: %s", strerror(errno));
-        weft_job_set_error(job, msg);
-        return S_EXIT_NOT_RUN;
-    }
-    if (pid == 0)
-        s_supervise(p);
-
-    /* Also here, so the group exists before any killpg whichever side runs first (the
-     * supervisor never execs, so this cannot fail with EACCES; any error is harmless). */
-    setpgid(pid, pid);
-    s_close(&p->in_fd);
+    wf_spawn_req_t req = {
+        .path = S_SHELL,
+        .argv = p->argv,
+        .envp = p->envp,
+        .dir = p->dir,
+        .fds = {-1, p->out_fd, p->err_fd, p->prog_w},
+    };
+    int stage = 0, err = 0;
+    int rc = wf_spawn_start(&p->sp, &req, &stage, &err);
+    /* The spawner holds its own copies (and the shell its own) from here on. */
     s_close(&p->out_fd);
     s_close(&p->err_fd);
     s_close(&p->prog_w);
-    s_close(&p->errp_w);
-    p->pidfd = s_pidfd_open(pid);
+    if (rc != 0) {
+        s_start_error(p, stage, err, msg, sizeof msg);
+        weft_job_set_error(job, msg);
+        return S_EXIT_NOT_RUN;
+    }
 
     bool prog_open = true;
     int64_t term_at = 0;
     bool killed = false;
+    int status = 0;
+    wf_spawn_state st = WF_SPAWN_RUNNING;
     for (;;) {
         struct pollfd pf[2] = {
             {prog_open ? p->prog_r : -1, POLLIN, 0},
-            {p->pidfd, POLLIN, 0},
+            {p->sp.sock, POLLIN, 0},
         };
         int timeout = S_POLL_MS;
         if (term_at && !killed) {
@@ -995,81 +815,43 @@ s_run(s_proc_t *p, weft_job_t *job, const wf_shell_opts_t *opts)
         (void)poll(pf, 2, timeout); /* EINTR is only an early wake-up */
         if (prog_open && pf[0].revents)
             prog_open = s_pump(p, job);
-        if (s_exited(pid))
+        if (pf[1].revents && (st = wf_spawn_poll(&p->sp, &status)) != WF_SPAWN_RUNNING)
             break;
         if (weft_job_cancelled(job)) {
             if (!term_at) {
-                killpg(pid, SIGTERM);
+                (void)wf_spawn_kill(&p->sp, SIGTERM);
                 term_at = s_now_ms();
                 if (!term_at)
                     term_at = 1;
             } else if (!killed && s_now_ms() - term_at >= grace) {
-                killpg(pid, SIGKILL);
+                (void)wf_spawn_kill(&p->sp, SIGKILL);
                 killed = true;
             }
         }
     }
-    /* The supervisor is a zombie, so pid still names the group: nothing left there survives
-     * (normally the supervisor already did this; not when it was killed before it could). */
-    (void)killpg(pid, SIGKILL); /* ESRCH cannot happen while the zombie is in it; ignore all */
-    int status = 0;
-    pid_t r;
-    do {
-        r = waitpid(pid, &status, 0);
-    } while (r < 0 && errno == EINTR);
-    int wait_errno = errno;
+    /* The shell is reaped and its group SIGKILLed (or, LOST, killed from here): the pipe holds
+     * every line written before that. */
     if (prog_open)
-        s_pump(p, job); /* lines written just before the exit */
+        s_pump(p, job);
+    pid_t spawner = p->sp.spawner;
+    wf_spawn_close(&p->sp);
 
-    /* The supervisor is dead and the rest of the group dead or dying of SIGKILL, and records
-     * are written before a writer exits: the pipe (non-blocking) holds all there will be. */
-    int rec[S_MAX_RECORDS][2];
-    ssize_t n;
-    do {
-        n = read(p->errp_r, rec, sizeof rec);
-    } while (n < 0 && errno == EINTR);
-    const int *fail = NULL, *done = NULL;
-    for (ssize_t i = 0; n > 0 && i < n / (ssize_t)sizeof rec[0]; i++) {
-        if (rec[i][0] == S_STAGE_DONE)
-            done = done ? done : rec[i];
-        else
-            fail = fail ? fail : rec[i];
+    if (term_at) {
+        s_set_error(job, p->err_path, "cancelled");
+        return st == WF_SPAWN_EXITED && WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
     }
-    if (fail) {
-        if (fail[0] == S_STAGE_FORK || fail[0] == S_STAGE_PGRP || fail[0] == S_STAGE_WAIT) {
-            const char *what = fail[0] == S_STAGE_FORK   ? "cannot fork"
-                               : fail[0] == S_STAGE_PGRP ? "cannot create a process group"
-                                                         : "lost the shell's exit status";
-            snprintf(msg, sizeof msg, "%s: %s", what, strerror(fail[1]));
-        } else {
-            const char *what = fail[0] == S_STAGE_CHDIR  ? "cannot change directory to"
-                               : fail[0] == S_STAGE_EXEC ? "cannot run"
-                               : fail[0] == S_STAGE_FDS  ? "cannot set up the fds of"
-                                                         : "weft exited before starting";
-            const char *obj = fail[0] == S_STAGE_CHDIR ? p->dir : "/bin/sh";
-            snprintf(msg, sizeof msg, "%s '%s': %s", what, obj ? obj : "", strerror(fail[1]));
-        }
-        weft_job_set_error(job, msg);
+    if (st == WF_SPAWN_LOST) {
+        snprintf(msg, sizeof msg,
+                 "lost the shell: the spawner (pid %d) died, and the job's process group was "
+                 "killed",
+                 (int)spawner);
+        s_set_error(job, p->err_path, msg);
         return S_EXIT_NOT_RUN;
     }
-    if (done) {
-        status = done[1];
-    } else if (r < 0) {
-        snprintf(msg, sizeof msg, "lost the shell's exit status: %s", strerror(wait_errno));
-        weft_job_set_error(job, msg);
-        return S_EXIT_NOT_RUN;
-    }
-    /* Without DONE the supervisor died before the shell did (weft's SIGKILL after the grace,
-     * the job killing its group with SIGKILL, ...): the shell met the same end, so the
-     * supervisor's status stands for it. */
 
     char prefix[128], name[32];
     int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
-    if (term_at) {
-        s_set_error(job, p->err_path, "cancelled");
-        return sig ? 128 + sig : 1;
-    }
     if (sig) {
         snprintf(prefix, sizeof prefix, "killed by signal %d (%s)", sig,
                  s_signame(sig, name, sizeof name));

@@ -1,8 +1,8 @@
 /*
  * shell.h -- the shell runner: runs a `shell` job's command with /bin/sh -c in its own process
- * group, under a per-attempt supervisor process, as a weft_handler_fn, so local consumer threads
- * and remote workers run shell jobs the same way.  This comment is the full statement of a
- * shell job's behaviour; shell.c keeps it.
+ * group, started and reaped by the process's spawner (spawner.h), as a weft_handler_fn, so
+ * local consumer threads and remote workers run shell jobs the same way.  This comment is the
+ * full statement of a shell job's behaviour; shell.c keeps it.
  *
  * Payload of a shell job (msgpack map, built by wf_shell_payload_encode, which the workflow
  * loader uses):  { "run": str, "env": { str: str, ... }, "cwd": str }   ("env", "cwd" optional)
@@ -11,26 +11,30 @@
  * empty; env names match [A-Za-z_][A-Za-z0-9_]*, appear once, and number at most
  * WF_SHELL_MAX_ENV; the whole payload is at most WF_MAX_PAYLOAD bytes.
  *
+ * Processes: each weft process has one spawner, a small helper forked from weft on the first
+ * attempt and shared by all of them; it starts every shell (vfork + exec) and is its parent.
+ * Weft itself forks nothing per attempt.  "The group" below is the process group the shell
+ * leads (pgid = the shell's pid): the shell and whatever the command starts.  Nothing of
+ * weft's or of the spawner's is in it.
+ *
  * What the handler guarantees:
  *   - a payload that does not decode fails the attempt with exit code 127 and the error
  *     "bad shell payload: <why>", without starting anything; so does any failure to set the
- *     attempt up (log directory or files, pipes, fork, process group: "cannot ...:
- *     <strerror>"), and a child that cannot chdir to its cwd or exec /bin/sh ("cannot change
- *     directory to '<dir>': ...", "cannot run '/bin/sh': ..."); an attempt already cancelled
- *     on entry fails with 1, "cancelled";
- *   - each attempt forks a supervisor: a small process (a copy of the runner that never execs
- *     and only waits) that leads a new process group (setpgid by both sides, so the group
- *     exists before any signal is sent) and forks the shell into that group.  Below, "the
- *     group" is that group: the supervisor, the shell and whatever the command starts;
+ *     attempt up (log directory or files, pipes, handing it to the spawner, process group:
+ *     "cannot ...: <strerror>"), and a shell that cannot chdir to its cwd or exec /bin/sh
+ *     ("cannot change directory to '<dir>': ...", "cannot run '/bin/sh': ..."); an attempt
+ *     already cancelled on entry fails with 1, "cancelled";
  *   - the command runs as `/bin/sh -c RUN` in the group, stdin from /dev/null, in `cwd`: an
- *     absolute cwd as is, a relative one under opts->base_dir (or the process's cwd if base_dir
- *     is NULL); with no cwd it runs in base_dir, or in the process's cwd if base_dir is NULL too;
+ *     absolute cwd as is, a relative one under opts->base_dir (or the process's cwd at the
+ *     attempt's start if base_dir is NULL); with no cwd it runs in base_dir, or in the
+ *     process's cwd if base_dir is NULL too.  Its umask, rlimits and nice value are weft's as
+ *     they were when the spawner was forked;
  *   - its environment is the runner's, overridden by the job's env, overridden by WEFT_REQUEST
  *     (decimal request id), WEFT_JOB (job id), WEFT_ATTEMPT (1-based) and WEFT_PROGRESS_FD (3):
- *     a job's env cannot change those four.  Signal dispositions are reset to default and no
- *     signal is blocked; no fd but 0-3 is open;
+ *     a job's env cannot change those four.  Signal dispositions are default and no signal is
+ *     blocked, whatever weft's are; no fd but 0-3 is open;
  *   - stdout and stderr go to per-attempt log files under the log dir, created 0644 and
- *     truncated (the directory <log_dir>/<request> is created as with mkdir -p):
+ *     truncated (the directory <log_dir>/<request> is created as with mkdir -p when missing):
  *       <log_dir>/<request>/<job>.<attempt>.out and .err
  *     With log_dir NULL they go to /dev/null and error messages quote no stderr;
  *   - lines "PERCENT [message]" written to fd 3 (WEFT_PROGRESS_FD) become progress: PERCENT is
@@ -42,32 +46,34 @@
  *     "killed by signal S (SIGNAME): <stderr tail>".  The tail is the last lines of the last
  *     4 KiB of the .err file that fit in WEFT_MAX_MESSAGE with the prefix (control bytes shown
  *     as '?'); with no stderr the message is the prefix alone;
- *   - when the attempt is cancelled (cancel, timeout, shutdown: weft_job_cancelled) the whole
- *     process group gets SIGTERM, then SIGKILL after kill_grace_ms; the attempt then fails with
- *     "cancelled: <stderr tail>" and exit code 128+S if the shell died of signal S (9 when the
- *     grace ran out and the SIGKILL took the supervisor first), else 1.  The supervisor ignores
- *     that SIGTERM while weft lives: it is for the command;
- *   - when the shell exits, for whatever reason, the supervisor reaps it, reports its status to
- *     the handler, then SIGKILLs the group (itself included); the handler SIGKILLs the group
- *     again before reaping the supervisor.  So nothing the command left running in its group
- *     outlives the attempt;
- *   - no process of the group outlives weft, even when weft is killed with SIGKILL: the
- *     supervisor has PR_SET_PDEATHSIG(SIGTERM) (and checks its parent is still there), and on a
- *     SIGTERM whose getppid() is no longer weft it SIGKILLs the group.  The death signal follows
- *     the runner thread that forked the supervisor, which lives as long as the handler call.
- *     The shell also has PR_SET_PDEATHSIG(SIGKILL) against its supervisor;
- *   - the supervisor ignores every other catchable signal, so a command that signals its own
- *     group (`kill -HUP 0`) cannot take its guard away; a SIGTERM it sends its group kills the
- *     shell (if it does not trap it) as it would without a supervisor.
- * Limits: a process that moves itself to another process group or session (setsid, setpgid,
- * `set -m` job control) escapes the group and so every guarantee above; and if the supervisor
- * itself is SIGKILLed (by the command, say, or the OOM killer), the shell dies with it and weft
- * kills the rest of the group, but only while weft lives: were weft to die too before it did,
- * the command's other processes would survive.  Closing these needs a cgroup or a PID
- * namespace per job.
- * The handler is called on several runner threads at once; it forks, and the supervisor and the
- * shell call only async-signal-safe functions (the shell until execve).  It polls every ~50 ms,
- * so a cancel takes effect within about that.
+ *   - when the attempt is cancelled (cancel, timeout, shutdown: weft_job_cancelled) the group
+ *     gets SIGTERM, then SIGKILL after kill_grace_ms (both sent by the spawner, and only while
+ *     the shell is not reaped, so never to a reused pgid); the attempt then fails with
+ *     "cancelled: <stderr tail>" and exit code 128+S if the shell died of signal S, else 1;
+ *   - when the shell exits, for whatever reason, the spawner SIGKILLs the group before it
+ *     reaps the shell and reports its status.  So nothing the command left running in its
+ *     group outlives the attempt;
+ *   - when the handler's side of an attempt goes away (its runner thread, weft), the spawner
+ *     SIGKILLs that group; when weft exits or is SIGKILLed, the spawner sees its control
+ *     socket close, SIGKILLs every group whose shell it has not reaped, and exits.  So no
+ *     process of a group outlives weft, even on SIGKILL;
+ *   - a command that signals its own group (`kill -HUP 0`, `kill 0`) reaches only itself: the
+ *     shell dies of it or not as it would anywhere else.
+ * Limits:
+ *   - a process that moves itself to another process group or session (setsid, setpgid,
+ *     `set -m` job control) escapes the group and so every kill above;
+ *   - if the spawner dies (SIGKILL by someone, the OOM killer), every running shell dies with
+ *     it (PR_SET_PDEATHSIG(SIGKILL)), and the handler, on seeing the spawner gone, SIGKILLs the
+ *     attempt's group once and fails the attempt with exit code 127 and "lost the shell: the
+ *     spawner (pid N) died, ..." ("cancelled" if it was being cancelled).  That kill is best
+ *     effort: the shell may already be reaped by init, so the pgid is held only by what is
+ *     left in the group.  Were weft to die together with the spawner, the command's other
+ *     processes would survive.  The next attempt forks a new spawner.  An attempt whose
+ *     request the spawner took with it fails ("the spawner died while starting it"): it is not
+ *     sent again, as the shell may have started.  Closing these needs a cgroup or a PID
+ *     namespace per job.
+ * The handler is called on several runner threads at once and never forks; it wakes every
+ * ~50 ms to look at weft_job_cancelled, so a cancel takes effect within about that.
  */
 #ifndef WF_SHELL_H
 #define WF_SHELL_H

@@ -4,8 +4,9 @@
  * status and signal deaths with the stderr tail, progress over fd 3, timeout and cancel killing
  * the whole process group, background processes killed after success, a job signalling its own
  * group, no job process outliving a weft process killed with SIGKILL (this binary re-executed as
- * `shell_test --child STATE_DIR WORKDIR` plays that weft), big output, retries with per-attempt
- * logs.
+ * `shell_test --child STATE_DIR WORKDIR` plays that weft), the spawner (spawner.h): killed under
+ * a running attempt and replaced, clean signals and fds whatever weft's, big requests, many
+ * attempts at once without an fd leak; big output, retries with per-attempt logs.
  *
  * Each test gets its own temp dir holding the engine's state, the log dir and a work dir that is
  * the runner's base_dir.  Commands synchronise with the test through files in the work dir; the
@@ -21,6 +22,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +39,7 @@
 
 #include "proto.h"
 #include "shell.h"
+#include "spawner.h"
 #include "testutil.h"
 
 typedef struct fx {
@@ -86,12 +90,18 @@ s_teardown(void **state)
     return 0;
 }
 
-/* Register the runner with the fixture's (possibly adjusted) options and start two slots. */
+/* Register the runner with the fixture's (possibly adjusted) options and start `slots` slots. */
+static void
+s_start_n(fx_t *f, uint32_t slots)
+{
+    assert_int_equal(weft_engine_register(f->eng, "shell", wf_shell_handler, &f->sh), WEFT_OK);
+    assert_int_equal(weft_engine_start_consumers(f->eng, slots), WEFT_OK);
+}
+
 static void
 s_start(fx_t *f)
 {
-    assert_int_equal(weft_engine_register(f->eng, "shell", wf_shell_handler, &f->sh), WEFT_OK);
-    assert_int_equal(weft_engine_start_consumers(f->eng, 2), WEFT_OK);
+    s_start_n(f, 2);
 }
 
 /* Add shell job `id` running `run`. */
@@ -280,6 +290,26 @@ s_group_gone(void *arg)
     }
     closedir(d);
     return gone;
+}
+
+/* The ppid field of /proc/PID/stat, 0 if the process is gone. */
+static pid_t
+s_ppid(pid_t pid)
+{
+    char path[64], buf[512] = "";
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, fp);
+    buf[n] = '\0';
+    fclose(fp);
+    const char *close_paren = strrchr(buf, ')');
+    char st;
+    int ppid = 0;
+    if (!close_paren || sscanf(close_paren + 1, " %c %d", &st, &ppid) != 2)
+        return 0;
+    return (pid_t)ppid;
 }
 
 static bool
@@ -849,11 +879,12 @@ test_shell_sigterm_ignored_gets_sigkill_after_grace(void **state)
 }
 
 static void
-test_shell_job_signalling_its_group_keeps_its_guard(void **state)
+test_shell_job_signalling_its_own_group_is_not_special(void **state)
 {
     fx_t *f = *state;
     s_start(f);
-    /* HUP to the whole group: the shell ignores it, so it (and its guard) must carry on */
+    /* HUP to the whole group: the shell ignores it, so it must carry on (nothing of weft's is
+     * in that group to be hit) */
     weft_reqid_t id = s_run1(f, "trap '' HUP; kill -HUP 0; echo on > after.txt; exit 4", 0, 0);
     assert_int_equal(s_wait(f, id), WEFT_REQ_FAILED);
     weft_job_info_t info = s_info(f, id, "j");
@@ -863,7 +894,7 @@ test_shell_job_signalling_its_group_keeps_its_guard(void **state)
     assert_non_null(after);
     assert_string_equal(after, "on\n");
     free(after);
-    /* TERM to the whole group: the shell dies of it and says so, as without a guard */
+    /* TERM to the whole group: the shell dies of it and says so */
     id = s_run1(f, "echo bye >&2; kill 0; sleep 30", 0, 0);
     assert_int_equal(s_wait(f, id), WEFT_REQ_FAILED);
     info = s_info(f, id, "j");
@@ -939,6 +970,9 @@ test_shell_killed_weft_leaves_no_job_process(void **state)
     assert_int_equal(getpgid(bg), pgid);
     assert_int_not_equal(pgid, getpgrp());
     assert_int_equal(kill(bg, 0), 0);
+    pid_t spawner = s_ppid(sh); /* the child weft's spawner */
+    assert_true(spawner > 0);
+    assert_int_not_equal(spawner, weft);
 
     assert_int_equal(kill(weft, SIGKILL), 0);
     int status = 0;
@@ -949,6 +983,258 @@ test_shell_killed_weft_leaves_no_job_process(void **state)
     s_assert_gone(sh);
     s_assert_gone(bg);
     assert_true(wf_test_wait(s_group_gone, &pgid, WF_TEST_DEADLINE_MS));
+    s_assert_gone(spawner); /* it saw its control socket close, killed the group and left */
+}
+
+/* ---- the spawner ---------------------------------------------------------------------------- */
+
+static void
+test_shell_background_sleep_is_gone_after_the_attempt(void **state)
+{
+    fx_t *f = *state;
+    s_start(f);
+    /* its fds go elsewhere, so nothing but the group kill can end it */
+    weft_reqid_t id = s_run1(f,
+                             "echo $$ > sh.pid; sleep 1000 </dev/null >/dev/null 2>&1 3>&- & "
+                             "echo $! > bg.pid; exit 0",
+                             0, 0);
+    assert_int_equal(s_wait(f, id), WEFT_REQ_SUCCEEDED);
+    pid_t sh = s_pid(f, "sh.pid");
+    pid_t bg = s_pid(f, "bg.pid");
+    s_assert_gone(bg);
+    assert_true(wf_test_wait(s_group_gone, &sh, WF_TEST_DEADLINE_MS));
+}
+
+static void
+test_shell_killed_spawner_fails_the_attempt_and_is_replaced(void **state)
+{
+    fx_t *f = *state;
+    s_start(f);
+    weft_reqid_t id = s_run1(f, S_TREE "sleep 300", 0, 0);
+    pid_t sh = s_pid(f, "sh.pid");
+    pid_t bg = s_pid(f, "bg.pid");
+    pid_t spawner = wf_spawner_pid();
+    assert_true(spawner > 0);
+    assert_int_equal(s_ppid(sh), spawner); /* the shell is the spawner's child, not weft's */
+    assert_int_equal(getpgid(sh), sh);
+    assert_int_equal(getpgid(bg), sh);
+
+    assert_int_equal(kill(spawner, SIGKILL), 0);
+    assert_int_equal(s_wait(f, id), WEFT_REQ_FAILED);
+    weft_job_info_t info = s_info(f, id, "j");
+    assert_int_equal(info.exit_code, 127);
+    assert_non_null(strstr(info.error, "spawner"));
+    assert_non_null(strstr(info.error, "died"));
+    s_assert_gone(sh); /* PDEATHSIG */
+    s_assert_gone(bg); /* the handler's kill of the group */
+    /* the dead spawner was reaped by weft */
+    assert_int_equal(waitpid(spawner, NULL, WNOHANG), -1);
+    assert_int_equal(errno, ECHILD);
+
+    id = s_run1(f, "echo again > again.txt", 0, 0);
+    assert_int_equal(s_wait(f, id), WEFT_REQ_SUCCEEDED);
+    char *again = s_work_file(f, "again.txt");
+    assert_non_null(again);
+    assert_string_equal(again, "again\n");
+    free(again);
+    pid_t next = wf_spawner_pid();
+    assert_true(next > 0);
+    assert_int_not_equal(next, spawner);
+}
+
+static void
+test_shell_command_gets_clean_signals_and_only_fds_0_to_3(void **state)
+{
+    fx_t *f = *state;
+    /* A weft that ignores SIGPIPE and SIGHUP and blocks SIGUSR1 on its runner threads (as a
+     * CLI may), with a spawner forked after that: the command sees none of it. */
+    pid_t old = wf_spawner_pid();
+    if (old > 0) { /* dead before the next request, which then forks a new one */
+        assert_int_equal(kill(old, SIGKILL), 0);
+        s_assert_gone(old);
+    }
+    struct sigaction ign, pipe_old, hup_old;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    assert_int_equal(sigaction(SIGPIPE, &ign, &pipe_old), 0);
+    assert_int_equal(sigaction(SIGHUP, &ign, &hup_old), 0);
+    sigset_t usr1, mask_old;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    assert_int_equal(pthread_sigmask(SIG_BLOCK, &usr1, &mask_old), 0);
+    s_start(f); /* runner threads inherit the mask */
+    /* Each command execs its probe, so what it shows is what the shell got (dash itself
+     * blocks signals while it forks and waits).  ls lists its own fds: the shell's 0-3, then
+     * its directory at the lowest free one. */
+    weft_request_t *r = NULL;
+    assert_int_equal(weft_request_new(&r, "clean"), WEFT_OK);
+    s_add(r, "sig", "exec grep -E '^(SigBlk|SigIgn)' /proc/self/status > sig.txt", NULL, 0, NULL);
+    s_add(r, "fds", "exec ls /proc/self/fd > fds.txt", NULL, 0, NULL);
+    weft_reqid_t id = s_submit(f, &r);
+    assert_int_equal(s_wait(f, id), WEFT_REQ_SUCCEEDED);
+    assert_int_equal(pthread_sigmask(SIG_SETMASK, &mask_old, NULL), 0);
+    assert_int_equal(sigaction(SIGPIPE, &pipe_old, NULL), 0);
+    assert_int_equal(sigaction(SIGHUP, &hup_old, NULL), 0);
+    assert_int_not_equal(wf_spawner_pid(), old);
+    char *sig = s_work_file(f, "sig.txt");
+    char *fds = s_work_file(f, "fds.txt");
+    assert_non_null(sig);
+    assert_non_null(fds);
+    assert_string_equal(sig, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+    assert_string_equal(fds, "0\n1\n2\n3\n4\n");
+    free(sig);
+    free(fds);
+}
+
+static void
+test_shell_big_command_and_environment_are_passed_whole(void **state)
+{
+    fx_t *f = *state;
+    s_start(f);
+    /* ~100 KiB of command and ~60 KiB of environment: over the spawner's inline size */
+    size_t big = 100 * 1024, val = 60 * 1024;
+    char *run = malloc(big + 128);
+    char *env = malloc(val + 8);
+    assert_non_null(run);
+    assert_non_null(env);
+    int n = snprintf(run, big + 128, "echo ${#BIG} > big.txt; : ");
+    memset(run + n, 'x', big);
+    run[n + (int)big] = '\0';
+    memcpy(env, "BIG=", 4);
+    memset(env + 4, 'y', val);
+    env[4 + val] = '\0';
+    const char *envs[] = {env};
+    weft_request_t *r = NULL;
+    assert_int_equal(weft_request_new(&r, "big"), WEFT_OK);
+    s_add(r, "j", run, envs, 1, NULL);
+    weft_reqid_t id = s_submit(f, &r);
+    assert_int_equal(s_wait(f, id), WEFT_REQ_SUCCEEDED);
+    char *got = s_work_file(f, "big.txt");
+    assert_non_null(got);
+    char want[32];
+    snprintf(want, sizeof want, "%zu\n", val);
+    assert_string_equal(got, want);
+    free(got);
+    free(run);
+    free(env);
+}
+
+/* Open fds of this process that a handler could leak: pipes, sockets, files.  ZeroMQ's
+ * eventfds and epolls are left out: its reaper thread closes them at its own pace. */
+static int
+s_count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        char path[300], target[300];
+        snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+        ssize_t k = readlink(path, target, sizeof target - 1);
+        if (e->d_name[0] == '.' || k <= 0 || atoi(e->d_name) == dirfd(d))
+            continue; /* closed meanwhile by another thread, or the DIR's own */
+        target[k] = '\0';
+        if (strncmp(target, "anon_inode:", 11) != 0)
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static bool
+s_fds_back_to(void *arg)
+{
+    return s_count_fds() == *(int *)arg;
+}
+
+static void
+test_shell_many_attempts_at_once_leak_no_fd(void **state)
+{
+    fx_t *f = *state;
+    s_start_n(f, 4);
+    weft_reqid_t id = s_run1(f, "true", 0, 0); /* the spawner and the runners exist now */
+    assert_int_equal(s_wait(f, id), WEFT_REQ_SUCCEEDED);
+    int before = s_count_fds();
+    weft_request_t *r = NULL;
+    assert_int_equal(weft_request_new(&r, "many"), WEFT_OK);
+    for (int i = 0; i < 200; i++) {
+        char job[32], run[64];
+        snprintf(job, sizeof job, "j%d", i);
+        snprintf(run, sizeof run, "echo %d > out%d.txt", i, i);
+        s_add(r, job, run, NULL, 0, NULL);
+    }
+    id = s_submit(f, &r);
+    assert_int_equal(s_wait(f, id), WEFT_REQ_SUCCEEDED);
+    for (int i = 0; i < 200; i += 37) {
+        char name[32], want[16];
+        snprintf(name, sizeof name, "out%d.txt", i);
+        snprintf(want, sizeof want, "%d\n", i);
+        char *got = s_work_file(f, name);
+        assert_non_null(got);
+        assert_string_equal(got, want);
+        free(got);
+    }
+    assert_true(wf_test_wait(s_fds_back_to, &before, WF_TEST_DEADLINE_MS));
+}
+
+/* The spawner's API directly: which stage failed, and a status after a kill. */
+static void
+test_shell_spawner_reports_stage_and_status(void **state)
+{
+    (void)state;
+    char *argv[] = {"x", NULL};
+    char *envp[] = {NULL};
+    wf_spawn_t sp;
+    int stage = 0, err = 0;
+    wf_spawn_req_t req = {
+        .path = "/nonexistent/x", .argv = argv, .envp = envp, .fds = {-1, -1, -1, -1}};
+    assert_int_equal(wf_spawn_start(&sp, &req, &stage, &err), -1);
+    assert_int_equal(stage, WF_SPAWN_STAGE_EXEC);
+    assert_int_equal(err, ENOENT);
+    assert_int_equal(sp.sock, -1);
+    /* over WF_SPAWN_MAX_REQUEST: refused before anything is sent */
+    size_t huge = WF_SPAWN_MAX_REQUEST + 1;
+    char *big = malloc(huge + 1);
+    assert_non_null(big);
+    memset(big, 'v', huge);
+    memcpy(big, "V=", 2);
+    big[huge] = '\0';
+    char *bigenv[] = {big, NULL};
+    req.envp = bigenv;
+    assert_int_equal(wf_spawn_start(&sp, &req, &stage, &err), -1);
+    assert_int_equal(stage, WF_SPAWN_STAGE_LOCAL);
+    assert_int_equal(err, E2BIG);
+    free(big);
+    req.envp = envp;
+    req.path = "/bin/sh";
+    req.dir = "/nonexistent";
+    assert_int_equal(wf_spawn_start(&sp, &req, &stage, &err), -1);
+    assert_int_equal(stage, WF_SPAWN_STAGE_CHDIR);
+    assert_int_equal(err, ENOENT);
+
+    char *sleeper[] = {"sh", "-c", "exec sleep 300", NULL};
+    req.argv = sleeper;
+    req.dir = NULL;
+    assert_int_equal(wf_spawn_start(&sp, &req, &stage, &err), 0);
+    assert_true(sp.pid > 0);
+    assert_int_equal(getpgid(sp.pid), sp.pid);
+    int status = 0;
+    assert_int_equal(wf_spawn_poll(&sp, &status), WF_SPAWN_RUNNING);
+    assert_int_equal(wf_spawn_kill(&sp, SIGUSR1), 0);
+    struct pollfd pf = {sp.sock, POLLIN, 0};
+    assert_int_equal(poll(&pf, 1, WF_TEST_DEADLINE_MS), 1);
+    assert_int_equal(wf_spawn_poll(&sp, &status), WF_SPAWN_EXITED);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGUSR1);
+    wf_spawn_close(&sp);
+    wf_spawn_close(&sp); /* idempotent */
+
+    /* closing the socket of a running child kills its group */
+    assert_int_equal(wf_spawn_start(&sp, &req, &stage, &err), 0);
+    pid_t pid = sp.pid;
+    wf_spawn_close(&sp);
+    s_assert_gone(pid);
 }
 
 /* ---- volume and retries -------------------------------------------------------------------- */
@@ -1027,8 +1313,14 @@ main(int argc, char **argv)
         S_T(test_shell_cancel_kills_process_group),
         S_T(test_shell_background_process_killed_after_success),
         S_T(test_shell_sigterm_ignored_gets_sigkill_after_grace),
-        S_T(test_shell_job_signalling_its_group_keeps_its_guard),
+        S_T(test_shell_job_signalling_its_own_group_is_not_special),
         S_T(test_shell_killed_weft_leaves_no_job_process),
+        S_T(test_shell_background_sleep_is_gone_after_the_attempt),
+        S_T(test_shell_killed_spawner_fails_the_attempt_and_is_replaced),
+        S_T(test_shell_command_gets_clean_signals_and_only_fds_0_to_3),
+        S_T(test_shell_big_command_and_environment_are_passed_whole),
+        S_T(test_shell_many_attempts_at_once_leak_no_fd),
+        cmocka_unit_test(test_shell_spawner_reports_stage_and_status),
         S_T(test_shell_big_output_completes),
         S_T(test_shell_retry_gets_fresh_logs_per_attempt),
     };
