@@ -51,6 +51,7 @@ typedef struct wf_consumer {
     int64_t last_heard;
     int fd;                    /* source fd of its last message (-1 inproc/unknown) */
     bool dead;                 /* lost: reaped at the end of the turn */
+    bool unreachable;          /* a message to it could not be sent: lost next turn */
     struct wf_consumer *next;
 } wf_consumer_t;
 

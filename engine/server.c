@@ -140,7 +140,8 @@ s_flush_board(wf_server_t *srv, bool committed)
         /* The peer is gone or not reading: never lose the message silently.  Declare the
          * consumer lost; its jobs go back to ready in the next turn. */
         wf_consumer_t *c = wf_board_find(srv->core->board, o->rid, o->rid_len);
-        if (c) {
+        if (c && !c->unreachable) { /* once: a whole outbox for it may follow */
+            c->unreachable = true;
             wf_log_warn("WEFT-BOARD-UNREACHABLE", "consumer %s unreachable (%s): lost", c->name,
                         zmq_strerror(err));
             wf_timer_set(srv->core->deadlines, &c->timer, srv->core->now);
@@ -155,6 +156,8 @@ s_publish(wf_server_t *srv)
     wf_core_t *core = srv->core;
     for (uint32_t i = 0; i < core->nevents; i++) {
         const weft_event_t *ev = &core->events[i].ev;
+        if (!wf_subs_wants(&srv->events_subs, ev->request))
+            continue;
         uint8_t topic[8];
         for (int k = 0; k < 8; k++)
             topic[k] = (uint8_t)(ev->request >> (56 - 8 * k));
@@ -482,13 +485,39 @@ s_error_to(wf_server_t *srv, const uint8_t *rid, size_t rid_len, int code, const
     s_send_board(srv, rid, rid_len, &m);
 }
 
+typedef struct s_same {
+    const wf_msg_t *hello;
+    wf_consumer_t *found;
+} s_same_t;
+
+static void
+s_same_one(wf_consumer_t *c, void *arg)
+{
+    s_same_t *s = arg;
+    if (!s->found && !c->dead && c->pid == s->hello->pid && strcmp(c->name, s->hello->name) == 0 &&
+        strcmp(c->host, s->hello->host) == 0)
+        s->found = c;
+}
+
 static void
 s_hello(wf_server_t *srv, const uint8_t *rid, size_t rid_len, int fd, wf_msg_t *msg)
 {
     char why[128];
     wf_consumer_t *old = wf_board_find(srv->core->board, rid, rid_len);
+    if (!old) {
+        /* A worker we still hold on another connection (same name, host and pid) reconnected
+         * before we noticed it had gone (it found us silent, e.g. during a long commit): that
+         * connection is dead, and what it ran passes to this one like a re-HELLO's, instead of
+         * being cancelled as someone else's attempts. */
+        s_same_t same = {msg, NULL};
+        wf_board_each(srv->core->board, s_same_one, &same);
+        old = same.found;
+        if (old)
+            wf_log_info("WEFT-BOARD-REJOIN", "consumer %s (pid %u on %s) reconnected: %u attempt(s) "
+                        "held on its old connection", old->name, old->pid, old->host, old->nleases);
+    }
     if (old) {
-        /* The same connection registers again: what it still runs passes to the new
+        /* The same worker registers again: what it still runs passes to the new
          * registration below at no cost; the rest goes back to ready as if it were lost. */
         for (uint32_t i = 0; i < old->nleases; i++) {
             wf_lease_t *l = &old->leases[i];
@@ -926,7 +955,8 @@ wf_server_open(wf_server_t **srv_p, const wf_server_opts_t *opts, char *errbuf, 
     }
     srv->board = zsock_new(ZMQ_ROUTER);
     srv->control = zsock_new(ZMQ_ROUTER);
-    srv->events = zsock_new(ZMQ_PUB);
+    /* XPUB: the loop learns what is subscribed and skips events nobody would receive. */
+    srv->events = zsock_new(ZMQ_XPUB);
     if (!srv->board || !srv->control || !srv->events)
         goto sockfail;
     if (srv->auth && wf_auth_server_socket(srv->board, srv->cert, WF_AUTH_DOMAIN_WORKERS) != WEFT_OK) {
@@ -975,7 +1005,7 @@ wf_server_open(wf_server_t **srv_p, const wf_server_opts_t *opts, char *errbuf, 
         }
     }
     if (opts->events_bind && *opts->events_bind) {
-        srv->pub = zsock_new(ZMQ_PUB);
+        srv->pub = zsock_new(ZMQ_XPUB);
         if (!srv->pub)
             goto sockfail;
         /* Events say what runs where: only admitted clients may subscribe. */
@@ -1032,10 +1062,24 @@ wf_server_store(wf_server_t *srv)
     return srv->store;
 }
 
+/* Drain an XPUB's subscription messages into its set. */
+static void
+s_read_subs(zsock_t *xpub, wf_subs_t *subs)
+{
+    void *sock = zsock_resolve(xpub);
+    for (int i = 0; i < WF_MAX_MSGS_PER_TURN && (zsock_events(xpub) & ZMQ_POLLIN); i++) {
+        uint8_t buf[16];
+        int n = zmq_recv(sock, buf, sizeof buf, ZMQ_DONTWAIT);
+        if (n < 0)
+            break;
+        wf_subs_update(subs, buf, n > (int)sizeof buf ? 0 : (size_t)n); /* longer: ignored */
+    }
+}
+
 int
 wf_server_run(wf_server_t *srv, zsock_t *pipe)
 {
-    zmq_pollitem_t items[5];
+    zmq_pollitem_t items[7];
     int n = 0;
     items[n++] = (zmq_pollitem_t){zsock_resolve(pipe), 0, ZMQ_POLLIN, 0};
     items[n++] = (zmq_pollitem_t){zsock_resolve(srv->control), 0, ZMQ_POLLIN, 0};
@@ -1044,6 +1088,9 @@ wf_server_run(wf_server_t *srv, zsock_t *pipe)
         items[n++] = (zmq_pollitem_t){zsock_resolve(srv->monitor), 0, ZMQ_POLLIN, 0};
     if (srv->client)
         items[n++] = (zmq_pollitem_t){zsock_resolve(srv->client), 0, ZMQ_POLLIN, 0};
+    items[n++] = (zmq_pollitem_t){zsock_resolve(srv->events), 0, ZMQ_POLLIN, 0};
+    if (srv->pub)
+        items[n++] = (zmq_pollitem_t){zsock_resolve(srv->pub), 0, ZMQ_POLLIN, 0};
     wf_core_set_time(srv->core, s_mono_ms(), s_wall_ms());
     wf_timer_set(srv->core->deadlines, &srv->heartbeat, srv->core->now + srv->opts.heartbeat_ms);
     s_end_turn(srv); /* commit what loading changed (requeued jobs), hand out what is ready */
@@ -1064,6 +1111,11 @@ wf_server_run(wf_server_t *srv, zsock_t *pipe)
                 srv->terminated = true;
             free(cmd);
         }
+        /* Subscriptions first: one made before a control message (open events, then submit)
+         * must count for the events that message causes. */
+        s_read_subs(srv->events, &srv->events_subs);
+        if (srv->pub)
+            s_read_subs(srv->pub, &srv->pub_subs);
         for (int i = 0; i < WF_MAX_MSGS_PER_TURN && (zsock_events(srv->control) & ZMQ_POLLIN); i++)
             s_ctl(srv);
         for (int i = 0; i < WF_MAX_MSGS_PER_TURN && (zsock_events(srv->board) & ZMQ_POLLIN); i++)
@@ -1095,6 +1147,7 @@ wf_server_close(wf_server_t **srv_p)
         unlink(srv->opts.board_bind + 6);
     zsock_destroy(&srv->control);
     zsock_destroy(&srv->events);
+    wf_subs_fini(&srv->events_subs);
     wf_srv_client_close(srv);
     /* sockets first: the ZAP handler must outlive every CURVE socket */
     wf_auth_stop(&srv->auth);

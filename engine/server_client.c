@@ -131,6 +131,8 @@ wf_srv_client_publish(wf_server_t *srv)
         return;
     wf_core_t *core = srv->core;
     for (uint32_t i = 0; i < core->nevents; i++) {
+        if (!wf_subs_wants(&srv->pub_subs, core->events[i].ev.request))
+            continue;
         wf_cmsg_t m;
         wf_cmsg_init(&m, WF_CMSG_EVENT);
         m.event = core->events[i].ev;
@@ -206,6 +208,7 @@ wf_srv_client_close(wf_server_t *srv)
     }
     zsock_destroy(&srv->client);
     zsock_destroy(&srv->pub);
+    wf_subs_fini(&srv->pub_subs);
 }
 
 /* ---- requests ---- */

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "subs.h"
 #include "client.h"
 #include "log.h"
 #include "runtime.h"
@@ -64,10 +65,12 @@ struct wf_server {
     wf_core_t *core;
     zsock_t *board;
     zsock_t *control;
-    zsock_t *events;
+    zsock_t *events;      /* XPUB: weft_event_t to the API's subscribers */
+    wf_subs_t events_subs;
     zsock_t *monitor;
     zsock_t *client;      /* client endpoint (ROUTER), NULL unless client_bind */
-    zsock_t *pub;         /* events for remote subscribers (PUB, msgpack), NULL unless events_bind */
+    zsock_t *pub;         /* events for remote subscribers (XPUB, msgpack), NULL unless events_bind */
+    wf_subs_t pub_subs;
     struct wf_auth *auth; /* the ZAP handler when CURVE is on */
     zcert_t *cert;        /* the server's key pair when CURVE is on */
     char monitor_ep[64];

@@ -587,7 +587,9 @@ weft_job_progress(weft_job_t *job, int percent, const char *msg)
 {
     if (!job || percent < 0 || percent > 100)
         return WEFT_EINVAL;
-    wf_msg_t *m = s_alloc(sizeof *m);
+    wf_msg_t *m = malloc(sizeof *m); /* wf_msg_init zeroes all but HELLO's type names */
+    if (!m)
+        abort();
     wf_msg_init(m, WF_MSG_PROGRESS);
     m->ref = job->ref;
     m->percent = (uint32_t)percent;
@@ -613,7 +615,11 @@ static void
 s_runner_outcome(const weft_job_t *job, int rc, uint8_t **buf_p, size_t *len_p)
 {
     int stop = atomic_load(&job->stop);
-    wf_msg_t *m = s_alloc(sizeof *m);
+    /* malloc, not calloc: wf_msg_init zeroes what a report uses, not HELLO's 8 KiB of types. */
+    wf_msg_t *m = malloc(sizeof *m);
+    if (!m)
+        abort();
+    wf_msg_init(m, WF_MSG_FAILED);
     if (stop == S_STOP_TIMEOUT) {
         wf_msg_init(m, WF_MSG_FAILED);
         m->exit_code = rc != 0 ? rc : -1;

@@ -188,6 +188,45 @@ test_board_prefetch_fills_the_queue_but_never_with_timeouts(void **state)
     weft_request_destroy(&req);
 }
 
+/* A worker that reconnects on a new socket before the board noticed its old one die (it found
+ * the board silent during a long commit, say) keeps the attempts it lists: no CANCEL, no lost
+ * budget spent, and its old registration is retired. */
+static void
+test_board_worker_reconnecting_keeps_its_attempts(void **state)
+{
+    it_fixture_t *f = *state;
+    raw_t *r = raw_connect(f, "t", 1);
+    weft_request_t *req = NULL;
+    weft_request_new(&req, "rejoin");
+    it_job(req, "a", "ok");
+    weft_reqid_t id = it_submit(f, req);
+    wf_attempt_ref_t a = raw_expect(r, WF_MSG_JOB, "a");
+
+    raw_t r2 = {zsock_new_dealer(weft_engine_board_endpoint(f->eng))};
+    assert_non_null(r2.sock);
+    wf_msg_t m;
+    wf_msg_init(&m, WF_MSG_HELLO);
+    snprintf(m.name, sizeof m.name, "raw"); /* as raw_connect: the same worker */
+    snprintf(m.host, sizeof m.host, "localhost");
+    m.ntypes = 1;
+    snprintf(m.types[0], sizeof m.types[0], "t");
+    m.slots = 1;
+    m.pid = 1;
+    m.running = &a;
+    m.nrunning = 1;
+    raw_send(&r2, &m);
+    raw_expect(&r2, WF_MSG_WELCOME, NULL);
+    raw_done(&r2, a, "a");
+    raw_expect(&r2, WF_MSG_ACK, NULL); /* a CANCEL would have come first */
+    assert_int_equal(it_wait(f, id), WEFT_REQ_SUCCEEDED);
+    weft_job_info_t info = it_info(f, id, "a");
+    assert_int_equal(info.attempts, 1);
+    assert_int_equal(info.lost, 0);
+    zsock_destroy(&r2.sock);
+    raw_close(&r);
+    weft_request_destroy(&req);
+}
+
 /* slots + prefetch over WF_MAX_SLOTS: the HELLO is refused. */
 static void
 test_board_refuses_too_much_prefetch(void **state)
@@ -340,6 +379,7 @@ main(void)
         T(test_board_malformed_frames_are_refused),
         T(test_board_prefetch_fills_the_queue_but_never_with_timeouts),
         T(test_board_refuses_too_much_prefetch),
+        T(test_board_worker_reconnecting_keeps_its_attempts),
     };
     return cmocka_run_group_tests_name("board", tests, NULL, NULL);
 }
