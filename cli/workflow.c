@@ -15,7 +15,7 @@
  *     and any partial result are freed on every path.
  *   - Jobs keep file order: jobs[i] is the i-th key of `jobs:`, and becomes job index i.
  *
- * Workload: a file of at most WF_WORKFLOW_MAX_FILE (16 MiB) with up to WF_MAX_JOBS_PER_REQUEST
+ * Workload: a file of at most WF_WORKFLOW_MAX_FILE (256 MiB) with up to WF_MAX_JOBS_PER_REQUEST
  * jobs.  Every pass is linear in the file (hash maps for ids and duplicate keys; an iterative
  * Tarjan for cycles, no recursion over jobs); "did you mean" suggestions draw on a bounded
  * budget of edit-distance work so a file full of typos stays fast.  Memory for the tree comes

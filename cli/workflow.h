@@ -23,7 +23,7 @@
 #include <weft/weft.h>
 
 #define WF_WORKFLOW_MAX_DIAGS 50
-#define WF_WORKFLOW_MAX_FILE (16u << 20) /* a workflow file over 16 MiB is refused */
+#define WF_WORKFLOW_MAX_FILE (256u << 20) /* a workflow file over 256 MiB is refused */
 /* Bytes that ${param} substitution and copies of `defaults` (env, cwd) may add to a workflow in
  * all: a short file must not expand into gigabytes (a 1 MiB param used by 10^6 jobs). */
 #define WF_WORKFLOW_MAX_EXPANSION (256u << 20)

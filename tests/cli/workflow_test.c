@@ -404,7 +404,7 @@ test_workflow_file_errors_have_no_place(void **state)
     assert_int_equal(ftruncate(fd, (off_t)WF_WORKFLOW_MAX_FILE + 1), 0);
     close(fd);
     assert_int_equal(wf_workflow_load(missing, NULL, 0, &wf, &d), 1);
-    assert_non_null(strstr(d.v[0].message, "the limit is 16777216"));
+    assert_non_null(strstr(d.v[0].message, "the limit is 268435456"));
     wf_diags_fini(&d);
     free(missing);
 }
