@@ -26,6 +26,7 @@
 
 #include "cli.h"
 #include "shell.h"
+#include "spawner.h"
 #include "workflow.h"
 
 static volatile sig_atomic_t s_interrupted;
@@ -476,6 +477,9 @@ weft_cmd_run(int argc, char **argv)
     follow_t f = {0};
     diff_t d = {0};
 
+    /* The spawn server is forked before the workflow and the engine grow this process: it
+     * shares our pages copy-on-write from its fork (spawner.h). */
+    wf_spawner_prestart();
     int errors = wf_workflow_load(o.file, o.params, o.nparams, &wf, &diags);
     wf_diags_print(&diags, stderr);
     if (errors || !s_types_ok(wf))

@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "shell.h"
+#include "spawner.h"
 
 static void
 s_help(void)
@@ -152,6 +153,8 @@ weft_cmd_serve(int argc, char **argv)
     weft_options_set_int(o, WEFT_OPT_DURABILITY, durability);
     if (keys)
         weft_options_set_str(o, WEFT_OPT_CURVE_KEYS, keys);
+    if (local_slots > 0)
+        wf_spawner_prestart(); /* before the engine grows this process (spawner.h) */
     weft_engine_t *eng = NULL;
     char err[512] = "";
     int rc = weft_engine_open(&eng, state, o, err, sizeof err);
