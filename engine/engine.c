@@ -658,18 +658,6 @@ weft_request_errmsg(const weft_request_t *r)
     return r ? r->errmsg : "";
 }
 
-static void *
-s_dup(const void *p, size_t n)
-{
-    if (!p || !n)
-        return NULL;
-    void *d = malloc(n);
-    if (!d)
-        abort();
-    memcpy(d, p, n);
-    return d;
-}
-
 /* A copy of a resolved spec for the engine (need names are not needed there). */
 static wf_reqspec_t *
 s_clone(const wf_reqspec_t *s)
@@ -677,30 +665,17 @@ s_clone(const wf_reqspec_t *s)
     wf_reqspec_t *c = calloc(1, sizeof *c);
     if (!c)
         abort();
+    /* The jobs go straight into one packed arena: no per-job allocations to copy first. */
+    wf_reqspec_copy_packed(s, c);
     c->name = s_strdup(s->name);
     c->session = s->session ? s_strdup(s->session) : NULL;
     c->key = s->key ? s_strdup(s->key) : NULL;
     c->npools = s->npools;
     c->pools = calloc(s->npools ? s->npools : 1, sizeof *c->pools);
+    if (!c->pools)
+        abort();
     for (uint32_t i = 0; i < s->npools; i++)
         c->pools[i] = (wf_pooldef_t){s_strdup(s->pools[i].name), s->pools[i].limit};
-    c->njobs = c->jobs_cap = s->njobs;
-    c->jobs = calloc(s->njobs ? s->njobs : 1, sizeof *c->jobs);
-    if (!c->pools || !c->jobs)
-        abort();
-    for (uint32_t i = 0; i < s->njobs; i++) {
-        const wf_jobspec_t *a = &s->jobs[i];
-        wf_jobspec_t *b = &c->jobs[i];
-        *b = *a;
-        b->id = s_strdup(a->id);
-        b->type = s_strdup(a->type);
-        b->pool = a->pool ? s_strdup(a->pool) : NULL;
-        b->payload = s_dup(a->payload, a->payload_len);
-        b->need_names = NULL;
-        b->nneed_names = b->need_names_cap = 0;
-        b->needs = s_dup(a->needs, a->nneeds * sizeof *a->needs);
-        b->children = s_dup(a->children, a->nchildren * sizeof *a->children);
-    }
     return c;
 }
 

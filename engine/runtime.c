@@ -159,6 +159,7 @@ wf_core_add_new(wf_core_t *core, uint64_t id, wf_reqspec_t *spec)
     spec->name = spec->session = spec->key = NULL;
     spec->pools = NULL;
     spec->npools = 0;
+    wf_reqspec_pack(spec); /* it lives as long as the request: keep it compact */
     r->spec = *spec;
     memset(spec, 0, sizeof *spec);
     s_req_setup(r);

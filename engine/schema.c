@@ -48,16 +48,131 @@ wf_reqspec_fini(wf_reqspec_t *rs)
     free(rs->session);
     free(rs->key);
     if (rs->jobs) {
-        for (uint32_t i = 0; i < rs->njobs; i++)
+        for (uint32_t i = 0; i < rs->njobs && !rs->arena; i++)
             wf_jobspec_fini(&rs->jobs[i]);
         free(rs->jobs);
     }
+    free(rs->arena);
     if (rs->pools) {
         for (uint32_t i = 0; i < rs->npools; i++)
             free(rs->pools[i].name);
         free(rs->pools);
     }
     memset(rs, 0, sizeof *rs);
+}
+
+/* A few distinct strings (types, pools) remembered so each is stored once; a request with more
+ * distinct ones than this just stores the rest per job. */
+#define S_PACK_SHARED 16
+
+typedef struct s_shared {
+    const char *src[S_PACK_SHARED]; /* the originals seen (compared by value) */
+    char *dst[S_PACK_SHARED];       /* their copies in the arena (pass 2) */
+    uint32_t n;
+} s_shared_t;
+
+/* Pass 1 (out == NULL): bytes `s` adds.  Pass 2: its copy at *out (advanced). */
+static size_t
+s_pack_shared(s_shared_t *sh, const char *s, char **out, char **copy)
+{
+    for (uint32_t i = 0; i < sh->n; i++)
+        if (strcmp(sh->src[i], s) == 0) {
+            if (copy)
+                *copy = sh->dst[i];
+            return 0;
+        }
+    size_t len = strlen(s) + 1;
+    char *d = NULL;
+    if (out) {
+        d = *out;
+        memcpy(d, s, len);
+        *out += len;
+        *copy = d;
+    }
+    if (sh->n < S_PACK_SHARED) {
+        sh->src[sh->n] = s;
+        sh->dst[sh->n++] = d;
+    }
+    return len;
+}
+
+static void *
+s_pack_bytes(char **out, const void *src, size_t len)
+{
+    if (!src || len == 0)
+        return NULL;
+    void *d = *out;
+    memcpy(d, src, len);
+    *out += len;
+    return d;
+}
+
+/* The jobs of src, packed into one arena: *jobs_p (njobs entries) and *arena_p. */
+static void
+s_pack_jobs(const wf_jobspec_t *src, uint32_t njobs, wf_jobspec_t **jobs_p, void **arena_p)
+{
+    /* Pass 1: sizes.  uint32 arrays first, so they need no alignment padding. */
+    size_t words = 0, bytes = 0;
+    s_shared_t types = {0}, pools = {0};
+    for (uint32_t i = 0; i < njobs; i++) {
+        const wf_jobspec_t *js = &src[i];
+        words += (size_t)js->nneeds + js->nchildren;
+        bytes += strlen(js->id) + 1 + js->payload_len;
+        bytes += s_pack_shared(&types, js->type, NULL, NULL);
+        if (js->pool)
+            bytes += s_pack_shared(&pools, js->pool, NULL, NULL);
+    }
+    char *arena = malloc(words * sizeof(uint32_t) + bytes + 1);
+    wf_jobspec_t *jobs = malloc(sizeof *jobs * njobs);
+    if (!arena || !jobs)
+        abort();
+    /* Pass 2: copy. */
+    char *w = arena, *b = arena + words * sizeof(uint32_t);
+    memset(&types, 0, sizeof types);
+    memset(&pools, 0, sizeof pools);
+    for (uint32_t i = 0; i < njobs; i++) {
+        const wf_jobspec_t *o = &src[i];
+        wf_jobspec_t *js = &jobs[i];
+        *js = *o;
+        js->needs = s_pack_bytes(&w, o->needs, (size_t)o->nneeds * sizeof(uint32_t));
+        js->children = s_pack_bytes(&w, o->children, (size_t)o->nchildren * sizeof(uint32_t));
+        js->id = s_pack_bytes(&b, o->id, strlen(o->id) + 1);
+        js->payload = s_pack_bytes(&b, o->payload, o->payload_len);
+        s_pack_shared(&types, o->type, &b, &js->type);
+        js->pool = NULL;
+        if (o->pool)
+            s_pack_shared(&pools, o->pool, &b, &js->pool);
+        js->need_names = NULL;
+        js->nneed_names = js->need_names_cap = 0;
+    }
+    *jobs_p = jobs;
+    *arena_p = arena;
+}
+
+void
+wf_reqspec_pack(wf_reqspec_t *rs)
+{
+    if (!rs || rs->arena || rs->njobs == 0)
+        return;
+    wf_jobspec_t *jobs = NULL;
+    void *arena = NULL;
+    s_pack_jobs(rs->jobs, rs->njobs, &jobs, &arena);
+    /* In place: jobs[] stays where it is, since the engine's wf_job_t point into it. */
+    for (uint32_t i = 0; i < rs->njobs; i++) {
+        wf_jobspec_fini(&rs->jobs[i]);
+        rs->jobs[i] = jobs[i];
+    }
+    free(jobs);
+    rs->arena = arena;
+}
+
+void
+wf_reqspec_copy_packed(const wf_reqspec_t *src, wf_reqspec_t *dst)
+{
+    memset(dst, 0, sizeof *dst);
+    dst->njobs = dst->jobs_cap = src->njobs;
+    if (src->njobs)
+        s_pack_jobs(src->jobs, src->njobs, &dst->jobs, &dst->arena);
 }
 
 void

@@ -61,6 +61,9 @@ typedef struct wf_reqspec {
     wf_jobspec_t *jobs;
     uint32_t npools;
     wf_pooldef_t *pools;
+    /* Set by wf_reqspec_pack: every job's strings and arrays live here, not in their own
+     * allocations (wf_reqspec_fini frees it whole; never wf_jobspec_fini such a job). */
+    void *arena;
 } wf_reqspec_t;
 
 /* The persistent header of a request: its spec's header plus its state. */
@@ -103,6 +106,14 @@ typedef struct wf_jobstate {
 uint64_t wf_jobspec_fingerprint(const wf_jobspec_t *js);
 void wf_jobspec_fini(wf_jobspec_t *js);
 void wf_reqspec_fini(wf_reqspec_t *rs);
+/* Move every job's id, type, pool, payload, needs and children into one allocation (types and
+ * pools shared), and drop the need names: what a request keeps in memory for its whole life
+ * shrinks by ~100 bytes a job (malloc's 32-byte minimum per small string, and per type).  The
+ * fields of jobs[] change; jobs[] itself stays where it is.  Idempotent. */
+void wf_reqspec_pack(wf_reqspec_t *rs);
+/* The jobs of src, packed as by wf_reqspec_pack, into dst (zeroed first; header fields, pools
+ * and name stay empty for the caller to fill).  src is left as it is. */
+void wf_reqspec_copy_packed(const wf_reqspec_t *src, wf_reqspec_t *dst);
 void wf_reqrec_fini(wf_reqrec_t *rr);
 void wf_jobstate_fini(wf_jobstate_t *st);
 /* Replace a heap string field with a copy of s (NULL clears it), truncated to max bytes. */

@@ -223,6 +223,7 @@ s_load_request(wf_server_t *srv, wf_reqrec_t *rec, wf_req_t **out)
         wf_core_evict(srv->core, r);
         return rc;
     }
+    wf_reqspec_pack(&r->spec);
     wf_dispatch_resume(srv->core, r);
     if (out)
         *out = r;
