@@ -18,9 +18,11 @@
  *
  * Following a request (watch, submit --wait): subscribe to its events FIRST, then read its
  * STATUS (so nothing that happens after the status is missed), then print one line per change
- * until it finishes.  A WAIT is also outstanding, so an event the slow subscription missed
- * cannot leave the watch hanging, and a PING every few seconds notices a server that went away.
- * Text that jobs supply (error messages) is printed with control bytes as '?'.
+ * until it finishes.  STATUS is read page by page (wf_client_status_page), so a request of any
+ * size can be followed; per job only its last state and progress are kept (2 bytes).  A WAIT
+ * is also outstanding, so an event the slow subscription missed cannot leave the watch hanging,
+ * and a PING every few seconds notices a server that went away.  Text that jobs supply (error
+ * messages) is printed with control bytes as '?'.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -246,25 +248,54 @@ s_event_line(s_follow_t *f, const weft_event_t *e)
     fflush(stdout);
 }
 
-/* The outcome line and, for every failed job, how it failed. */
-static void
-s_summary(const wf_cmsg_t *st)
+/* One page of f->id's jobs, from `offset` on, into *page (wf_client_status_page: the info's
+ * counts are filled for offset 0 only); prints why not and returns an exit status. */
+static int
+s_status_page(s_follow_t *f, uint32_t offset, wf_cmsg_t *page)
 {
-    const weft_request_info_t *ri = &st->info;
-    char dur[32];
-    printf("request %llu (%s) %s in %s", (unsigned long long)ri->id, ri->name,
-           weft_req_state_name(ri->state),
-           wf_cli_duration(dur, sizeof dur,
-                           ri->finished_ms > 0 ? ri->finished_ms - ri->created_ms : 0));
-    if (ri->njobs) {
-        printf(": ");
-        s_print_counts(ri);
+    int rc = wf_client_status_page(f->c, f->id, offset, page, f->timeout_ms);
+    if (rc == WEFT_OK && page->kind != WF_CMSG_STATUS_R) {
+        fprintf(stderr, "weft %s: the server answered STATUS with %s\n", f->verb,
+                wf_cmsg_kind_name(page->kind));
+        return WF_EXIT_FAILED;
     }
-    printf("\n");
-    for (uint32_t i = 0; i < st->njobs; i++) {
-        const weft_job_info_t *ji = &st->jobs[i];
+    if (rc != WEFT_OK)
+        return s_call_failed(f->verb, f->c, rc);
+    return WF_EXIT_OK;
+}
+
+/* Where the page after `page` (read from offset) starts.  Pages start at multiples of
+ * WF_CLIENT_MAX_PAGE (a row the server could not read is left out, so a page may be short);
+ * a server older than paging answers offset 0 with the whole request. */
+static uint32_t
+s_next_page(uint32_t offset, const wf_cmsg_t *page)
+{
+    return offset + (page->njobs > WF_CLIENT_MAX_PAGE ? page->njobs : WF_CLIENT_MAX_PAGE);
+}
+
+/* Remember the state and progress of a page's jobs, so events print only what changed. */
+static void
+s_note_rows(s_follow_t *f, const wf_cmsg_t *page)
+{
+    for (uint32_t i = 0; i < page->njobs; i++) {
+        const wf_cjobinfo_t *j = &page->cjobs[i];
+        if (j->index >= f->njobs)
+            continue;
+        f->state[j->index] = (uint8_t)j->state;
+        f->progress[j->index] = (uint8_t)(j->progress >= 0 && j->progress <= 100 ? j->progress : 0);
+    }
+}
+
+/* How each failed job of a page failed; returns how many there were. */
+static uint32_t
+s_print_failed(const wf_cmsg_t *page)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < page->njobs; i++) {
+        const wf_cjobinfo_t *ji = &page->cjobs[i];
         if (ji->state != WEFT_JOB_FAILED)
             continue;
+        n++;
         printf("failed: %s: ", ji->id);
         if (ji->reason == WEFT_REASON_TIMEOUT)
             printf("timed out");
@@ -275,7 +306,7 @@ s_summary(const wf_cmsg_t *st)
         else
             printf("exit status %d", ji->exit_code);
         printf(" (attempt %u, retries: %u)\n", ji->attempts, ji->retries);
-        if (ji->error[0]) {
+        if (ji->error && ji->error[0]) {
             char clean[WEFT_MAX_MESSAGE + 1];
             s_clean(clean, sizeof clean, ji->error, true);
             for (char *line = clean; line && *line;) {
@@ -287,25 +318,42 @@ s_summary(const wf_cmsg_t *st)
             }
         }
     }
-    fflush(stdout);
+    return n;
 }
 
-/* STATUS of f->id into *st; prints why not and returns an exit status. */
+/* The outcome line (from first, the page at offset 0) and, for every failed job, how it
+ * failed: first's rows, then further pages only until every failed job its counts announce
+ * has been shown, so a big request that succeeded costs one page.  Returns an exit status:
+ * WF_EXIT_OK unless a page could not be read (said on stderr). */
 static int
-s_status(s_follow_t *f, wf_cmsg_t *st)
+s_summary(s_follow_t *f, const wf_cmsg_t *first)
 {
-    wf_cmsg_t req;
-    wf_cmsg_init(&req, WF_CMSG_STATUS);
-    req.req = f->id;
-    int rc = wf_client_call(f->c, &req, st, f->timeout_ms);
-    if (rc == WEFT_OK && st->kind != WF_CMSG_STATUS_R) {
-        fprintf(stderr, "weft %s: the server answered STATUS with %s\n", f->verb,
-                wf_cmsg_kind_name(st->kind));
-        return WF_EXIT_FAILED;
+    const weft_request_info_t *ri = &first->info;
+    char dur[32];
+    printf("request %llu (%s) %s in %s", (unsigned long long)ri->id, ri->name,
+           weft_req_state_name(ri->state),
+           wf_cli_duration(dur, sizeof dur,
+                           ri->finished_ms > 0 ? ri->finished_ms - ri->created_ms : 0));
+    if (ri->njobs) {
+        printf(": ");
+        s_print_counts(ri);
     }
-    if (rc != WEFT_OK)
-        return s_call_failed(f->verb, f->c, rc);
-    return WF_EXIT_OK;
+    printf("\n");
+    uint32_t shown = s_print_failed(first);
+    int exit_code = WF_EXIT_OK;
+    for (uint32_t off = s_next_page(0, first);
+         exit_code == WF_EXIT_OK && shown < ri->count[WEFT_JOB_FAILED] && off < ri->njobs;) {
+        wf_cmsg_t page;
+        fflush(stdout);
+        exit_code = s_status_page(f, off, &page);
+        if (exit_code == WF_EXIT_OK) {
+            shown += s_print_failed(&page);
+            off = s_next_page(off, &page);
+        }
+        wf_cmsg_fini(&page);
+    }
+    fflush(stdout);
+    return exit_code;
 }
 
 /* Follow request id until it finishes: 0 succeeded, 1 failed or cancelled (or the server was
@@ -317,8 +365,8 @@ s_follow(wf_client_t *c, const char *verb, uint64_t id, int timeout_ms)
     int rc = wf_client_subscribe(c, id);
     if (rc != WEFT_OK)
         return s_call_failed(verb, c, rc);
-    wf_cmsg_t st;
-    int exit_code = s_status(&f, &st);
+    wf_cmsg_t st; /* the first page of the STATUS: the request's info with its counts */
+    int exit_code = s_status_page(&f, 0, &st);
     if (exit_code != WF_EXIT_OK) {
         wf_cmsg_fini(&st);
         return exit_code;
@@ -337,11 +385,18 @@ s_follow(wf_client_t *c, const char *verb, uint64_t id, int timeout_ms)
     f.progress = calloc(f.njobs ? f.njobs : 1, 1);
     if (!f.state || !f.progress)
         abort();
-    for (uint32_t i = 0; i < st.njobs && i < f.njobs; i++) {
-        f.state[i] = (uint8_t)st.jobs[i].state;
-        f.progress[i] =
-            (uint8_t)(st.jobs[i].progress >= 0 && st.jobs[i].progress <= 100 ? st.jobs[i].progress
-                                                                             : 0);
+    s_note_rows(&f, &st);
+    /* Still running: the other jobs' states too, page by page, before following events. */
+    for (uint32_t off = s_next_page(0, &st); final < 0 && off < f.njobs;) {
+        wf_cmsg_t page;
+        exit_code = s_status_page(&f, off, &page);
+        if (exit_code == WF_EXIT_OK) {
+            s_note_rows(&f, &page);
+            off = s_next_page(off, &page);
+        }
+        wf_cmsg_fini(&page);
+        if (exit_code != WF_EXIT_OK)
+            goto out;
     }
 
     wf_cmsg_t m;
@@ -434,12 +489,13 @@ s_follow(wf_client_t *c, const char *verb, uint64_t id, int timeout_ms)
     }
     if (st.info.state == WEFT_REQ_RUNNING) {
         wf_cmsg_fini(&st);
-        exit_code = s_status(&f, &st);
+        exit_code = s_status_page(&f, 0, &st);
         if (exit_code != WF_EXIT_OK)
             goto out;
     }
-    s_summary(&st);
-    exit_code = st.info.state == WEFT_REQ_SUCCEEDED ? WF_EXIT_OK : WF_EXIT_FAILED;
+    exit_code = s_summary(&f, &st);
+    if (exit_code == WF_EXIT_OK)
+        exit_code = st.info.state == WEFT_REQ_SUCCEEDED ? WF_EXIT_OK : WF_EXIT_FAILED;
 out:
     wf_cmsg_fini(&st);
     free(f.state);

@@ -11,13 +11,13 @@
  * message: 1 = signature, 2 = version, 3 = kind, 4 = corr, 5 = first field); nested ones form a
  * path ("SUBMIT field 9 (jobs): job 3: field 4 (needs): need 2: name has a bad character").
  *
- * Untrusted input: frames are up to WF_MAX_CLIENT_MSG (256 MiB), so unlike proto.c this file
- * does not hand the frame to msgpack-c's object unpacker, whose zone costs 24 bytes per element
- * (6 GiB for a frame of one-byte elements).  wf_msgpack_check() first proves the frame is one
- * well-formed value whose every count is backed by bytes; then a cursor reads it in place, twice:
- * the first pass checks every rule and adds up what the arrays and strings need, allocating
- * nothing (array elements are decoded into a scratch record); the second fills one block of
- * exactly that size.  Strings inside arrays are packed into the block (L + 1 bytes for a str
+ * Untrusted input: frames are up to WF_MAX_CLIENT_MSG (256 MiB), so this file does not hand the
+ * frame to msgpack-c's object unpacker, whose zone costs 24 bytes per element (6 GiB for a
+ * frame of one-byte elements).  wf_msgpack_check() first proves the frame is one well-formed
+ * value whose every count is backed by bytes; then a cursor (mp_reader.h, shared with proto.c)
+ * reads it in place, twice: the first pass checks every rule and adds up what the arrays and
+ * strings need, allocating nothing (array elements are decoded into a scratch record); the
+ * second fills one block of exactly that size.  Strings inside arrays are packed into the block (L + 1 bytes for a str
  * of L bytes, which takes at least L + 1 on the wire) and records are compact (strings by
  * pointer), so the block is at most WF_CLIENT_DECODE_FACTOR (8) times the frame: see client.h.
  * Section order inside the block -- 8-byte-aligned arrays, then uint32 arrays, then strings --
@@ -30,6 +30,7 @@
  */
 #include "client.h"
 #include "codec_field.h"
+#include "mp_reader.h"
 
 #include <msgpack.h>
 #include <stdarg.h>
@@ -921,168 +922,6 @@ wf_cmsg_encode(const wf_cmsg_t *msg, uint8_t **buf_p, size_t *len_p)
     return WEFT_OK;
 }
 
-/* ---- reading msgpack in place ------------------------------------------------------------ */
-
-typedef enum s_mtype {
-    MT_NIL,
-    MT_BOOL,
-    MT_UINT, /* any integer format holding a value >= 0 (as msgpack-c classifies them) */
-    MT_NINT, /* any integer format holding a value < 0 */
-    MT_FLOAT,
-    MT_STR,
-    MT_BIN,
-    MT_ARRAY,
-    MT_MAP,
-    MT_EXT,
-} s_mtype;
-
-static const char *const s_mtype_names[] = {
-    "nil", "bool", "uint", "negative int", "float", "str", "bin", "array", "map", "ext",
-};
-
-typedef struct s_val {
-    s_mtype type;
-    uint64_t u;         /* MT_UINT */
-    int64_t i;          /* MT_NINT */
-    const uint8_t *ptr; /* MT_STR, MT_BIN */
-    uint32_t len;       /* MT_STR, MT_BIN: bytes; MT_ARRAY: elements; MT_MAP: pairs */
-} s_val_t;
-
-typedef struct s_rd {
-    const uint8_t *p, *end;
-} s_rd_t;
-
-static bool
-s_rd_be(s_rd_t *r, unsigned n, uint64_t *v)
-{
-    if ((size_t)(r->end - r->p) < n)
-        return false;
-    uint64_t x = 0;
-    for (unsigned i = 0; i < n; i++)
-        x = (x << 8) | r->p[i];
-    r->p += n;
-    *v = x;
-    return true;
-}
-
-static bool
-s_rd_skip(s_rd_t *r, uint64_t n)
-{
-    if ((uint64_t)(r->end - r->p) < n)
-        return false;
-    r->p += n;
-    return true;
-}
-
-/* Read one value's header; scalars, str, bin and ext are consumed whole, an array or a map only
- * up to its first element.  False if the bytes end first (the pre-walk makes that impossible;
- * checked anyway). */
-static bool
-s_rd_next(s_rd_t *r, s_val_t *v)
-{
-    if (r->p >= r->end)
-        return false;
-    uint8_t b = *r->p++;
-    uint64_t x = 0;
-
-    if (b <= 0x7f) {
-        v->type = MT_UINT, v->u = b;
-        return true;
-    }
-    if (b >= 0xe0) {
-        v->type = MT_NINT, v->i = (int8_t)b;
-        return true;
-    }
-    if (b <= 0x8f) {
-        v->type = MT_MAP, v->len = b & 0x0f;
-        return true;
-    }
-    if (b <= 0x9f) {
-        v->type = MT_ARRAY, v->len = b & 0x0f;
-        return true;
-    }
-    if (b <= 0xbf) {
-        v->type = MT_STR, v->len = b & 0x1f, v->ptr = r->p;
-        return s_rd_skip(r, v->len);
-    }
-    switch (b) {
-    case 0xc0: v->type = MT_NIL; return true;
-    case 0xc2:
-    case 0xc3: v->type = MT_BOOL; return true;
-    case 0xc4:
-    case 0xc5:
-    case 0xc6:
-        if (!s_rd_be(r, 1u << (b - 0xc4), &x))
-            return false;
-        v->type = MT_BIN, v->len = (uint32_t)x, v->ptr = r->p;
-        return s_rd_skip(r, x);
-    case 0xc7:
-    case 0xc8:
-    case 0xc9:
-        if (!s_rd_be(r, 1u << (b - 0xc7), &x))
-            return false;
-        v->type = MT_EXT;
-        return s_rd_skip(r, x + 1);
-    case 0xca: v->type = MT_FLOAT; return s_rd_skip(r, 4);
-    case 0xcb: v->type = MT_FLOAT; return s_rd_skip(r, 8);
-    case 0xcc:
-    case 0xcd:
-    case 0xce:
-    case 0xcf:
-        if (!s_rd_be(r, 1u << (b - 0xcc), &x))
-            return false;
-        v->type = MT_UINT, v->u = x;
-        return true;
-    case 0xd0:
-    case 0xd1:
-    case 0xd2:
-    case 0xd3: {
-        unsigned n = 1u << (b - 0xd0);
-        if (!s_rd_be(r, n, &x))
-            return false;
-        int64_t s;
-        if (n == 8) {
-            memcpy(&s, &x, sizeof s);
-        } else {
-            /* sign-extend the n-byte two's complement value */
-            uint64_t sign = (uint64_t)1 << (8 * n - 1);
-            s = (int64_t)(x ^ sign) - (int64_t)sign;
-        }
-        if (s >= 0)
-            v->type = MT_UINT, v->u = (uint64_t)s;
-        else
-            v->type = MT_NINT, v->i = s;
-        return true;
-    }
-    case 0xd4: v->type = MT_EXT; return s_rd_skip(r, 2);
-    case 0xd5: v->type = MT_EXT; return s_rd_skip(r, 3);
-    case 0xd6: v->type = MT_EXT; return s_rd_skip(r, 5);
-    case 0xd7: v->type = MT_EXT; return s_rd_skip(r, 9);
-    case 0xd8: v->type = MT_EXT; return s_rd_skip(r, 17);
-    case 0xd9:
-    case 0xda:
-    case 0xdb:
-        if (!s_rd_be(r, 1u << (b - 0xd9), &x))
-            return false;
-        v->type = MT_STR, v->len = (uint32_t)x, v->ptr = r->p;
-        return s_rd_skip(r, x);
-    case 0xdc:
-    case 0xdd:
-        if (!s_rd_be(r, 2u << (b - 0xdc), &x))
-            return false;
-        v->type = MT_ARRAY, v->len = (uint32_t)x;
-        return true;
-    case 0xde:
-    case 0xdf:
-        if (!s_rd_be(r, 2u << (b - 0xde), &x))
-            return false;
-        v->type = MT_MAP, v->len = (uint32_t)x;
-        return true;
-    default: /* 0xc1: reserved; the pre-walk rejects it */
-        return false;
-    }
-}
-
 /* ---- decoding ---------------------------------------------------------------------------- */
 
 /* Where the decoder is, kept as data and formatted only when it fails (a SUBMIT of 10^6 jobs
@@ -1161,10 +1000,10 @@ s_trunc(s_dec_t *d)
 }
 
 static int
-s_want(s_dec_t *d, const s_val_t *v, s_mtype t)
+s_want(s_dec_t *d, const wf_mp_val_t *v, wf_mp_type t)
 {
-    return s_fail(d, WEFT_EPROTO, "expected %s, got %s", s_mtype_names[t],
-                  s_mtype_names[v->type]);
+    return s_fail(d, WEFT_EPROTO, "expected %s, got %s", wf_mp_type_name(t),
+                  wf_mp_type_name(v->type));
 }
 
 /* Room for `size` bytes in section `sec`: counted while sizing (NULL), taken while filling.
@@ -1185,14 +1024,14 @@ s_take(s_dec_t *d, int sec, size_t size)
 
 /* Read a str and check it with `check`; copy it NUL-terminated into dst (a fixed array). */
 static int
-s_dec_cstr(s_dec_t *d, s_rd_t *r, char *dst, int (*check)(const char *, size_t, const char **))
+s_dec_cstr(s_dec_t *d, wf_mp_rd_t *r, char *dst, int (*check)(const char *, size_t, const char **))
 {
-    s_val_t v;
+    wf_mp_val_t v;
     const char *why;
-    if (!s_rd_next(r, &v))
+    if (!wf_mp_next(r, &v))
         return s_trunc(d);
-    if (v.type != MT_STR)
-        return s_want(d, &v, MT_STR);
+    if (v.type != WF_MP_STR)
+        return s_want(d, &v, WF_MP_STR);
     int rc = check((const char *)v.ptr, v.len, &why);
     if (rc != WEFT_OK)
         return s_fail(d, rc, "%s", why);
@@ -1205,15 +1044,15 @@ s_dec_cstr(s_dec_t *d, s_rd_t *r, char *dst, int (*check)(const char *, size_t, 
 /* Read a str and check it; point *dst at a packed copy in the block ("" when empty).  While
  * sizing, dst may be NULL and only the bytes are counted. */
 static int
-s_dec_pstr(s_dec_t *d, s_rd_t *r, const char **dst,
+s_dec_pstr(s_dec_t *d, wf_mp_rd_t *r, const char **dst,
            int (*check)(const char *, size_t, const char **))
 {
-    s_val_t v;
+    wf_mp_val_t v;
     const char *why;
-    if (!s_rd_next(r, &v))
+    if (!wf_mp_next(r, &v))
         return s_trunc(d);
-    if (v.type != MT_STR)
-        return s_want(d, &v, MT_STR);
+    if (v.type != WF_MP_STR)
+        return s_want(d, &v, WF_MP_STR);
     int rc = check((const char *)v.ptr, v.len, &why);
     if (rc != WEFT_OK)
         return s_fail(d, rc, "%s", why);
@@ -1235,20 +1074,20 @@ s_dec_pstr(s_dec_t *d, s_rd_t *r, const char **dst,
 
 /* nil -> "", else a name by pointer (an empty str is malformed: nil means none). */
 static int
-s_dec_pname_opt(s_dec_t *d, s_rd_t *r, const char **dst)
+s_dec_pname_opt(s_dec_t *d, wf_mp_rd_t *r, const char **dst)
 {
-    s_rd_t peek = *r;
-    s_val_t v;
-    if (!s_rd_next(&peek, &v))
+    wf_mp_rd_t peek = *r;
+    wf_mp_val_t v;
+    if (!wf_mp_next(&peek, &v))
         return s_trunc(d);
-    if (v.type == MT_NIL) {
+    if (v.type == WF_MP_NIL) {
         *r = peek;
         if (dst)
             *dst = s_empty;
         return WEFT_OK;
     }
-    if (v.type != MT_STR)
-        return s_fail(d, WEFT_EPROTO, "expected str or nil, got %s", s_mtype_names[v.type]);
+    if (v.type != WF_MP_STR)
+        return s_fail(d, WEFT_EPROTO, "expected str or nil, got %s", wf_mp_type_name(v.type));
     if (v.len == 0)
         return s_fail(d, WEFT_EPROTO, "empty name (send nil for none)");
     return s_dec_pstr(d, r, dst, wf_codec_check_name);
@@ -1256,13 +1095,13 @@ s_dec_pname_opt(s_dec_t *d, s_rd_t *r, const char **dst)
 
 /* Read an array header for field f and check its count against the range and the bytes left. */
 static int
-s_dec_count(s_dec_t *d, s_rd_t *r, const s_field_t *f, uint32_t *n_p)
+s_dec_count(s_dec_t *d, wf_mp_rd_t *r, const s_field_t *f, uint32_t *n_p)
 {
-    s_val_t v;
-    if (!s_rd_next(r, &v))
+    wf_mp_val_t v;
+    if (!wf_mp_next(r, &v))
         return s_trunc(d);
-    if (v.type != MT_ARRAY)
-        return s_want(d, &v, MT_ARRAY);
+    if (v.type != WF_MP_ARRAY)
+        return s_want(d, &v, WF_MP_ARRAY);
     if (v.len < f->lo)
         return s_fail(d, WEFT_EPROTO, "%u %s(s), at least %llu needed", v.len, f->item,
                       (unsigned long long)f->lo);
@@ -1277,15 +1116,15 @@ s_dec_count(s_dec_t *d, s_rd_t *r, const s_field_t *f, uint32_t *n_p)
     return WEFT_OK;
 }
 
-static int s_dec_record(s_dec_t *d, s_rd_t *r, const s_schema_t *sc, void *base);
+static int s_dec_record(s_dec_t *d, wf_mp_rd_t *r, const s_schema_t *sc, void *base);
 
 /* Decode an array field's elements into arr (NULL while sizing). */
 static int
-s_dec_elements(s_dec_t *d, s_rd_t *r, const s_field_t *f, char *arr, uint32_t n)
+s_dec_elements(s_dec_t *d, wf_mp_rd_t *r, const s_field_t *f, char *arr, uint32_t n)
 {
     size_t stride = s_stride(f);
     s_frame_t *fr = &d->frames[d->depth - 1];
-    s_val_t v;
+    wf_mp_val_t v;
     int rc = WEFT_OK;
     for (uint32_t i = 0; i < n && rc == WEFT_OK; i++) {
         char *e = arr ? arr + (size_t)i * stride : NULL;
@@ -1301,10 +1140,10 @@ s_dec_elements(s_dec_t *d, s_rd_t *r, const s_field_t *f, char *arr, uint32_t n)
             break;
         }
         case FT_U32S:
-            if (!s_rd_next(r, &v))
+            if (!wf_mp_next(r, &v))
                 return s_trunc(d);
-            if (v.type != MT_UINT)
-                return s_want(d, &v, MT_UINT);
+            if (v.type != WF_MP_UINT)
+                return s_want(d, &v, WF_MP_UINT);
             if (v.u > f->size)
                 return s_fail(d, WEFT_EPROTO, "%llu out of range 0..%zu", (unsigned long long)v.u,
                               f->size);
@@ -1323,60 +1162,60 @@ s_dec_elements(s_dec_t *d, s_rd_t *r, const s_field_t *f, char *arr, uint32_t n)
 }
 
 static int
-s_dec_value(s_dec_t *d, s_rd_t *r, const s_field_t *f, void *base)
+s_dec_value(s_dec_t *d, wf_mp_rd_t *r, const s_field_t *f, void *base)
 {
     char *dst = (char *)base + f->off;
-    s_val_t v;
+    wf_mp_val_t v;
     int rc;
     uint32_t n = 0;
 
     switch (f->type) {
     case FT_UINT:
-        if (!s_rd_next(r, &v))
+        if (!wf_mp_next(r, &v))
             return s_trunc(d);
-        if (v.type != MT_UINT)
-            return s_want(d, &v, MT_UINT);
+        if (v.type != WF_MP_UINT)
+            return s_want(d, &v, WF_MP_UINT);
         if (v.u < f->lo || v.u > f->hi)
             return s_fail(d, WEFT_EPROTO, "%llu out of range %llu..%llu", (unsigned long long)v.u,
                           (unsigned long long)f->lo, (unsigned long long)f->hi);
         s_set_u(base, f, v.u);
         return WEFT_OK;
     case FT_INT:
-        if (!s_rd_next(r, &v))
+        if (!wf_mp_next(r, &v))
             return s_trunc(d);
-        if (v.type == MT_UINT && v.u <= (uint64_t)f->shi) {
+        if (v.type == WF_MP_UINT && v.u <= (uint64_t)f->shi) {
             s_set_i(base, f, (int64_t)v.u);
-        } else if (v.type == MT_NINT && v.i >= f->slo) {
+        } else if (v.type == WF_MP_NINT && v.i >= f->slo) {
             s_set_i(base, f, v.i);
-        } else if (v.type == MT_UINT || v.type == MT_NINT) {
+        } else if (v.type == WF_MP_UINT || v.type == WF_MP_NINT) {
             return s_fail(d, WEFT_EPROTO, "out of range %lld..%lld", (long long)f->slo,
                           (long long)f->shi);
         } else {
-            return s_fail(d, WEFT_EPROTO, "expected int, got %s", s_mtype_names[v.type]);
+            return s_fail(d, WEFT_EPROTO, "expected int, got %s", wf_mp_type_name(v.type));
         }
         return WEFT_OK;
     case FT_NAME:
         return s_dec_cstr(d, r, dst, wf_codec_check_name);
     case FT_NAME_OPT: {
-        s_rd_t peek = *r;
-        if (!s_rd_next(&peek, &v))
+        wf_mp_rd_t peek = *r;
+        if (!wf_mp_next(&peek, &v))
             return s_trunc(d);
-        if (v.type == MT_NIL) {
+        if (v.type == WF_MP_NIL) {
             *r = peek;
             dst[0] = '\0';
             return WEFT_OK;
         }
-        if (v.type != MT_STR)
-            return s_fail(d, WEFT_EPROTO, "expected str or nil, got %s", s_mtype_names[v.type]);
+        if (v.type != WF_MP_STR)
+            return s_fail(d, WEFT_EPROTO, "expected str or nil, got %s", wf_mp_type_name(v.type));
         if (v.len == 0)
             return s_fail(d, WEFT_EPROTO, "empty name (send nil for none)");
         return s_dec_cstr(d, r, dst, wf_codec_check_name);
     }
     case FT_NAME_EV: {
-        s_rd_t peek = *r;
-        if (!s_rd_next(&peek, &v))
+        wf_mp_rd_t peek = *r;
+        if (!wf_mp_next(&peek, &v))
             return s_trunc(d);
-        if (v.type == MT_STR && v.len == 0) {
+        if (v.type == WF_MP_STR && v.len == 0) {
             *r = peek;
             dst[0] = '\0';
             return WEFT_OK;
@@ -1406,10 +1245,10 @@ s_dec_value(s_dec_t *d, s_rd_t *r, const s_field_t *f, void *base)
     case FT_VERSION:
         return s_dec_cstr(d, r, dst, s_check_version);
     case FT_BIN:
-        if (!s_rd_next(r, &v))
+        if (!wf_mp_next(r, &v))
             return s_trunc(d);
-        if (v.type != MT_BIN)
-            return s_want(d, &v, MT_BIN);
+        if (v.type != WF_MP_BIN)
+            return s_want(d, &v, WF_MP_BIN);
         if (v.len > f->hi)
             return s_fail(d, WEFT_ETOOBIG, "%u bytes exceed the limit of %llu", v.len,
                           (unsigned long long)f->hi);
@@ -1447,19 +1286,19 @@ s_dec_value(s_dec_t *d, s_rd_t *r, const s_field_t *f, void *base)
         s_frame_t *fr = &d->frames[d->depth - 1];
         for (uint32_t i = 0; i < n; i++) {
             fr->item = i + 1;
-            if (!s_rd_next(r, &v))
+            if (!wf_mp_next(r, &v))
                 return s_trunc(d);
-            if (v.type != MT_ARRAY || v.len != 2)
+            if (v.type != WF_MP_ARRAY || v.len != 2)
                 return s_fail(d, WEFT_EPROTO, "expected [name, limit]");
             rc = s_dec_pstr(d, r, sub->pool_names ? &sub->pool_names[i] : NULL,
                             wf_codec_check_name);
             if (rc != WEFT_OK)
                 return rc;
-            if (!s_rd_next(r, &v))
+            if (!wf_mp_next(r, &v))
                 return s_trunc(d);
-            if (v.type != MT_UINT)
+            if (v.type != WF_MP_UINT)
                 return s_fail(d, WEFT_EPROTO, "limit: expected uint, got %s",
-                              s_mtype_names[v.type]);
+                              wf_mp_type_name(v.type));
             if (v.u < 1 || v.u > UINT32_MAX)
                 return s_fail(d, WEFT_EPROTO, "limit %llu out of range 1..4294967295",
                               (unsigned long long)v.u);
@@ -1470,19 +1309,19 @@ s_dec_value(s_dec_t *d, s_rd_t *r, const s_field_t *f, void *base)
         return WEFT_OK;
     }
     case FT_COUNTS:
-        if (!s_rd_next(r, &v))
+        if (!wf_mp_next(r, &v))
             return s_trunc(d);
-        if (v.type != MT_ARRAY)
-            return s_want(d, &v, MT_ARRAY);
+        if (v.type != WF_MP_ARRAY)
+            return s_want(d, &v, WF_MP_ARRAY);
         if (v.len != WEFT_JOB_STATE_COUNT_)
             return s_fail(d, WEFT_EPROTO, "%u counts, expected %d (one per job state)", v.len,
                           WEFT_JOB_STATE_COUNT_);
         for (unsigned i = 0; i < WEFT_JOB_STATE_COUNT_; i++) {
-            if (!s_rd_next(r, &v))
+            if (!wf_mp_next(r, &v))
                 return s_trunc(d);
-            if (v.type != MT_UINT)
+            if (v.type != WF_MP_UINT)
                 return s_fail(d, WEFT_EPROTO, "count %u: expected uint, got %s", i + 1,
-                              s_mtype_names[v.type]);
+                              wf_mp_type_name(v.type));
             if (v.u > f->hi)
                 return s_fail(d, WEFT_EPROTO, "count %u: %llu out of range 0..%llu", i + 1,
                               (unsigned long long)v.u, (unsigned long long)f->hi);
@@ -1497,7 +1336,7 @@ s_dec_value(s_dec_t *d, s_rd_t *r, const s_field_t *f, void *base)
 }
 
 static int
-s_dec_field(s_dec_t *d, s_rd_t *r, const s_field_t *f, unsigned pos, void *base)
+s_dec_field(s_dec_t *d, wf_mp_rd_t *r, const s_field_t *f, unsigned pos, void *base)
 {
     if (d->depth >= WF_MAX_DEPTH) /* our schemas nest 3 deep; the pre-walk bounds input */
         return s_fail(d, WEFT_EPROTO, "nesting too deep");
@@ -1509,14 +1348,14 @@ s_dec_field(s_dec_t *d, s_rd_t *r, const s_field_t *f, unsigned pos, void *base)
 }
 
 static int
-s_dec_record(s_dec_t *d, s_rd_t *r, const s_schema_t *sc, void *base)
+s_dec_record(s_dec_t *d, wf_mp_rd_t *r, const s_schema_t *sc, void *base)
 {
-    s_val_t v;
-    if (!s_rd_next(r, &v))
+    wf_mp_val_t v;
+    if (!wf_mp_next(r, &v))
         return s_trunc(d);
-    if (v.type != MT_ARRAY)
+    if (v.type != WF_MP_ARRAY)
         return s_fail(d, WEFT_EPROTO, "%s: expected array, got %s", sc->name,
-                      s_mtype_names[v.type]);
+                      wf_mp_type_name(v.type));
     if (v.len != sc->nfields)
         return s_fail(d, WEFT_EPROTO, "%s: %u fields, expected %u", sc->name, v.len,
                       sc->nfields);
@@ -1530,11 +1369,11 @@ s_dec_record(s_dec_t *d, s_rd_t *r, const s_schema_t *sc, void *base)
 
 /* After an unsupported version, read kind and corr if they are uints: the prefix is frozen. */
 static void
-s_peek_corr(s_dec_t *d, s_rd_t *r, uint32_t nel)
+s_peek_corr(s_dec_t *d, wf_mp_rd_t *r, uint32_t nel)
 {
-    s_val_t v;
-    if (nel < S_PREFIX || !s_rd_next(r, &v) || v.type != MT_UINT || !s_rd_next(r, &v) ||
-        v.type != MT_UINT)
+    wf_mp_val_t v;
+    if (nel < S_PREFIX || !wf_mp_next(r, &v) || v.type != WF_MP_UINT || !wf_mp_next(r, &v) ||
+        v.type != WF_MP_UINT)
         return;
     d->have_corr = true;
     d->corr = v.u;
@@ -1542,25 +1381,25 @@ s_peek_corr(s_dec_t *d, s_rd_t *r, uint32_t nel)
 
 /* One pass over the frame: the prefix, then the kind's fields. */
 static int
-s_dec_message(s_dec_t *d, s_rd_t *r, wf_cmsg_t *out)
+s_dec_message(s_dec_t *d, wf_mp_rd_t *r, wf_cmsg_t *out)
 {
     static const char sig[] = WF_PROTO_SIGNATURE;
-    s_val_t top, v;
+    wf_mp_val_t top, v;
 
-    if (!s_rd_next(r, &top))
+    if (!wf_mp_next(r, &top))
         return s_trunc(d);
-    if (top.type != MT_ARRAY)
-        return s_fail(d, WEFT_EPROTO, "not an array (got %s)", s_mtype_names[top.type]);
+    if (top.type != WF_MP_ARRAY)
+        return s_fail(d, WEFT_EPROTO, "not an array (got %s)", wf_mp_type_name(top.type));
     uint32_t nel = top.len;
-    if (nel < 1 || !s_rd_next(r, &v) || v.type != MT_STR || v.len != sizeof sig - 1 ||
+    if (nel < 1 || !wf_mp_next(r, &v) || v.type != WF_MP_STR || v.len != sizeof sig - 1 ||
         memcmp(v.ptr, sig, sizeof sig - 1) != 0)
         return s_fail(d, WEFT_EPROTO, "bad signature");
     if (nel < 2)
         return s_fail(d, WEFT_EPROTO, "missing version");
-    if (!s_rd_next(r, &v))
+    if (!wf_mp_next(r, &v))
         return s_trunc(d);
-    if (v.type != MT_UINT)
-        return s_fail(d, WEFT_EPROTO, "version: expected uint, got %s", s_mtype_names[v.type]);
+    if (v.type != WF_MP_UINT)
+        return s_fail(d, WEFT_EPROTO, "version: expected uint, got %s", wf_mp_type_name(v.type));
     if (v.u < WF_CLIENT_VERSION_MIN || v.u > WF_CLIENT_VERSION) {
         s_peek_corr(d, r, nel);
         return s_fail(d, WEFT_EVERSION, "version %llu not supported (this peer speaks %d..%d)",
@@ -1568,10 +1407,10 @@ s_dec_message(s_dec_t *d, s_rd_t *r, wf_cmsg_t *out)
     }
     if (nel < 3)
         return s_fail(d, WEFT_EPROTO, "missing kind");
-    if (!s_rd_next(r, &v))
+    if (!wf_mp_next(r, &v))
         return s_trunc(d);
-    if (v.type != MT_UINT)
-        return s_fail(d, WEFT_EPROTO, "kind: expected uint, got %s", s_mtype_names[v.type]);
+    if (v.type != WF_MP_UINT)
+        return s_fail(d, WEFT_EPROTO, "kind: expected uint, got %s", wf_mp_type_name(v.type));
     const s_kind_t *k = s_kind(v.u);
     if (!k)
         return s_fail(d, WEFT_EPROTO, "unknown kind %llu", (unsigned long long)v.u);
@@ -1579,11 +1418,11 @@ s_dec_message(s_dec_t *d, s_rd_t *r, wf_cmsg_t *out)
     out->kind = (wf_cmsg_kind)v.u;
     if (nel < 4)
         return s_fail(d, WEFT_EPROTO, "%s: missing corr", k->name);
-    if (!s_rd_next(r, &v))
+    if (!wf_mp_next(r, &v))
         return s_trunc(d);
-    if (v.type != MT_UINT)
+    if (v.type != WF_MP_UINT)
         return s_fail(d, WEFT_EPROTO, "%s: corr: expected uint, got %s", k->name,
-                      s_mtype_names[v.type]);
+                      wf_mp_type_name(v.type));
     d->have_corr = true;
     d->corr = v.u;
     out->corr = v.u;
@@ -1644,7 +1483,7 @@ wf_cmsg_decode(const uint8_t *buf, size_t len, wf_cmsg_t *out, char *why, size_t
         return s_fail(&d, WEFT_EPROTO, "%s", unsafe);
 
     /* Pass 1: every rule but the cross-field ones, and the block's size. */
-    s_rd_t r = { buf, buf + len };
+    wf_mp_rd_t r = { buf, buf + len };
     int rc = s_dec_message(&d, &r, out);
     if (rc == WEFT_OK && r.p != r.end) {
         d.depth = 0;
@@ -1673,7 +1512,7 @@ wf_cmsg_decode(const uint8_t *buf, size_t len, wf_cmsg_t *out, char *why, size_t
         }
         d.sizing = false;
         d.depth = 0;
-        r = (s_rd_t){ buf, buf + len };
+        r = (wf_mp_rd_t){ buf, buf + len };
         rc = s_dec_message(&d, &r, out);
         if (rc == WEFT_OK)
             rc = s_dec_finish(&d, out);

@@ -1,14 +1,21 @@
 /*
- * msgpack_safe.c -- a bounds walk over msgpack bytes, run before msgpack-c's unpacker.
+ * msgpack_safe.c -- a bounds walk over msgpack bytes, run before anything decodes them.
  *
- * Why: msgpack-c's object unpacker allocates n * sizeof(msgpack_object) from a container's
- * header count before it reads a single element, so a 5-byte array32 header claiming 2^32-1
- * elements would ask for ~100 GB.  Every element takes at least one byte, so a container whose
- * count exceeds the bytes left after its header is a lie; we reject it here, together with
- * nesting deeper than the caller allows and trailing bytes.  After this walk the unpacker's
- * allocations are bounded by a small multiple of the message size.  Never allocates.
+ * Why: a container's header may claim any count (a 5-byte array32 header can claim 2^32-1
+ * elements), and a decoder that sizes anything from it -- msgpack-c's object unpacker
+ * allocates n * sizeof(msgpack_object) before it reads a single element -- can be made to
+ * allocate without limit.  Every element takes at least one byte, so a container whose count
+ * exceeds the bytes left after its header is a lie; we reject it here, together with nesting
+ * deeper than the caller allows, a truncated value, the reserved byte 0xc1 and trailing bytes.
+ * After this walk a count is a true bound on the bytes that follow, so whoever reads the frame
+ * next (the wire decoders' cursor, msgpack-c's unpacker on a store record) is bounded by a
+ * small multiple of its size.
+ *
+ * The walk reads with the same cursor as the decoders (mp_reader.h), so the three agree on
+ * what a msgpack value is.  One pass, no allocation: a counter of pending elements per level.
  */
 #include "proto.h"
+#include "mp_reader.h"
 
 const char *
 wf_msgpack_check(const uint8_t *buf, size_t len, int max_depth)
@@ -17,9 +24,10 @@ wf_msgpack_check(const uint8_t *buf, size_t len, int max_depth)
         return "empty";
     if (max_depth < 1 || max_depth > WF_MAX_DEPTH)
         return "bad depth limit";
-    uint64_t pending[WF_MAX_DEPTH + 2];
+    uint64_t pending[WF_MAX_DEPTH + 2]; /* elements still to read at each open level */
     int depth = 0;
-    size_t pos = 0;
+    wf_mp_rd_t r = { buf, buf + len };
+    wf_mp_val_t v;
 
     pending[0] = 1;
     while (depth >= 0) {
@@ -28,65 +36,22 @@ wf_msgpack_check(const uint8_t *buf, size_t len, int max_depth)
             continue;
         }
         pending[depth]--;
-        if (pos >= len)
-            return "truncated";
-        uint8_t b = buf[pos++];
-        uint64_t skip = 0, items = 0;
-        int hdr = 0; /* bytes of length after the type byte */
-        bool container = false, map = false;
-
-        if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
-            skip = 0;
-        } else if (b <= 0x8f) {
-            items = 2u * (b & 0x0f), container = map = true;
-        } else if (b <= 0x9f) {
-            items = b & 0x0f, container = true;
-        } else if (b <= 0xbf) {
-            skip = b & 0x1f;
-        } else if (b == 0xc1) {
+        if (r.p < r.end && *r.p == 0xc1)
             return "reserved byte 0xc1";
-        } else {
-            static const struct { uint8_t b; uint8_t hdr; uint8_t fixed; uint8_t kind; } t[] = {
-                /* kind: 0 = hdr gives byte length, 1 = ext (+1 type byte), 2 = array, 3 = map,
-                 *       4 = fixed size */
-                { 0xc4, 1, 0, 0 }, { 0xc5, 2, 0, 0 }, { 0xc6, 4, 0, 0 }, { 0xc7, 1, 0, 1 },
-                { 0xc8, 2, 0, 1 }, { 0xc9, 4, 0, 1 }, { 0xca, 0, 4, 4 }, { 0xcb, 0, 8, 4 },
-                { 0xcc, 0, 1, 4 }, { 0xcd, 0, 2, 4 }, { 0xce, 0, 4, 4 }, { 0xcf, 0, 8, 4 },
-                { 0xd0, 0, 1, 4 }, { 0xd1, 0, 2, 4 }, { 0xd2, 0, 4, 4 }, { 0xd3, 0, 8, 4 },
-                { 0xd4, 0, 2, 4 }, { 0xd5, 0, 3, 4 }, { 0xd6, 0, 5, 4 }, { 0xd7, 0, 9, 4 },
-                { 0xd8, 0, 17, 4 }, { 0xd9, 1, 0, 0 }, { 0xda, 2, 0, 0 }, { 0xdb, 4, 0, 0 },
-                { 0xdc, 2, 0, 2 }, { 0xdd, 4, 0, 2 }, { 0xde, 2, 0, 3 }, { 0xdf, 4, 0, 3 },
-            };
-            unsigned i = b - 0xc4; /* t[] is indexed by b - 0xc4 for 0xc4..0xdf */
-            hdr = t[i].hdr;
-            if ((size_t)hdr > len - pos)
-                return "truncated";
-            uint64_t v = 0;
-            for (int j = 0; j < hdr; j++)
-                v = (v << 8) | buf[pos++];
-            switch (t[i].kind) {
-            case 0: skip = v; break;
-            case 1: skip = v + 1; break;
-            case 2: items = v, container = true; break;
-            case 3: items = 2 * v, container = map = true; break;
-            default: skip = t[i].fixed; break;
-            }
-        }
-        if (container) {
-            if (items > len - pos)
-                return map ? "map count exceeds bytes" : "array count exceeds bytes";
-            if (items > 0) {
-                if (depth + 1 >= max_depth)
-                    return "nesting too deep";
-                pending[++depth] = items;
-            }
-        } else {
-            if (skip > len - pos)
-                return "truncated";
-            pos += (size_t)skip;
+        if (!wf_mp_next(&r, &v))
+            return "truncated";
+        if (v.type != WF_MP_ARRAY && v.type != WF_MP_MAP)
+            continue;
+        uint64_t items = v.type == WF_MP_MAP ? 2 * (uint64_t)v.len : v.len;
+        if (items > (uint64_t)(r.end - r.p))
+            return v.type == WF_MP_MAP ? "map count exceeds bytes" : "array count exceeds bytes";
+        if (items > 0) {
+            if (depth + 1 >= max_depth)
+                return "nesting too deep";
+            pending[++depth] = items;
         }
     }
-    return pos == len ? NULL : "trailing bytes";
+    return r.p == r.end ? NULL : "trailing bytes";
 }
 
 bool

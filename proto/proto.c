@@ -9,16 +9,23 @@
  * checks this).  Field numbers in error texts are 1-based positions in the msgpack array
  * (1 = signature, 2 = version, 3 = kind, 4 = first field), so a peer can find the culprit.
  *
- * Untrusted input: wf_msgpack_safe() bounds every container count by the bytes left before
- * msgpack-c allocates from it, so a decode allocates at most a small multiple of the frame's
- * size (msgpack-c's zone, freed before returning) plus HELLO's running[] (<= WF_MAX_RUNNING_REPORT
- * entries).  Strings and bytes are read in place; names and messages are copied into the struct.
+ * Untrusted input: the decoder never builds a tree (msgpack-c's object unpacker would allocate
+ * a zone of ~24 bytes per element, ~30 times the frame, before any schema check).
+ * wf_msgpack_check() first proves the frame is one well-formed value whose every count is
+ * backed by bytes, nested at most WF_MAX_DEPTH deep; then a cursor (mp_reader.h, shared with
+ * client.c) reads it in place against the kind's field list.  Names and messages are copied
+ * into the struct's fixed arrays, bytes (result, payload) are borrowed from the frame.  The one
+ * allocation a decode can make is HELLO's running[], made only after every entry has been read
+ * and checked, so its size (16 bytes per entry of at least 4 bytes on the wire) is at most
+ * WF_MSG_DECODE_FACTOR times the frame: proto_test and the fuzz target check it.
  *
- * Workload: every frame between the board and its consumers goes through here, a few per job;
- * nothing is cached and there is no shared state, so any thread may call any function.
+ * Workload: every frame between the board and its consumers goes through here, a few per job
+ * (JOB, ACK, DONE, HEARTBEAT): one bounds walk and one cursor pass, no allocation but HELLO's.
+ * Nothing is cached and there is no shared state, so any thread may call any function.
  */
 #include "proto.h"
 #include "codec_field.h"
+#include "mp_reader.h"
 
 #include <msgpack.h>
 #include <stdarg.h>
@@ -28,6 +35,9 @@
 
 _Static_assert(WF_PROTO_VERSION_MIN == WF_PROTO_VERSION,
                "the decoder knows one field table; give each version its own before widening");
+/* A running[] entry takes at least 4 bytes of the frame (fixarray header, three fixints). */
+_Static_assert(sizeof(wf_attempt_ref_t) <= 4 * WF_MSG_DECODE_FACTOR,
+               "a running[] entry outgrew WF_MSG_DECODE_FACTOR (proto.h)");
 
 /* ---- the protocol as data ---------------------------------------------------------------- */
 
@@ -120,9 +130,6 @@ s_kind(uint64_t kind)
 }
 
 /* ---- small helpers ----------------------------------------------------------------------- */
-
-#define S_STR(x) #x
-#define S_XSTR(x) S_STR(x)
 
 static void *
 s_xmalloc(size_t size)
@@ -350,205 +357,250 @@ s_fail(s_dec_t *d, int rc, const char *fmt, ...)
     return rc;
 }
 
+/* The value's type for error texts: the reader's names, floats by width (as this decoder has
+ * always named them). */
 static const char *
-s_type_name(msgpack_object_type t)
+s_type_name(const wf_mp_val_t *v)
 {
-    switch (t) {
-    case MSGPACK_OBJECT_NIL: return "nil";
-    case MSGPACK_OBJECT_BOOLEAN: return "bool";
-    case MSGPACK_OBJECT_POSITIVE_INTEGER: return "uint";
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER: return "negative int";
-    case MSGPACK_OBJECT_FLOAT32: return "float32";
-    case MSGPACK_OBJECT_FLOAT64: return "float64";
-    case MSGPACK_OBJECT_STR: return "str";
-    case MSGPACK_OBJECT_ARRAY: return "array";
-    case MSGPACK_OBJECT_MAP: return "map";
-    case MSGPACK_OBJECT_BIN: return "bin";
-    case MSGPACK_OBJECT_EXT: return "ext";
-    }
-    return "unknown type";
+    if (v->type == WF_MP_FLOAT)
+        return v->len == 4 ? "float32" : "float64";
+    return wf_mp_type_name(v->type);
 }
 
 /* Field n (1-based array position) of the current kind, for error texts. */
 #define S_AT "%s field %u (%s): "
 
+/* The next value; a read that fails is "truncated" (the pre-walk makes it impossible). */
 static int
-s_dec_uint(s_dec_t *d, const msgpack_object *o, unsigned n, const char *what, uint64_t lo,
-           uint64_t hi, uint64_t *out)
+s_next(s_dec_t *d, wf_mp_rd_t *r, wf_mp_val_t *v)
 {
-    if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return s_fail(d, WEFT_EPROTO, S_AT "expected uint, got %s", d->kname, n, what,
-                      s_type_name(o->type));
-    if (o->via.u64 < lo || o->via.u64 > hi)
-        return s_fail(d, WEFT_EPROTO, S_AT "%llu out of range %llu..%llu", d->kname, n, what,
-                      (unsigned long long)o->via.u64, (unsigned long long)lo,
-                      (unsigned long long)hi);
-    *out = o->via.u64;
+    if (!wf_mp_next(r, v))
+        return s_fail(d, WEFT_EPROTO, "truncated");
     return WEFT_OK;
 }
 
 static int
-s_dec_name(s_dec_t *d, const msgpack_object *o, unsigned n, const char *what, char *dst)
+s_dec_uint(s_dec_t *d, wf_mp_rd_t *r, unsigned n, const char *what, uint64_t lo, uint64_t hi,
+           uint64_t *out)
 {
-    const char *why;
-    if (o->type != MSGPACK_OBJECT_STR)
-        return s_fail(d, WEFT_EPROTO, S_AT "expected str, got %s", d->kname, n, what,
-                      s_type_name(o->type));
-    int rc = wf_codec_check_name(o->via.str.ptr, o->via.str.size, &why);
+    wf_mp_val_t v;
+    int rc = s_next(d, r, &v);
     if (rc != WEFT_OK)
+        return rc;
+    if (v.type != WF_MP_UINT)
+        return s_fail(d, WEFT_EPROTO, S_AT "expected uint, got %s", d->kname, n, what,
+                      s_type_name(&v));
+    if (v.u < lo || v.u > hi)
+        return s_fail(d, WEFT_EPROTO, S_AT "%llu out of range %llu..%llu", d->kname, n, what,
+                      (unsigned long long)v.u, (unsigned long long)lo, (unsigned long long)hi);
+    *out = v.u;
+    return WEFT_OK;
+}
+
+/* A str for field n, checked by `check` (names, messages) and copied NUL-terminated into dst.
+ * A type name is element `type` (1-based) of HELLO's types, which the reason then names;
+ * 0 for a str that is the field itself. */
+static int
+s_dec_str(s_dec_t *d, wf_mp_rd_t *r, unsigned n, const char *what, uint32_t type,
+          int (*check)(const char *, size_t, const char **), char *dst)
+{
+    const char *why;
+    wf_mp_val_t v;
+    int rc = s_next(d, r, &v);
+    if (rc != WEFT_OK)
+        return rc;
+    if (v.type != WF_MP_STR) {
+        if (type)
+            return s_fail(d, WEFT_EPROTO, S_AT "type %u: expected str, got %s", d->kname, n,
+                          what, type, s_type_name(&v));
+        return s_fail(d, WEFT_EPROTO, S_AT "expected str, got %s", d->kname, n, what,
+                      s_type_name(&v));
+    }
+    if ((rc = check((const char *)v.ptr, v.len, &why)) != WEFT_OK) {
+        if (type)
+            return s_fail(d, rc, S_AT "type %u: %s", d->kname, n, what, type, why);
         return s_fail(d, rc, S_AT "%s", d->kname, n, what, why);
-    memcpy(dst, o->via.str.ptr, o->via.str.size);
-    dst[o->via.str.size] = '\0';
+    }
+    if (v.len > 0)
+        memcpy(dst, v.ptr, v.len);
+    dst[v.len] = '\0';
+    return WEFT_OK;
+}
+
+/* One running[] entry, [req, idx, attempt], checked as a message's ref fields are. */
+static int
+s_dec_running_entry(s_dec_t *d, wf_mp_rd_t *r, unsigned n, const char *what, uint32_t i,
+                    wf_attempt_ref_t *e)
+{
+    const s_field_t *ref = s_ref_only;
+    uint64_t x[3];
+    wf_mp_val_t v;
+    int rc = s_next(d, r, &v);
+    if (rc != WEFT_OK)
+        return rc;
+    if (v.type != WF_MP_ARRAY || v.len != 3)
+        return s_fail(d, WEFT_EPROTO, S_AT "entry %u: expected [req, idx, attempt]", d->kname,
+                      n, what, i + 1);
+    for (unsigned j = 0; j < 3; j++) {
+        if ((rc = s_next(d, r, &v)) != WEFT_OK)
+            return rc;
+        if (v.type != WF_MP_UINT)
+            return s_fail(d, WEFT_EPROTO, S_AT "entry %u: %s: expected uint, got %s", d->kname,
+                          n, what, i + 1, ref[j].what, s_type_name(&v));
+        if (v.u < ref[j].lo || v.u > ref[j].hi)
+            return s_fail(d, WEFT_EPROTO, S_AT "entry %u: %s %llu out of range", d->kname, n,
+                          what, i + 1, ref[j].what, (unsigned long long)v.u);
+        x[j] = v.u;
+    }
+    e->req = x[0];
+    e->idx = (uint32_t)x[1];
+    e->attempt = (uint32_t)x[2];
+    return WEFT_OK;
+}
+
+/* running[]: checked whole first, reading the frame in place, and only then allocated and
+ * filled by reading the same bytes again.  So the allocation is made only for entries the
+ * frame really holds (each at least 4 bytes of it), and an error leaves nothing to free. */
+static int
+s_dec_running(s_dec_t *d, wf_mp_rd_t *r, unsigned n, const s_field_t *f, wf_msg_t *out)
+{
+    wf_mp_val_t v;
+    int rc = s_next(d, r, &v);
+    if (rc != WEFT_OK)
+        return rc;
+    if (v.type != WF_MP_ARRAY)
+        return s_fail(d, WEFT_EPROTO, S_AT "expected array, got %s", d->kname, n, f->what,
+                      s_type_name(&v));
+    uint32_t cnt = v.len;
+    if (cnt > WF_MAX_RUNNING_REPORT)
+        return s_fail(d, WEFT_ETOOBIG, S_AT "%u entries exceed the limit of %u", d->kname, n,
+                      f->what, cnt, WF_MAX_RUNNING_REPORT);
+    if (cnt == 0)
+        return WEFT_OK;
+    wf_mp_rd_t entries = *r;
+    wf_attempt_ref_t e;
+    for (uint32_t i = 0; i < cnt; i++)
+        if ((rc = s_dec_running_entry(d, r, n, f->what, i, &e)) != WEFT_OK)
+            return rc;
+    wf_attempt_ref_t *run = s_xmalloc(cnt * sizeof *run);
+    for (uint32_t i = 0; i < cnt; i++) {
+        rc = s_dec_running_entry(d, &entries, n, f->what, i, &run[i]);
+        if (rc != WEFT_OK) { /* the same bytes passed above: cannot happen */
+            free(run);
+            return rc;
+        }
+    }
+    out->running = run;
+    out->owned_ = run;
+    out->nrunning = cnt;
     return WEFT_OK;
 }
 
 static int
-s_dec_field(s_dec_t *d, const s_field_t *f, const msgpack_object *o, unsigned n, wf_msg_t *out)
+s_dec_field(s_dec_t *d, wf_mp_rd_t *r, const s_field_t *f, unsigned n, wf_msg_t *out)
 {
-    const char *why;
     int rc;
-    uint64_t v = 0;
+    uint64_t u = 0;
+    wf_mp_val_t v;
 
     switch (f->type) {
     case FT_UINT:
-        if ((rc = s_dec_uint(d, o, n, f->what, f->lo, f->hi, &v)) != WEFT_OK)
+        if ((rc = s_dec_uint(d, r, n, f->what, f->lo, f->hi, &u)) != WEFT_OK)
             return rc;
-        s_set_uint(out, f, v);
+        s_set_uint(out, f, u);
         return WEFT_OK;
     case FT_INT32:
-        if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT32_MAX) {
-            out->exit_code = (int32_t)o->via.u64;
-        } else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER && o->via.i64 >= INT32_MIN) {
-            out->exit_code = (int32_t)o->via.i64;
-        } else if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
-                   o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+        if ((rc = s_next(d, r, &v)) != WEFT_OK)
+            return rc;
+        if (v.type == WF_MP_UINT && v.u <= INT32_MAX) {
+            out->exit_code = (int32_t)v.u;
+        } else if (v.type == WF_MP_NINT && v.i >= INT32_MIN) {
+            out->exit_code = (int32_t)v.i;
+        } else if (v.type == WF_MP_UINT || v.type == WF_MP_NINT) {
             return s_fail(d, WEFT_EPROTO, S_AT "does not fit int32", d->kname, n, f->what);
         } else {
             return s_fail(d, WEFT_EPROTO, S_AT "expected int, got %s", d->kname, n, f->what,
-                          s_type_name(o->type));
+                          s_type_name(&v));
         }
         return WEFT_OK;
     case FT_NAME:
-        return s_dec_name(d, o, n, f->what, (char *)out + f->off);
+        return s_dec_str(d, r, n, f->what, 0, wf_codec_check_name, (char *)out + f->off);
     case FT_MSG:
-        if (o->type != MSGPACK_OBJECT_STR)
-            return s_fail(d, WEFT_EPROTO, S_AT "expected str, got %s", d->kname, n, f->what,
-                          s_type_name(o->type));
-        if ((rc = wf_codec_check_text(o->via.str.ptr, o->via.str.size, &why)) != WEFT_OK)
-            return s_fail(d, rc, S_AT "%s", d->kname, n, f->what, why);
-        if (o->via.str.size > 0)
-            memcpy(out->message, o->via.str.ptr, o->via.str.size);
-        out->message[o->via.str.size] = '\0';
-        return WEFT_OK;
+        return s_dec_str(d, r, n, f->what, 0, wf_codec_check_text, out->message);
     case FT_BIN: {
-        if (o->type != MSGPACK_OBJECT_BIN)
+        if ((rc = s_next(d, r, &v)) != WEFT_OK)
+            return rc;
+        if (v.type != WF_MP_BIN)
             return s_fail(d, WEFT_EPROTO, S_AT "expected bin, got %s", d->kname, n, f->what,
-                          s_type_name(o->type));
-        if (o->via.bin.size > f->hi)
+                          s_type_name(&v));
+        if (v.len > f->hi)
             return s_fail(d, WEFT_ETOOBIG, S_AT "%u bytes exceed the limit of %llu", d->kname, n,
-                          f->what, (unsigned)o->via.bin.size, (unsigned long long)f->hi);
-        /* Borrowed: msgpack-c points bin objects into the caller's buffer, not its zone. */
-        const uint8_t *p = (const uint8_t *)o->via.bin.ptr;
-        uint32_t len = o->via.bin.size;
+                          f->what, v.len, (unsigned long long)f->hi);
+        /* Borrowed: the bytes stay in the caller's buffer. */
+        const uint8_t *p = v.ptr;
         memcpy((char *)out + f->off, &p, sizeof p);
-        memcpy((char *)out + f->len_off, &len, sizeof len);
+        memcpy((char *)out + f->len_off, &v.len, sizeof v.len);
         return WEFT_OK;
     }
     case FT_TYPES: {
-        if (o->type != MSGPACK_OBJECT_ARRAY)
+        if ((rc = s_next(d, r, &v)) != WEFT_OK)
+            return rc;
+        if (v.type != WF_MP_ARRAY)
             return s_fail(d, WEFT_EPROTO, S_AT "expected array, got %s", d->kname, n, f->what,
-                          s_type_name(o->type));
-        uint32_t cnt = o->via.array.size;
+                          s_type_name(&v));
+        uint32_t cnt = v.len;
         if (cnt == 0)
             return s_fail(d, WEFT_EPROTO, S_AT "no types", d->kname, n, f->what);
         if (cnt > WF_MAX_TYPES)
             return s_fail(d, WEFT_ETOOBIG, S_AT "%u types exceed the limit of %u", d->kname, n,
                           f->what, cnt, WF_MAX_TYPES);
-        for (uint32_t i = 0; i < cnt; i++) {
-            const msgpack_object *e = &o->via.array.ptr[i];
-            if (e->type != MSGPACK_OBJECT_STR)
-                return s_fail(d, WEFT_EPROTO, S_AT "type %u: expected str, got %s", d->kname, n,
-                              f->what, i + 1, s_type_name(e->type));
-            if ((rc = wf_codec_check_name(e->via.str.ptr, e->via.str.size, &why)) != WEFT_OK)
-                return s_fail(d, rc, S_AT "type %u: %s", d->kname, n, f->what, i + 1, why);
-            memcpy(out->types[i], e->via.str.ptr, e->via.str.size);
-            out->types[i][e->via.str.size] = '\0';
-        }
+        for (uint32_t i = 0; i < cnt; i++)
+            if ((rc = s_dec_str(d, r, n, f->what, i + 1, wf_codec_check_name, out->types[i])) !=
+                WEFT_OK)
+                return rc;
         out->ntypes = cnt;
         return WEFT_OK;
     }
-    case FT_RUNNING: {
-        if (o->type != MSGPACK_OBJECT_ARRAY)
-            return s_fail(d, WEFT_EPROTO, S_AT "expected array, got %s", d->kname, n, f->what,
-                          s_type_name(o->type));
-        uint32_t cnt = o->via.array.size;
-        if (cnt > WF_MAX_RUNNING_REPORT)
-            return s_fail(d, WEFT_ETOOBIG, S_AT "%u entries exceed the limit of %u", d->kname, n,
-                          f->what, cnt, WF_MAX_RUNNING_REPORT);
-        if (cnt == 0)
-            return WEFT_OK;
-        /* Check every entry before allocating, so an error leaves nothing to free. */
-        const s_field_t *ref = s_ref_only;
-        for (uint32_t i = 0; i < cnt; i++) {
-            const msgpack_object *e = &o->via.array.ptr[i];
-            if (e->type != MSGPACK_OBJECT_ARRAY || e->via.array.size != 3)
-                return s_fail(d, WEFT_EPROTO, S_AT "entry %u: expected [req, idx, attempt]",
-                              d->kname, n, f->what, i + 1);
-            for (unsigned j = 0; j < 3; j++) {
-                const msgpack_object *x = &e->via.array.ptr[j];
-                if (x->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-                    return s_fail(d, WEFT_EPROTO, S_AT "entry %u: %s: expected uint, got %s",
-                                  d->kname, n, f->what, i + 1, ref[j].what,
-                                  s_type_name(x->type));
-                if (x->via.u64 < ref[j].lo || x->via.u64 > ref[j].hi)
-                    return s_fail(d, WEFT_EPROTO, S_AT "entry %u: %s %llu out of range",
-                                  d->kname, n, f->what, i + 1, ref[j].what,
-                                  (unsigned long long)x->via.u64);
-            }
-        }
-        wf_attempt_ref_t *run = s_xmalloc(cnt * sizeof *run);
-        for (uint32_t i = 0; i < cnt; i++) {
-            const msgpack_object *e = o->via.array.ptr[i].via.array.ptr;
-            run[i].req = e[0].via.u64;
-            run[i].idx = (uint32_t)e[1].via.u64;
-            run[i].attempt = (uint32_t)e[2].via.u64;
-        }
-        out->running = run;
-        out->owned_ = run;
-        out->nrunning = cnt;
-        return WEFT_OK;
-    }
+    case FT_RUNNING:
+        return s_dec_running(d, r, n, f, out);
     }
     return s_fail(d, WEFT_EPROTO, "internal: unknown field type");
 }
 
-/* Decode a parsed object into out; on error out may hold owned storage (the caller fini's). */
+/* The frame, read in place: the prefix, the field count, then each field in order. */
 static int
-s_decode_object(s_dec_t *d, const msgpack_object *top, wf_msg_t *out)
+s_decode_frame(s_dec_t *d, wf_mp_rd_t *r, wf_msg_t *out)
 {
-    if (top->type != MSGPACK_OBJECT_ARRAY)
-        return s_fail(d, WEFT_EPROTO, "not an array (got %s)", s_type_name(top->type));
-    const msgpack_object *el = top->via.array.ptr;
-    uint32_t nel = top->via.array.size;
     static const char sig[] = WF_PROTO_SIGNATURE;
+    wf_mp_val_t top, v;
+    int rc;
 
-    if (nel < 1 || el[0].type != MSGPACK_OBJECT_STR || el[0].via.str.size != sizeof sig - 1 ||
-        memcmp(el[0].via.str.ptr, sig, sizeof sig - 1) != 0)
+    if ((rc = s_next(d, r, &top)) != WEFT_OK)
+        return rc;
+    if (top.type != WF_MP_ARRAY)
+        return s_fail(d, WEFT_EPROTO, "not an array (got %s)", s_type_name(&top));
+    uint32_t nel = top.len;
+    if (nel < 1 || !wf_mp_next(r, &v) || v.type != WF_MP_STR || v.len != sizeof sig - 1 ||
+        memcmp(v.ptr, sig, sizeof sig - 1) != 0)
         return s_fail(d, WEFT_EPROTO, "bad signature");
     if (nel < 2)
         return s_fail(d, WEFT_EPROTO, "missing version");
-    if (el[1].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return s_fail(d, WEFT_EPROTO, "version: expected uint, got %s", s_type_name(el[1].type));
-    if (el[1].via.u64 < WF_PROTO_VERSION_MIN || el[1].via.u64 > WF_PROTO_VERSION)
+    if ((rc = s_next(d, r, &v)) != WEFT_OK)
+        return rc;
+    if (v.type != WF_MP_UINT)
+        return s_fail(d, WEFT_EPROTO, "version: expected uint, got %s", s_type_name(&v));
+    if (v.u < WF_PROTO_VERSION_MIN || v.u > WF_PROTO_VERSION)
         return s_fail(d, WEFT_EVERSION, "version %llu not supported (this peer speaks %d..%d)",
-                      (unsigned long long)el[1].via.u64, WF_PROTO_VERSION_MIN, WF_PROTO_VERSION);
+                      (unsigned long long)v.u, WF_PROTO_VERSION_MIN, WF_PROTO_VERSION);
     if (nel < 3)
         return s_fail(d, WEFT_EPROTO, "missing kind");
-    if (el[2].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return s_fail(d, WEFT_EPROTO, "kind: expected uint, got %s", s_type_name(el[2].type));
-    const s_kind_t *k = s_kind(el[2].via.u64);
+    if ((rc = s_next(d, r, &v)) != WEFT_OK)
+        return rc;
+    if (v.type != WF_MP_UINT)
+        return s_fail(d, WEFT_EPROTO, "kind: expected uint, got %s", s_type_name(&v));
+    const s_kind_t *k = s_kind(v.u);
     if (!k)
-        return s_fail(d, WEFT_EPROTO, "unknown kind %llu", (unsigned long long)el[2].via.u64);
+        return s_fail(d, WEFT_EPROTO, "unknown kind %llu", (unsigned long long)v.u);
     d->kname = k->name;
     if (nel < S_PREFIX + k->nfields)
         return s_fail(d, WEFT_EPROTO, "%s field %u (%s) missing", k->name, nel + 1,
@@ -556,12 +608,12 @@ s_decode_object(s_dec_t *d, const msgpack_object *top, wf_msg_t *out)
     if (nel > S_PREFIX + k->nfields)
         return s_fail(d, WEFT_EPROTO, "%s has %u extra field(s)", k->name,
                       nel - S_PREFIX - k->nfields);
-    out->kind = (wf_msg_kind)el[2].via.u64;
-    for (uint32_t i = 0; i < k->nfields; i++) {
-        int rc = s_dec_field(d, &k->fields[i], &el[S_PREFIX + i], S_PREFIX + i + 1, out);
-        if (rc != WEFT_OK)
+    out->kind = (wf_msg_kind)v.u;
+    for (uint32_t i = 0; i < k->nfields; i++)
+        if ((rc = s_dec_field(d, r, &k->fields[i], S_PREFIX + i + 1, out)) != WEFT_OK)
             return rc;
-    }
+    if (r->p != r->end) /* the pre-walk proved the array spans the frame: cannot happen */
+        return s_fail(d, WEFT_EPROTO, "trailing bytes");
     return WEFT_OK;
 }
 
@@ -583,23 +635,20 @@ wf_msg_decode(const uint8_t *buf, size_t len, wf_msg_t *out, char *why, size_t w
     if (len > (uint64_t)WF_MAX_WIRE_MSG)
         return s_fail(&d, WEFT_ETOOBIG, "frame of %zu bytes exceeds %lld", len,
                       (long long)WF_MAX_WIRE_MSG);
+    /* Structure first (counts backed by bytes, depth, truncation, trailing bytes), so those
+     * errors read the same whatever the schema walk would have found first. */
     const char *unsafe = wf_msgpack_check(buf, len, WF_MAX_DEPTH);
     if (unsafe)
         return s_fail(&d, WEFT_EPROTO, "%s", unsafe);
-
-    msgpack_unpacked up;
-    size_t off = 0;
-    msgpack_unpacked_init(&up);
-    msgpack_unpack_return ur = msgpack_unpack_next(&up, (const char *)buf, len, &off);
-    int rc;
-    if (ur == MSGPACK_UNPACK_NOMEM_ERROR)
-        abort(); /* OOM policy; the pre-walk bounded the zone to a few times len */
-    if (ur != MSGPACK_UNPACK_SUCCESS || off != len)
-        rc = s_fail(&d, WEFT_EPROTO, "msgpack parse error"); /* the pre-walk should catch all */
-    else
-        rc = s_decode_object(&d, &up.data, out);
-    msgpack_unpacked_destroy(&up);
+    wf_mp_rd_t r = { buf, buf + len };
+    int rc = s_decode_frame(&d, &r, out);
     if (rc != WEFT_OK)
         wf_msg_fini(out);
     return rc;
+}
+
+size_t
+wf_msg_decoded_size(const wf_msg_t *msg)
+{
+    return msg && msg->owned_ ? (size_t)msg->nrunning * sizeof *msg->running : 0;
 }

@@ -10,8 +10,9 @@
  * an ERROR naming the supported range), unknown kind, wrong field count or type, an integer
  * out of range, a name with a character outside wf_name_ok(), a string or bytes over its limit,
  * nesting deeper than WF_MAX_DEPTH, a container whose header claims more elements than bytes
- * remain, and trailing bytes.  No length field can make it allocate more than the size of the
- * frame it was given.
+ * remain, and trailing bytes.  It reads the frame in place and allocates nothing but HELLO's
+ * running[], after its entries are read: no length field can make it allocate more than
+ * WF_MSG_DECODE_FACTOR times the size of the frame it was given.
  *
  * Knows nothing of the engine or the workers.  Thread-safe: no shared state.
  */
@@ -126,6 +127,18 @@ wf_msg_encode(const wf_msg_t *msg, uint8_t **buf_p, size_t *len_p);
 int
 wf_msg_decode(const uint8_t *buf, size_t len, wf_msg_t *out, char *why, size_t why_len);
 
+/*
+ * What a decode may allocate: only a HELLO's running[] (owned_, nrunning entries of 16 bytes),
+ * made after every entry has been read, and each entry takes at least 4 bytes of the frame
+ * ([req, idx, attempt] with one-byte ints), so a decode of a frame of len bytes allocates at
+ * most WF_MSG_DECODE_FACTOR * len bytes, and nothing at all for any other kind or on an error.
+ * wf_msg_decoded_size is what a decoded message holds on the heap (0 when it owns nothing).
+ */
+#define WF_MSG_DECODE_FACTOR 4u
+
+size_t
+wf_msg_decoded_size(const wf_msg_t *msg);
+
 /* The message kind's name ("HELLO", ...), or "UNKNOWN". */
 const char *
 wf_msg_kind_name(int kind);
@@ -136,8 +149,9 @@ wf_name_ok(const char *s, size_t len);
 
 /*
  * Check that buf holds exactly one well-formed msgpack object with every container count no
- * larger than the bytes left and nesting at most max_depth.  Run before msgpack-c's unpacker,
- * which allocates from header counts.  Also used by the store to check records.
+ * larger than the bytes left and nesting at most max_depth.  Run before anything reads a frame
+ * or a record (both wire decoders, and the store before msgpack-c's unpacker, which allocates
+ * from header counts).  Never allocates.
  */
 bool
 wf_msgpack_safe(const uint8_t *buf, size_t len, int max_depth);

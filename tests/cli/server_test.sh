@@ -258,6 +258,30 @@ check "  ... with a row per job" [ "$(grep -c '^j[0-9]* ' "$T/status-server.txt"
 ws why -r "$wide" j10049
 check "why --server reads jobs past the first page" has "^Job 'j10049' of run $wide"
 
+# ---- watch of a request over 100,000 jobs (the most one short STATUS lists): it reads pages ----
+ws pause
+awk 'BEGIN { print "name: huge"; print "jobs:"
+             for (i = 0; i < 150000; i++) { print "  h" i ":"; print "    run: \"true\"" } }' \
+    >"$T/huge.yml"
+ws submit --timeout 60 huge.yml
+huge=$(cat "$T/out.txt")
+check "a 150,000-job request is accepted while paused" [ "$rc" = 0 -a -n "$huge" ]
+(cd "$T" && exec "$WEFT" watch "$huge" --server "$SERVER" --timeout 60) >"$T/watch-huge.txt" 2>&1 &
+watch_pid=$!
+bg_pids+=("$watch_pid")
+check "watch of it reads its status" wait_for grep -q \
+    "^request $huge (huge): running; 150000 jobs: 150000 ready$" "$T/watch-huge.txt"
+ws cancel "$huge"
+check "  ... and follows it until it is cancelled" wait_for dead "$watch_pid"
+wrc=0; wait "$watch_pid" || wrc=$?
+check "  ... then exits 1" [ "$wrc" = 1 ]
+check "  ... with the outcome" \
+    grep -qE "^request $huge \(huge\) cancelled in .*: 150000 cancelled$" "$T/watch-huge.txt"
+ws watch "$huge"
+check "watch of the finished 150,000-job request exits 1" [ "$rc" = 1 ]
+check "  ... with the outcome" has "^request $huge \(huge\) cancelled in .*: 150000 cancelled$"
+ws resume
+
 # ---- cancel a request blocked on a job waiting for a file ----
 cat >"$T/blocked.yml" <<EOF
 name: blocked

@@ -6,8 +6,10 @@
  * range, names, messages, byte limits, list limits, lying container counts, nesting, trailing
  * bytes, truncation at every offset); the encoder refusing what the decoder would reject; and a
  * seeded loop of random bytes and mutations that must never crash, leak or break the
- * decode -> encode -> decode round trip.  Malformed frames are built by unpacking a valid
- * encoding with msgpack-c, editing the top-level array and packing it again.
+ * decode -> encode -> decode round trip; and what a decode allocates (worst-case frames, and
+ * every frame the other tests decode), counted by a hook on the allocator, against
+ * WF_MSG_DECODE_FACTOR.  Malformed frames are built by unpacking a valid encoding with
+ * msgpack-c, editing the top-level array and packing it again.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +24,122 @@
 #include <msgpack.h>
 
 #include "proto.h"
+
+/* ---- counting what a decode allocates ---------------------------------------------------- */
+/* Bytes asked of malloc, calloc and realloc between s_count_start and s_count_stop: an upper
+ * bound on what the code in between held at any moment, transient allocations included (a
+ * mallinfo2 before and after would miss those).  Under AddressSanitizer the sanitizer's
+ * allocation hook counts them; otherwise this program's malloc, calloc and realloc do, and hand
+ * the call on to glibc's.  The tests are single-threaded, so nothing else allocates meanwhile. */
+
+static bool s_counting;
+static size_t s_counted;
+
+static void
+s_count(size_t n)
+{
+    if (s_counting)
+        s_counted += n;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define S_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define S_ASAN 1
+#endif
+#endif
+
+#ifdef S_ASAN
+int __sanitizer_install_malloc_and_free_hooks(void (*malloc_hook)(const volatile void *, size_t),
+                                              void (*free_hook)(const volatile void *));
+
+static void
+s_malloc_hook(const volatile void *p, size_t n)
+{
+    (void)p;
+    s_count(n);
+}
+
+static void
+s_free_hook(const volatile void *p)
+{
+    (void)p;
+}
+
+static void
+s_count_install(void)
+{
+    static bool installed;
+    if (!installed)
+        installed = __sanitizer_install_malloc_and_free_hooks(s_malloc_hook, s_free_hook) != 0;
+    assert_true(installed);
+}
+#else
+void *__libc_malloc(size_t n);
+void *__libc_calloc(size_t n, size_t size);
+void *__libc_realloc(void *p, size_t n);
+
+void *
+malloc(size_t n)
+{
+    s_count(n);
+    return __libc_malloc(n);
+}
+
+void *
+calloc(size_t n, size_t size)
+{
+    size_t bytes;
+    s_count(__builtin_mul_overflow(n, size, &bytes) ? SIZE_MAX : bytes);
+    return __libc_calloc(n, size);
+}
+
+void *
+realloc(void *p, size_t n)
+{
+    s_count(n);
+    return __libc_realloc(p, n);
+}
+
+static void
+s_count_install(void)
+{
+}
+#endif
+
+static void
+s_count_start(void)
+{
+    s_count_install();
+    s_counted = 0;
+    s_counting = true;
+}
+
+static size_t
+s_count_stop(void)
+{
+    s_counting = false;
+    return s_counted;
+}
+
+/* wf_msg_decode, checking what it allocated: nothing unless it decoded a HELLO with running
+ * entries, and never more than WF_MSG_DECODE_FACTOR times the frame. */
+static int
+s_decode(const uint8_t *buf, size_t len, wf_msg_t *m, char *why, size_t why_len)
+{
+    s_count_start();
+    int rc = wf_msg_decode(buf, len, m, why, why_len);
+    size_t bytes = s_count_stop();
+    if (bytes > (size_t)WF_MSG_DECODE_FACTOR * len)
+        fail_msg("decoding %zu bytes allocated %zu (the bound: %u times the frame)", len, bytes,
+                 WF_MSG_DECODE_FACTOR);
+    if (rc != WEFT_OK || m->nrunning == 0)
+        assert_int_equal(bytes, 0);
+    else
+        assert_int_equal(bytes, wf_msg_decoded_size(m));
+    return rc;
+}
 
 static const int s_all_kinds[] = {
     WF_MSG_HELLO, WF_MSG_HEARTBEAT, WF_MSG_PROGRESS, WF_MSG_DONE,  WF_MSG_FAILED, WF_MSG_BYE,
@@ -239,7 +357,7 @@ s_roundtrip(const wf_msg_t *m)
 
     assert_int_equal(wf_msg_encode(m, &buf, &len), WEFT_OK);
     assert_true(len <= (size_t)WF_MAX_WIRE_MSG);
-    int rc = wf_msg_decode(buf, len, &dec, why, sizeof why);
+    int rc = s_decode(buf, len, &dec, why, sizeof why);
     if (rc != WEFT_OK)
         fail_msg("%s: %s", wf_msg_kind_name(m->kind), why);
     s_assert_same(m, &dec);
@@ -316,7 +434,7 @@ s_expect(const uint8_t *buf, size_t len, int rc, const char *why_part, const cha
 {
     wf_msg_t m;
     char why[256];
-    int got = wf_msg_decode(buf, len, &m, why, sizeof why);
+    int got = s_decode(buf, len, &m, why, sizeof why);
     if (got != rc)
         fail_msg("%s: expected %s, got %s (%s)", what, weft_strerror(rc), weft_strerror(got),
                  why);
@@ -1056,6 +1174,121 @@ test_proto_rejects_empty_and_oversized_frames(void **state)
     assert_int_equal(why[3], 'Z');
 }
 
+/* ---- tests: what a decode allocates ------------------------------------------------------ */
+
+/* Decode a frame that must fail with rc (and why_part) while allocating nothing at all. */
+static void
+s_expect_no_alloc(const uint8_t *buf, size_t len, int rc, const char *why_part, const char *what)
+{
+    s_expect(buf, len, rc, why_part, what); /* s_decode: 0 bytes for any failed decode */
+    print_message("  %-44s %8zu bytes: allocated 0\n", what, len);
+}
+
+static void
+test_proto_decode_allocation_is_bounded_by_the_frame(void **state)
+{
+    (void)state;
+    wf_msg_t m;
+    uint8_t *buf;
+    size_t len;
+    char why[256];
+
+    /* A HELLO whose running[] claims WF_MAX_RUNNING_REPORT entries and holds none: the count
+     * is refused before anything is sized from it. */
+    s_make(&m, WF_MSG_HELLO, V_MIN);
+    assert_int_equal(wf_msg_encode(&m, &buf, &len), WEFT_OK);
+    assert_int_equal(buf[len - 1], 0x90); /* running = [] is last */
+    uint8_t *lie = malloc(len + 2);
+    memcpy(lie, buf, len - 1);
+    lie[len - 1] = 0xdc; /* array16 of 4096 */
+    lie[len] = (uint8_t)(WF_MAX_RUNNING_REPORT >> 8);
+    lie[len + 1] = (uint8_t)(WF_MAX_RUNNING_REPORT & 0xff);
+    s_expect_no_alloc(lie, len + 2, WEFT_EPROTO, "array count exceeds bytes",
+                      "HELLO claiming 4096 running, none sent");
+    free(lie);
+    free(buf);
+
+    /* The same count really sent, 4 bytes an entry, the last entry bad: every entry is checked
+     * before running[] is allocated, so nothing is. */
+    s_make(&m, WF_MSG_HELLO, V_MIN);
+    for (unsigned i = 0; i < WF_MAX_RUNNING_REPORT; i++)
+        s_running[i] = (wf_attempt_ref_t){ 1, 0, 1 };
+    m.running = s_running;
+    m.nrunning = WF_MAX_RUNNING_REPORT;
+    assert_int_equal(wf_msg_encode(&m, &buf, &len), WEFT_OK);
+    assert_int_equal(buf[len - 1], 0x01); /* the last attempt */
+    buf[len - 1] = 0x00;
+    s_expect_no_alloc(buf, len, WEFT_EPROTO, "entry 4096: attempt 0 out of range",
+                      "HELLO of 4096 running, the last one bad");
+
+    /* All valid: the worst case there is, 16 bytes held per 4 bytes received. */
+    buf[len - 1] = 0x01;
+    s_count_start();
+    assert_int_equal(wf_msg_decode(buf, len, &m, why, sizeof why), WEFT_OK);
+    size_t bytes = s_count_stop();
+    assert_int_equal(m.nrunning, WF_MAX_RUNNING_REPORT);
+    assert_int_equal(bytes, wf_msg_decoded_size(&m));
+    assert_int_equal(bytes, WF_MAX_RUNNING_REPORT * sizeof(wf_attempt_ref_t));
+    assert_true(bytes <= (size_t)WF_MSG_DECODE_FACTOR * len);
+    print_message("  %-44s %8zu bytes: allocated %zu (%.2fx; the bound: %ux)\n",
+                  "HELLO of 4096 running, 4 bytes each", len, bytes, (double)bytes / len,
+                  WF_MSG_DECODE_FACTOR);
+    wf_msg_fini(&m);
+    free(buf);
+
+    /* A frame of 1 MiB of nils: msgpack-c's unpacker would build a tree of 2^20 objects (tens
+     * of MB) before the signature is even looked at. */
+    size_t nils = (size_t)1 << 20;
+    len = 5 + nils;
+    assert_true(len <= (size_t)WF_MAX_WIRE_MSG);
+    buf = malloc(len);
+    buf[0] = 0xdd; /* array32 */
+    buf[1] = (uint8_t)(nils >> 24);
+    buf[2] = (uint8_t)(nils >> 16);
+    buf[3] = (uint8_t)(nils >> 8);
+    buf[4] = (uint8_t)nils;
+    memset(buf + 5, 0xc0, nils);
+    s_expect_no_alloc(buf, len, WEFT_EPROTO, "bad signature", "1 MiB of nils");
+    /* ... and behind a good prefix: a DONE with a million extra fields. */
+    static const uint8_t done[] = { 0xa4, 'W', 'E', 'F', 'T', 0x01, WF_MSG_DONE };
+    memcpy(buf + 5, done, sizeof done);
+    size_t nel = 3 + nils - sizeof done; /* signature, version, kind, then the nils */
+    buf[1] = (uint8_t)(nel >> 24);
+    buf[2] = (uint8_t)(nel >> 16);
+    buf[3] = (uint8_t)(nel >> 8);
+    buf[4] = (uint8_t)nel;
+    s_expect_no_alloc(buf, len, WEFT_EPROTO, "extra field(s)", "DONE + 1 MiB of nils");
+    free(buf);
+
+    /* Deep nesting, too deep and just deep enough (an ERROR's code field as nested arrays). */
+    uint8_t deep[64];
+    len = 0;
+    for (int i = 0; i < WF_MAX_DEPTH + 1; i++)
+        deep[len++] = 0x91;
+    deep[len++] = 0x01;
+    s_expect_no_alloc(deep, len, WEFT_EPROTO, "nesting too deep", "nesting WF_MAX_DEPTH + 1");
+    static const uint8_t err[] = { 0x95, 0xa4, 'W', 'E', 'F', 'T', 0x01, WF_MSG_ERROR };
+    memcpy(deep, err, sizeof err);
+    len = sizeof err;
+    for (int i = 0; i < WF_MAX_DEPTH - 2; i++)
+        deep[len++] = 0x91;
+    deep[len++] = 0x01;
+    deep[len++] = 0xa0; /* message "" */
+    s_expect_no_alloc(deep, len, WEFT_EPROTO, "ERROR field 4 (code): expected uint, got array",
+                      "nesting WF_MAX_DEPTH - 1 in a field");
+
+    /* The biggest valid frame, a JOB with a 1 MiB payload: borrowed, nothing allocated. */
+    s_make(&m, WF_MSG_JOB, V_MAX);
+    assert_int_equal(wf_msg_encode(&m, &buf, &len), WEFT_OK);
+    s_count_start();
+    assert_int_equal(wf_msg_decode(buf, len, &m, why, sizeof why), WEFT_OK);
+    assert_int_equal(s_count_stop(), 0);
+    assert_int_equal(wf_msg_decoded_size(&m), 0);
+    print_message("  %-44s %8zu bytes: allocated 0\n", "JOB with a 1 MiB payload", len);
+    wf_msg_fini(&m);
+    free(buf);
+}
+
 /* ---- tests: the encoder refuses what the decoder rejects --------------------------------- */
 
 static void
@@ -1166,7 +1399,7 @@ s_decode_check(const uint8_t *buf, size_t len)
     char why[256];
     uint8_t *enc = NULL, *enc2 = NULL;
     size_t elen = 0, elen2 = 0;
-    int rc = wf_msg_decode(buf, len, &m, why, sizeof why);
+    int rc = s_decode(buf, len, &m, why, sizeof why);
     if (rc != WEFT_OK) {
         assert_true(rc == WEFT_EPROTO || rc == WEFT_ETOOBIG || rc == WEFT_EVERSION);
         assert_null(m.owned_);
@@ -1298,6 +1531,7 @@ main(void)
         cmocka_unit_test(test_proto_rejects_trailing_bytes),
         cmocka_unit_test(test_proto_rejects_truncation_at_every_offset),
         cmocka_unit_test(test_proto_rejects_empty_and_oversized_frames),
+        cmocka_unit_test(test_proto_decode_allocation_is_bounded_by_the_frame),
         cmocka_unit_test(test_proto_encode_refuses_invalid_messages),
         cmocka_unit_test(test_proto_random_bytes_and_mutations_never_crash),
     };
