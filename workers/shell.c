@@ -1,36 +1,58 @@
 /*
  * shell.c -- the shell runner: a weft_handler_fn that runs a `shell` job's command as
  * `/bin/sh -c RUN` through the process's spawner (spawner.h), in a process group of its own,
- * logs its output to per-attempt files, turns lines on a progress pipe into weft_job_progress,
- * and has the whole group killed when the attempt is cancelled or the shell exits.  shell.h
- * states the guarantees; this file keeps them.
+ * moves its output from pipes into per-attempt log files, turns lines on a progress pipe into
+ * weft_job_progress, and has the whole group killed when the attempt is cancelled or the shell
+ * exits.  shell.h states the guarantees; this file keeps them.
  *
  * Processes of one attempt:
  *   runner thread --request--> spawner (one per weft process) --vfork+exec--> shell --> ...
- * The handler prepares the attempt in weft (decode, log files, progress pipe, argv and envp),
- * hands the fds and the flat request to the spawner and then only waits: on the progress pipe
- * and on the attempt's socket, where the spawner reports the shell's start and, once it has
- * SIGKILLed what the shell left in its group, the shell's wait status.  Cancel is a message on
- * that socket; so is the handler's own end (closing it SIGKILLs the group), and weft's death
- * (EOF on the spawner's control socket).  Nothing here forks.
+ * The handler prepares the attempt in weft (decode, pipes, argv and envp), hands the fds and
+ * the flat request to the spawner and then waits in one poll loop on four fds: the progress
+ * pipe, the stdout and stderr pipes, and the attempt's socket, where the spawner reports the
+ * shell's start and, once it has SIGKILLed what the shell left in its group, the shell's wait
+ * status.  Cancel is a message on that socket; so is the handler's own end (closing it SIGKILLs
+ * the group), and weft's death (EOF on the spawner's control socket).  Nothing here forks.
+ *
+ * Output.  The command's stdout and stderr are pipes, not files: creating a file costs more
+ * CPU on ext4 (0.2-1 ms) than spawning the process, and most commands of a build graph print
+ * nothing.  A stream's log file is created (O_TRUNC, 0644; its directory only on ENOENT) when
+ * poll first says its pipe holds a byte, and bytes move into it with splice(2), so they never
+ * cross user space (read/write when the kernel refuses to splice that pair: EINVAL).  So a
+ * silent attempt opens no file, and a printing one gets the same files as when the command
+ * wrote them itself, filled while it runs.  Each wake-up moves at most S_DRAIN_TURN bytes per
+ * stream, so a flood on one cannot starve the other, the progress pipe or a cancel.  When a
+ * log cannot be created or written, the stream keeps being drained into nothing: the command
+ * never blocks on it and the job is not failed for it; the reason goes into the attempt's
+ * error message if the job fails, and on stderr once per process (see s_log_failed).
+ *
+ * End of an attempt.  Once the spawner reports the shell reaped (its group SIGKILLed) or lost,
+ * every write of the group is in the pipes; the handler moves what they hold without waiting
+ * (poll with timeout 0) and closes them.  A process that escaped the group (setsid) may hold
+ * them open and keep writing: the handler stops after S_END_MAX more bytes per pipe and closes
+ * it anyway (that process then gets EPIPE), so the end of an attempt never waits on it.
  *
  * Threads: the handler runs on a consumer's runner thread while other runners (and the engine,
  * and czmq) have threads of their own.  Every fd it opens is O_CLOEXEC, nothing is shared
- * between calls: one handler call owns one s_proc_t.  The spawner is shared and thread-safe.
+ * between calls but the once-per-process warning flag: one handler call owns one s_proc_t.
+ * The spawner is shared and thread-safe.
  *
  * Invariants:
  * - the handler never signals a process itself while the spawner lives: only the spawner,
  *   which reaps the shell, knows when its pid (the pgid) is still the job's; when the spawner
  *   dies, wf_spawn_poll SIGKILLs the group once, best effort (see shell.h);
- * - the handler's copies of the child's fds (logs, progress write end) are closed as soon as
- *   the spawner has them, so the progress pipe reads EOF when the job's processes close it;
+ * - the handler's copies of the child's fds (the write ends of the three pipes) are closed as
+ *   soon as the spawner has them, so a pipe reads EOF when the job's processes close it;
+ * - a log file exists only once its pipe has held a byte; it is never written by anyone but
+ *   this handler;
  * - progress lines are parsed from a bounded buffer (S_LINE_MAX); an overlong line is dropped
  *   whole, so no line can make the handler allocate.
  *
  * Workload: one handler call per attempt, up to one per consumer slot at a time; per attempt
- * in weft: a payload decode, two opens (none without log_dir), a pipe, a socketpair, one
- * sendmsg, a few polls and closes.  The handler wakes at most every S_POLL_MS to look at
- * weft_job_cancelled, sooner on progress or on the spawner's reports.
+ * in weft: a payload decode, three pipes (one without log_dir), a socketpair, one sendmsg, a
+ * few polls and closes, and one open per stream that prints (plus a splice per wake-up while it
+ * does).  The handler wakes at most every S_POLL_MS to look at weft_job_cancelled, sooner on
+ * output, progress or the spawner's reports.
  */
 #include "shell.h"
 
@@ -46,6 +68,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +81,8 @@
 
 extern char **environ;
 
-/* The fds the command sees: 0 /dev/null, 1 and 2 the logs, 3 the progress pipe. */
+/* The fds the command sees: 0 /dev/null, 1 and 2 the output pipes (/dev/null without a log
+ * dir), 3 the progress pipe. */
 #define S_PROGRESS_FD 3
 /* The handler's wake-up period: bounds how late a cancel is seen. */
 #define S_POLL_MS 50
@@ -66,6 +90,14 @@ extern char **environ;
 #define S_LINE_MAX 4096
 /* How much of the end of the .err file the error message may quote from. */
 #define S_TAIL_BYTES 4096
+/* Bytes one wake-up moves from one pipe at most: 4 pipe buffers of the default 64 KiB, so a
+ * busy stream is emptied in one go but cannot keep the loop from the others for long. */
+#define S_DRAIN_TURN (256u * 1024u)
+/* Bytes moved from one pipe after the group is dead: what it holds (64 KiB by default) and
+ * then some; past it only a process that escaped the group can be writing, and it is cut off. */
+#define S_END_MAX (1024u * 1024u)
+/* The read/write fallback's buffer (and the discard sink's). */
+#define S_IO_BUF (16u * 1024u)
 #define S_DEFAULT_GRACE_MS 5000
 /* What a handler returns when the command could not be started at all (as sh does). */
 #define S_EXIT_NOT_RUN 127
@@ -369,27 +401,45 @@ wf_shell_log_path(char *buf, size_t cap, const char *log_dir, weft_reqid_t req, 
 
 /* ---- the attempt ----------------------------------------------------------------------------- */
 
+/* One output stream of the command (stdout or stderr) with a log dir: a pipe the handler
+ * drains into the stream's log file, created at the first byte. */
+typedef struct s_stream {
+    int rd;              /* the pipe's read end (O_NONBLOCK); -1 without a log dir, at EOF,
+                            or once the attempt is over */
+    int wr;              /* the command's end, until the spawner has it */
+    int log;             /* the log file; -1 until the first byte (and if it failed) */
+    bool made;           /* the log file was created by this attempt */
+    bool discard;        /* the log could not be created or written: bytes go nowhere */
+    bool no_splice;      /* splice refused this pipe and file (EINVAL): read and write */
+    char path[PATH_MAX]; /* the log file's path */
+} s_stream_t;
+
+enum { S_OUT = 0, S_ERR = 1 };
+
 /* Everything one attempt needs. */
 typedef struct s_proc {
     char *argv[4];
     char **envp;
-    char *weftenv[4];   /* the WEFT_* entries of envp (owned) */
-    char *dir;          /* chdir target, or NULL */
-    int out_fd, err_fd; /* -1: the spawner's /dev/null */
+    char *weftenv[4]; /* the WEFT_* entries of envp (owned) */
+    char *dir;        /* chdir target, or NULL */
     int prog_r, prog_w;
     wf_spawn_t sp;
-    char err_path[PATH_MAX]; /* empty when output is discarded */
+    s_stream_t out[2];      /* S_OUT, S_ERR */
+    char log_dir[PATH_MAX]; /* <log_dir>/<request>, made when a first log needs it */
+    char log_fail[512];     /* why a log was not (fully) written; empty if it was */
     char line[S_LINE_MAX];
     size_t line_len;
-    bool line_skip; /* in the middle of an overlong line */
+    bool line_skip;    /* in the middle of an overlong line */
+    char io[S_IO_BUF]; /* the read/write fallback's and the discard's buffer */
 } s_proc_t;
 
 static void
 s_proc_init(s_proc_t *p)
 {
     memset(p, 0, sizeof *p);
-    p->out_fd = p->err_fd = -1;
     p->prog_r = p->prog_w = -1;
+    for (int i = 0; i < 2; i++)
+        p->out[i].rd = p->out[i].wr = p->out[i].log = -1;
     p->sp.sock = -1;
 }
 
@@ -404,8 +454,11 @@ s_close(int *fd)
 static void
 s_proc_fini(s_proc_t *p)
 {
-    s_close(&p->out_fd);
-    s_close(&p->err_fd);
+    for (int i = 0; i < 2; i++) {
+        s_close(&p->out[i].rd);
+        s_close(&p->out[i].wr);
+        s_close(&p->out[i].log);
+    }
     s_close(&p->prog_r);
     s_close(&p->prog_w);
     wf_spawn_close(&p->sp);
@@ -502,25 +555,23 @@ s_setup_fail(char *msg, size_t cap, const char *fmt, ...)
     return -1;
 }
 
-/* A log file, created 0644 and truncated; its directory is made only when it is missing, so a
- * request's later attempts cost one open each. */
+/* A pipe for the command: both ends close-on-exec (the spawner dup2s the write end into the
+ * child, which clears it), the read end non-blocking; the write end must block like any
+ * pipe. */
 static int
-s_open_log(const char *path, const char *dir, char *msg, size_t cap)
+s_pipe(int *rd, int *wr, char *msg, size_t cap)
 {
-    int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
-    if (fd < 0 && errno == ENOENT) {
-        if (s_mkdirs(dir) != 0)
-            return s_setup_fail(msg, cap, "cannot create log directory '%s': %s", dir,
-                                strerror(errno));
-        fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
-    }
-    if (fd < 0)
-        return s_setup_fail(msg, cap, "cannot open '%s': %s", path, strerror(errno));
-    return fd;
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0)
+        return s_setup_fail(msg, cap, "cannot create a pipe: %s", strerror(errno));
+    *rd = fds[0];
+    *wr = fds[1];
+    if (fcntl(*rd, F_SETFL, O_NONBLOCK) != 0)
+        return s_setup_fail(msg, cap, "cannot set up a pipe: %s", strerror(errno));
+    return 0;
 }
 
-/* Everything but the start: paths, logs, the progress pipe, env, argv.  On failure msg says
- * why. */
+/* Everything but the start: paths, the pipes, env, argv.  On failure msg says why. */
 static int
 s_prepare(s_proc_t *p, const weft_job_t *job, const wf_shell_opts_t *opts,
           const wf_shell_payload_t *pl, char *msg, size_t cap)
@@ -541,35 +592,159 @@ s_prepare(s_proc_t *p, const weft_job_t *job, const wf_shell_opts_t *opts,
         p->dir = s_strndup(base, strlen(base));
 
     if (log_dir) { /* without a log dir, out and err stay -1: the spawner's /dev/null */
-        char dir[PATH_MAX], out_path[PATH_MAX];
-        int n = snprintf(dir, sizeof dir, "%s/%" PRIu64, log_dir, weft_job_request(job));
-        wf_shell_log_path(out_path, sizeof out_path, log_dir, weft_job_request(job),
-                          weft_job_id(job), weft_job_attempt(job), "out");
-        wf_shell_log_path(p->err_path, sizeof p->err_path, log_dir, weft_job_request(job),
-                          weft_job_id(job), weft_job_attempt(job), "err");
-        if (n < 0 || (size_t)n >= sizeof dir || strlen(p->err_path) + 1 >= sizeof p->err_path) {
-            p->err_path[0] = '\0';
-            return s_setup_fail(msg, cap, "log path too long under '%s'", log_dir);
+        static const char *const names[2] = {"out", "err"};
+        int n =
+            snprintf(p->log_dir, sizeof p->log_dir, "%s/%" PRIu64, log_dir, weft_job_request(job));
+        bool fits = n >= 0 && (size_t)n < sizeof p->log_dir;
+        for (int i = 0; i < 2; i++) {
+            s_stream_t *s = &p->out[i];
+            wf_shell_log_path(s->path, sizeof s->path, log_dir, weft_job_request(job),
+                              weft_job_id(job), weft_job_attempt(job), names[i]);
+            fits = fits && strlen(s->path) + 1 < sizeof s->path;
         }
-        if ((p->out_fd = s_open_log(out_path, dir, msg, cap)) < 0 ||
-            (p->err_fd = s_open_log(p->err_path, dir, msg, cap)) < 0)
-            return -1;
+        if (!fits)
+            return s_setup_fail(msg, cap, "log path too long under '%s'", log_dir);
+        for (int i = 0; i < 2; i++)
+            if (s_pipe(&p->out[i].rd, &p->out[i].wr, msg, cap) != 0)
+                return -1;
     }
-
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0)
-        return s_setup_fail(msg, cap, "cannot create a pipe: %s", strerror(errno));
-    p->prog_r = fds[0];
-    p->prog_w = fds[1];
-    /* Only the read end: the write end is the command's fd 3 and must block like any pipe. */
-    if (fcntl(p->prog_r, F_SETFL, O_NONBLOCK) != 0)
-        return s_setup_fail(msg, cap, "cannot set up a pipe: %s", strerror(errno));
+    if (s_pipe(&p->prog_r, &p->prog_w, msg, cap) != 0)
+        return -1;
 
     s_build_env(p, job, pl);
     p->argv[0] = "sh";
     p->argv[1] = "-c";
     p->argv[2] = pl->run;
     p->argv[3] = NULL;
+    return 0;
+}
+
+/* ---- output ---------------------------------------------------------------------------------- */
+
+static atomic_flag s_log_warned = ATOMIC_FLAG_INIT;
+
+/*
+ * A stream's log could not be created or written (fmt says why): from now on its pipe is
+ * drained into nothing, so the command never blocks on it and the job does not fail for it.
+ * The first reason of the attempt goes into its error message should the job fail (where the
+ * missing stderr tail would otherwise go unexplained); a job that succeeds has no message, so
+ * the first such reason of the process is also said on stderr, once: a full disk fails every
+ * log at once and must not flood it.
+ */
+static void s_log_failed(s_proc_t *p, s_stream_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+s_log_failed(s_proc_t *p, s_stream_t *s, const char *fmt, ...)
+{
+    s->discard = true;
+    s_close(&s->log);
+    if (p->log_fail[0])
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->log_fail, sizeof p->log_fail, fmt, ap);
+    va_end(ap);
+    if (!atomic_flag_test_and_set(&s_log_warned))
+        fprintf(stderr, "weft: shell: %s; output that cannot be logged is discarded (said once)\n",
+                p->log_fail);
+}
+
+/* The stream's first byte is in its pipe: create its log, and its directory when missing, so
+ * a request's later attempts cost one open each. */
+static void
+s_open_log(s_proc_t *p, s_stream_t *s)
+{
+    int fd = open(s->path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd < 0 && errno == ENOENT) {
+        if (s_mkdirs(p->log_dir) != 0) {
+            s_log_failed(p, s, "cannot create log directory '%s': %s", p->log_dir, strerror(errno));
+            return;
+        }
+        fd = open(s->path, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+    }
+    if (fd < 0) {
+        s_log_failed(p, s, "cannot create log '%s': %s", s->path, strerror(errno));
+        return;
+    }
+    s->log = fd;
+    s->made = true;
+}
+
+/* Write all of buf to the log; false with errno set if it cannot. */
+static bool
+s_write_all(int fd, const char *buf, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, buf, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = EIO;
+            return false;
+        }
+        buf += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+/*
+ * Move up to budget bytes from the stream's pipe into its log (or nowhere, when discarding),
+ * until the pipe is empty (EAGAIN) or at EOF (then it is closed).  Called when poll said the
+ * pipe holds data, so the log is created here on its first byte.  Returns the bytes moved.
+ */
+static size_t
+s_drain(s_proc_t *p, s_stream_t *s, size_t budget)
+{
+    if (s->log < 0 && !s->discard)
+        s_open_log(p, s);
+    size_t moved = 0;
+    while (s->rd >= 0 && moved < budget) {
+        size_t want = budget - moved;
+        ssize_t n;
+        if (!s->discard && !s->no_splice) {
+            n = splice(s->rd, NULL, s->log, NULL, want, SPLICE_F_NONBLOCK);
+            if (n < 0 && errno == EINVAL) { /* a file system that takes no splice */
+                s->no_splice = true;
+                continue;
+            }
+            if (n < 0 && errno != EINTR && errno != EAGAIN) {
+                /* Pipe-side errors are EAGAIN and EINTR; anything else is the file's. */
+                s_log_failed(p, s, "cannot write log '%s': %s", s->path, strerror(errno));
+                continue;
+            }
+        } else {
+            n = read(s->rd, p->io, want < sizeof p->io ? want : sizeof p->io);
+            if (n > 0 && !s->discard && !s_write_all(s->log, p->io, (size_t)n))
+                s_log_failed(p, s, "cannot write log '%s': %s", s->path, strerror(errno));
+        }
+        if (n == 0) { /* every writer closed it and it is empty */
+            s_close(&s->rd);
+            break;
+        }
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN)
+                s_close(&s->rd); /* a pipe we own cannot fail to read: give it up */
+            break;
+        }
+        moved += (size_t)n;
+    }
+    return moved;
+}
+
+/* poll said `revents` of the stream's pipe: data (drain up to budget) or EOF with nothing in
+ * it (close; no log is created).  Returns the bytes moved. */
+static size_t
+s_stream_ready(s_proc_t *p, s_stream_t *s, short revents, size_t budget)
+{
+    if (revents & POLLIN)
+        return s_drain(p, s, budget);
+    if (revents & (POLLHUP | POLLERR))
+        s_close(&s->rd);
     return 0;
 }
 
@@ -594,23 +769,25 @@ s_parse_progress(char *line, size_t len, int *pct, const char **msg)
     return true;
 }
 
-/* Read what the progress pipe holds; report the last good line of this batch.  Returns false
- * once every writer has closed it. */
-static bool
-s_pump(s_proc_t *p, weft_job_t *job)
+/* Read up to budget bytes of what the progress pipe holds; report the last good line of this
+ * batch.  Closes the pipe once every writer has closed it.  Returns the bytes read. */
+static size_t
+s_pump(s_proc_t *p, weft_job_t *job, size_t budget)
 {
     char chunk[4096];
-    bool open = true;
+    size_t got = 0;
     int pct = -1;
     char msg[WEFT_MAX_MESSAGE + 1] = "";
-    for (;;) {
+    while (p->prog_r >= 0 && got < budget) {
         ssize_t n = read(p->prog_r, chunk, sizeof chunk);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0) {
-            open = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+            if (n == 0 || errno != EAGAIN)
+                s_close(&p->prog_r);
             break;
         }
+        got += (size_t)n;
         for (ssize_t i = 0; i < n; i++) {
             char c = chunk[i];
             if (c == '\n') {
@@ -635,7 +812,7 @@ s_pump(s_proc_t *p, weft_job_t *job)
     /* Only the latest of a burst: the consumer coalesces progress anyway. */
     if (pct >= 0)
         weft_job_progress(job, pct, msg[0] ? msg : NULL);
-    return open;
+    return got;
 }
 
 /*
@@ -693,15 +870,25 @@ s_tail(const char *path, char *out, size_t room)
     out[k] = '\0';
 }
 
-/* "PREFIX: <stderr tail>", or PREFIX alone when the tail is empty, within WEFT_MAX_MESSAGE. */
+/* "PREFIX: <stderr tail>", or PREFIX alone when the tail is empty (no .err file: the command
+ * wrote nothing there), within WEFT_MAX_MESSAGE.  A log that could not be written is named
+ * after the prefix: "PREFIX (output not logged: <why>): <tail>". */
 static void
-s_set_error(weft_job_t *job, const char *err_path, const char *prefix)
+s_set_error(weft_job_t *job, const s_proc_t *p, const char *base)
 {
     char msg[WEFT_MAX_MESSAGE + 1];
     char tail[WEFT_MAX_MESSAGE + 1];
+    char prefix[WEFT_MAX_MESSAGE + 1];
+    if (p->log_fail[0]) {
+        if (snprintf(prefix, sizeof prefix, "%s (output not logged: %s)", base, p->log_fail) < 0)
+            prefix[0] = '\0';
+    } else {
+        snprintf(prefix, sizeof prefix, "%s", base);
+    }
     size_t plen = strlen(prefix);
     size_t room = plen + 2 < WEFT_MAX_MESSAGE ? WEFT_MAX_MESSAGE - plen - 2 : 0;
-    s_tail(err_path, tail, room);
+    const s_stream_t *err = &p->out[S_ERR];
+    s_tail(err->made ? err->path : NULL, tail, room); /* only a file this attempt made */
     /* Assembled by hand: the sizes are bounded above, and snprintf's truncation warning
      * cannot see that room already leaves space for the prefix. */
     size_t n = plen < WEFT_MAX_MESSAGE ? plen : WEFT_MAX_MESSAGE;
@@ -769,6 +956,43 @@ s_start_error(const s_proc_t *p, int stage, int err, char *msg, size_t cap)
     }
 }
 
+/*
+ * The shell is reaped and its group SIGKILLed (or, LOST, killed from here): everything the
+ * group wrote is in the pipes.  Move it without waiting (poll with timeout 0), at most
+ * S_END_MAX bytes per pipe, and close them: a process that escaped the group may hold a pipe
+ * open and keep writing, and must not keep the attempt from ending.
+ */
+static void
+s_finish_output(s_proc_t *p, weft_job_t *job)
+{
+    size_t left[3] = {S_END_MAX, S_END_MAX, S_END_MAX};
+    for (;;) {
+        struct pollfd pf[3] = {
+            {left[0] ? p->prog_r : -1, POLLIN, 0},
+            {left[1] ? p->out[S_OUT].rd : -1, POLLIN, 0},
+            {left[2] ? p->out[S_ERR].rd : -1, POLLIN, 0},
+        };
+        if (poll(pf, 3, 0) <= 0)
+            break; /* all empty, or EINTR: good enough at this point */
+        size_t n[3] = {0, 0, 0};
+        size_t turn[3];
+        for (int i = 0; i < 3; i++)
+            turn[i] = left[i] < S_DRAIN_TURN ? left[i] : S_DRAIN_TURN;
+        if (pf[0].revents)
+            n[0] = s_pump(p, job, turn[0]);
+        for (int i = 0; i < 2; i++)
+            if (pf[1 + i].revents)
+                n[1 + i] = s_stream_ready(p, &p->out[i], pf[1 + i].revents, turn[1 + i]);
+        for (int i = 0; i < 3; i++)
+            left[i] -= n[i];
+        /* Each turn moves bytes out of a finite budget or closes a pipe (poll said so): this
+         * ends. */
+    }
+    s_close(&p->prog_r);
+    for (int i = 0; i < 2; i++)
+        s_close(&p->out[i].rd);
+}
+
 /* Run the prepared attempt; returns the handler's result. */
 static int
 s_run(s_proc_t *p, weft_job_t *job, const wf_shell_opts_t *opts)
@@ -783,13 +1007,13 @@ s_run(s_proc_t *p, weft_job_t *job, const wf_shell_opts_t *opts)
         .argv = p->argv,
         .envp = p->envp,
         .dir = p->dir,
-        .fds = {-1, p->out_fd, p->err_fd, p->prog_w},
+        .fds = {-1, p->out[S_OUT].wr, p->out[S_ERR].wr, p->prog_w},
     };
     int stage = 0, err = 0;
     int rc = wf_spawn_start(&p->sp, &req, &stage, &err);
     /* The spawner holds its own copies (and the shell its own) from here on. */
-    s_close(&p->out_fd);
-    s_close(&p->err_fd);
+    s_close(&p->out[S_OUT].wr);
+    s_close(&p->out[S_ERR].wr);
     s_close(&p->prog_w);
     if (rc != 0) {
         s_start_error(p, stage, err, msg, sizeof msg);
@@ -797,14 +1021,16 @@ s_run(s_proc_t *p, weft_job_t *job, const wf_shell_opts_t *opts)
         return S_EXIT_NOT_RUN;
     }
 
-    bool prog_open = true;
     int64_t term_at = 0;
     bool killed = false;
     int status = 0;
     wf_spawn_state st = WF_SPAWN_RUNNING;
     for (;;) {
-        struct pollfd pf[2] = {
-            {prog_open ? p->prog_r : -1, POLLIN, 0},
+        /* A closed pipe is -1, which poll skips. */
+        struct pollfd pf[4] = {
+            {p->prog_r, POLLIN, 0},
+            {p->out[S_OUT].rd, POLLIN, 0},
+            {p->out[S_ERR].rd, POLLIN, 0},
             {p->sp.sock, POLLIN, 0},
         };
         int timeout = S_POLL_MS;
@@ -812,10 +1038,13 @@ s_run(s_proc_t *p, weft_job_t *job, const wf_shell_opts_t *opts)
             int64_t left = term_at + grace - s_now_ms();
             timeout = left < 0 ? 0 : left < timeout ? (int)left : timeout;
         }
-        (void)poll(pf, 2, timeout); /* EINTR is only an early wake-up */
-        if (prog_open && pf[0].revents)
-            prog_open = s_pump(p, job);
-        if (pf[1].revents && (st = wf_spawn_poll(&p->sp, &status)) != WF_SPAWN_RUNNING)
+        (void)poll(pf, 4, timeout); /* EINTR is only an early wake-up */
+        if (pf[0].revents)
+            s_pump(p, job, S_DRAIN_TURN);
+        for (int i = 0; i < 2; i++)
+            if (pf[1 + i].revents)
+                s_stream_ready(p, &p->out[i], pf[1 + i].revents, S_DRAIN_TURN);
+        if (pf[3].revents && (st = wf_spawn_poll(&p->sp, &status)) != WF_SPAWN_RUNNING)
             break;
         if (weft_job_cancelled(job)) {
             if (!term_at) {
@@ -829,15 +1058,12 @@ s_run(s_proc_t *p, weft_job_t *job, const wf_shell_opts_t *opts)
             }
         }
     }
-    /* The shell is reaped and its group SIGKILLed (or, LOST, killed from here): the pipe holds
-     * every line written before that. */
-    if (prog_open)
-        s_pump(p, job);
+    s_finish_output(p, job);
     pid_t spawner = p->sp.spawner;
     wf_spawn_close(&p->sp);
 
     if (term_at) {
-        s_set_error(job, p->err_path, "cancelled");
+        s_set_error(job, p, "cancelled");
         return st == WF_SPAWN_EXITED && WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
     }
     if (st == WF_SPAWN_LOST) {
@@ -845,7 +1071,7 @@ s_run(s_proc_t *p, weft_job_t *job, const wf_shell_opts_t *opts)
                  "lost the shell: the spawner (pid %d) died, and the job's process group was "
                  "killed",
                  (int)spawner);
-        s_set_error(job, p->err_path, msg);
+        s_set_error(job, p, msg);
         return S_EXIT_NOT_RUN;
     }
 
@@ -855,12 +1081,12 @@ s_run(s_proc_t *p, weft_job_t *job, const wf_shell_opts_t *opts)
     if (sig) {
         snprintf(prefix, sizeof prefix, "killed by signal %d (%s)", sig,
                  s_signame(sig, name, sizeof name));
-        s_set_error(job, p->err_path, prefix);
+        s_set_error(job, p, prefix);
         return 128 + sig;
     }
     if (code != 0) {
         snprintf(prefix, sizeof prefix, "exit status %d", code);
-        s_set_error(job, p->err_path, prefix);
+        s_set_error(job, p, prefix);
         return code;
     }
     return 0;
@@ -885,7 +1111,7 @@ wf_shell_handler(weft_job_t *job, void *arg)
         weft_job_set_error(job, "cancelled");
         return 1;
     }
-    s_proc_t *p = s_alloc(sizeof *p); /* ~8 KiB: keep it off a runner's stack */
+    s_proc_t *p = s_alloc(sizeof *p); /* ~36 KiB: keep it off a runner's stack */
     s_proc_init(p);
     int rc;
     if (s_prepare(p, job, opts, &pl, msg, sizeof msg) != 0) {

@@ -20,7 +20,7 @@
  * What the handler guarantees:
  *   - a payload that does not decode fails the attempt with exit code 127 and the error
  *     "bad shell payload: <why>", without starting anything; so does any failure to set the
- *     attempt up (log directory or files, pipes, handing it to the spawner, process group:
+ *     attempt up (a log path too long, pipes, handing it to the spawner, process group:
  *     "cannot ...: <strerror>"), and a shell that cannot chdir to its cwd or exec /bin/sh
  *     ("cannot change directory to '<dir>': ...", "cannot run '/bin/sh': ..."); an attempt
  *     already cancelled on entry fails with 1, "cancelled";
@@ -33,10 +33,22 @@
  *     (decimal request id), WEFT_JOB (job id), WEFT_ATTEMPT (1-based) and WEFT_PROGRESS_FD (3):
  *     a job's env cannot change those four.  Signal dispositions are default and no signal is
  *     blocked, whatever weft's are; no fd but 0-3 is open;
- *   - stdout and stderr go to per-attempt log files under the log dir, created 0644 and
- *     truncated (the directory <log_dir>/<request> is created as with mkdir -p when missing):
+ *   - stdout and stderr are pipes that the handler drains into per-attempt log files under
+ *     the log dir:
  *       <log_dir>/<request>/<job>.<attempt>.out and .err
- *     With log_dir NULL they go to /dev/null and error messages quote no stderr;
+ *     A file appears only when something is written to its stream: it is created 0644 and
+ *     truncated when the stream's first byte arrives (the directory <log_dir>/<request> is
+ *     created as with mkdir -p when missing), so a stream that stays silent leaves no file
+ *     (and a request whose jobs print nothing, no directory).  A file is written while the
+ *     command runs: reading it shows what the command wrote so far, give or take one wake-up
+ *     of the handler.  What the command wrote ends up in the file byte for byte, except what
+ *     a process outside the group writes (see Limits).  With log_dir NULL they go to /dev/null
+ *     (no pipes) and error messages quote no stderr;
+ *   - a log file that cannot be created or written (no space, permissions) does not fail the
+ *     attempt: that stream is drained and discarded from then on, so the command never
+ *     blocks on it.  If the attempt fails anyway, its error message names the first such
+ *     failure after its prefix: "exit status N (output not logged: <why>): <stderr tail>";
+ *     the first such failure of the process is also written once on stderr;
  *   - lines "PERCENT [message]" written to fd 3 (WEFT_PROGRESS_FD) become progress: PERCENT is
  *     1-3 decimal digits with a value 0..100, then the end of the line or blanks and a message
  *     (a trailing CR is dropped).  Malformed lines, lines longer than 4 KiB and a last line
@@ -45,7 +57,7 @@
  *     "exit status N: <stderr tail>"; death by signal S fails it with exit code 128+S and
  *     "killed by signal S (SIGNAME): <stderr tail>".  The tail is the last lines of the last
  *     4 KiB of the .err file that fit in WEFT_MAX_MESSAGE with the prefix (control bytes shown
- *     as '?'); with no stderr the message is the prefix alone;
+ *     as '?'); with no stderr (no .err file) the message is the prefix alone;
  *   - when the attempt is cancelled (cancel, timeout, shutdown: weft_job_cancelled) the group
  *     gets SIGTERM, then SIGKILL after kill_grace_ms (both sent by the spawner, and only while
  *     the shell is not reaped, so never to a reused pgid); the attempt then fails with
@@ -61,7 +73,12 @@
  *     shell dies of it or not as it would anywhere else.
  * Limits:
  *   - a process that moves itself to another process group or session (setsid, setpgid,
- *     `set -m` job control) escapes the group and so every kill above;
+ *     `set -m` job control) escapes the group and so every kill above.  It does not hold up
+ *     the end of the attempt: once the shell is reaped and its group killed, the handler
+ *     moves what the pipes hold without waiting, at most 1 MiB more per pipe, and closes
+ *     them; such a process then gets EPIPE (SIGPIPE) on its next write, and what it wrote
+ *     after that moment is lost.  Bytes a dying group member was writing at the instant of
+ *     the group's SIGKILL are in the log or not;
  *   - if the spawner dies (SIGKILL by someone, the OOM killer), every running shell dies with
  *     it (PR_SET_PDEATHSIG(SIGKILL)), and the handler, on seeing the spawner gone, SIGKILLs the
  *     attempt's group once and fails the attempt with exit code 127 and "lost the shell: the
@@ -73,7 +90,9 @@
  *     sent again, as the shell may have started.  Closing these needs a cgroup or a PID
  *     namespace per job.
  * The handler is called on several runner threads at once and never forks; it wakes every
- * ~50 ms to look at weft_job_cancelled, so a cancel takes effect within about that.
+ * ~50 ms to look at weft_job_cancelled, so a cancel takes effect within about that, and on
+ * every write of the command to its pipes (moving at most 256 KiB per stream per wake-up, so
+ * neither stream nor the progress pipe starves the others).
  */
 #ifndef WF_SHELL_H
 #define WF_SHELL_H
@@ -87,7 +106,8 @@
 #define WF_SHELL_MAX_ENV 4096
 
 typedef struct wf_shell_opts {
-    const char *log_dir;    /* where per-attempt logs go; NULL: discard output */
+    const char *log_dir;    /* where per-attempt logs go (a file per stream that prints);
+                               NULL: discard output */
     const char *base_dir;   /* relative cwd is taken from here, and a job without cwd runs
                                here; NULL: the process's cwd */
     int kill_grace_ms;      /* between SIGTERM and SIGKILL; 0: 5000 */

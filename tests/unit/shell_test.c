@@ -6,7 +6,11 @@
  * group, no job process outliving a weft process killed with SIGKILL (this binary re-executed as
  * `shell_test --child STATE_DIR WORKDIR` plays that weft), the spawner (spawner.h): killed under
  * a running attempt and replaced, clean signals and fds whatever weft's, big requests, many
- * attempts at once without an fd leak; big output, retries with per-attempt logs.
+ * attempts at once without an fd leak; big output, retries with per-attempt logs; output through
+ * pipes: no log file for a silent stream, 10 MiB on each stream interleaved logged exactly (this
+ * binary re-executed as `shell_test --write-both BYTES` writes them), logs readable while the
+ * job runs, writers left after the shell (in the group or escaped from it) never holding up the
+ * end of an attempt, and a log that cannot be created not failing the job.
  *
  * Each test gets its own temp dir holding the engine's state, the log dir and a work dir that is
  * the runner's base_dir.  Commands synchronise with the test through files in the work dir; the
@@ -1288,6 +1292,270 @@ test_shell_retry_gets_fresh_logs_per_attempt(void **state)
     free(e2);
 }
 
+/* ---- output through pipes ------------------------------------------------------------------ */
+
+static bool
+s_log_exists(fx_t *f, weft_reqid_t id, const char *job, uint32_t attempt, const char *stream)
+{
+    char path[2048];
+    struct stat st;
+    return stat(wf_shell_log_path(path, sizeof path, f->logs, id, job, attempt, stream), &st) == 0;
+}
+
+static void
+test_shell_silent_stream_leaves_no_log_file(void **state)
+{
+    fx_t *f = *state;
+    s_start(f);
+    /* a request whose jobs print nothing does not even get its log directory */
+    weft_reqid_t id = s_run1(f, "true", 0, 0);
+    assert_int_equal(s_wait(f, id), WEFT_REQ_SUCCEEDED);
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/%" PRIu64, f->logs, id);
+    struct stat st;
+    assert_int_not_equal(stat(dir, &st), 0);
+    assert_int_equal(errno, ENOENT);
+
+    weft_request_t *r = NULL;
+    assert_int_equal(weft_request_new(&r, "quiet"), WEFT_OK);
+    s_add(r, "quiet", "touch q.txt", NULL, 0, NULL);
+    s_add(r, "erronly", "echo e >&2", NULL, 0, NULL);
+    s_add(r, "outonly", "echo o", NULL, 0, NULL);
+    s_add(r, "fails", "exit 3", NULL, 0, NULL);
+    id = s_submit(f, &r);
+    assert_int_equal(s_wait(f, id), WEFT_REQ_FAILED);
+    assert_false(s_log_exists(f, id, "quiet", 1, "out"));
+    assert_false(s_log_exists(f, id, "quiet", 1, "err"));
+    assert_false(s_log_exists(f, id, "erronly", 1, "out"));
+    assert_false(s_log_exists(f, id, "outonly", 1, "err"));
+    assert_false(s_log_exists(f, id, "fails", 1, "out"));
+    assert_false(s_log_exists(f, id, "fails", 1, "err"));
+    char *e = s_log(f, id, "erronly", 1, "err");
+    char *o = s_log(f, id, "outonly", 1, "out");
+    assert_non_null(e);
+    assert_non_null(o);
+    assert_string_equal(e, "e\n");
+    assert_string_equal(o, "o\n");
+    free(e);
+    free(o);
+    weft_job_info_t info = s_info(f, id, "fails");
+    assert_int_equal(info.exit_code, 3);
+    assert_string_equal(info.error, "exit status 3"); /* no stderr: the prefix alone */
+    assert_int_equal(s_info(f, id, "quiet").state, WEFT_JOB_DONE);
+}
+
+/* The bytes of the --write-both streams: xorshift64 from a per-stream seed, one byte a step. */
+static uint64_t
+s_xs(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+#define S_SEED_OUT 0x9E3779B97F4A7C15ull
+#define S_SEED_ERR 0xD1B54A32D192ED03ull
+#define S_SEED_CHUNK 0x2545F4914F6CDD1Dull
+
+/* `shell_test --write-both BYTES`: BYTES of S_SEED_OUT's stream on fd 1 and of S_SEED_ERR's
+ * on fd 2, in chunks of 1..96 KiB taken in turn, so both pipes fill up at once. */
+static int
+s_write_both_main(const char *arg)
+{
+    size_t total = (size_t)strtoull(arg, NULL, 10);
+    uint64_t seed[2] = {S_SEED_OUT, S_SEED_ERR}, chunk = S_SEED_CHUNK;
+    size_t left[2] = {total, total};
+    static unsigned char buf[96 * 1024];
+    while (left[0] || left[1]) {
+        for (int i = 0; i < 2; i++) {
+            size_t n = 1 + (size_t)(s_xs(&chunk) % sizeof buf);
+            if (n > left[i])
+                n = left[i];
+            for (size_t k = 0; k < n; k++)
+                buf[k] = (unsigned char)(s_xs(&seed[i]) >> 56);
+            for (size_t off = 0; off < n;) {
+                ssize_t w = write(1 + i, buf + off, n - off);
+                if (w < 0 && errno == EINTR)
+                    continue;
+                if (w <= 0)
+                    return 1;
+                off += (size_t)w;
+            }
+            left[i] -= n;
+        }
+    }
+    return 0;
+}
+
+/* FNV-1a 64 of a file's bytes and its size; false if it cannot be read. */
+static bool
+s_file_sum(const char *path, uint64_t *sum, size_t *size)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return false;
+    uint64_t h = 0xcbf29ce484222325ull;
+    size_t total = 0, n;
+    unsigned char buf[65536];
+    while ((n = fread(buf, 1, sizeof buf, fp)) > 0) {
+        for (size_t i = 0; i < n; i++)
+            h = (h ^ buf[i]) * 0x100000001b3ull;
+        total += n;
+    }
+    fclose(fp);
+    *sum = h;
+    *size = total;
+    return true;
+}
+
+static uint64_t
+s_stream_sum(uint64_t seed, size_t total)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < total; i++)
+        h = (h ^ (unsigned char)(s_xs(&seed) >> 56)) * 0x100000001b3ull;
+    return h;
+}
+
+static void
+test_shell_big_interleaved_output_is_logged_exactly(void **state)
+{
+    fx_t *f = *state;
+    s_start(f);
+    char exe[PATH_MAX], run[PATH_MAX + 64];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    assert_true(n > 0);
+    exe[n] = '\0';
+    const size_t total = 10u * 1024u * 1024u;
+    snprintf(run, sizeof run, "exec '%s' --write-both %zu", exe, total);
+    weft_reqid_t id = s_run1(f, run, 0, 0);
+    assert_int_equal(s_wait(f, id), WEFT_REQ_SUCCEEDED);
+    static const char *const streams[2] = {"out", "err"};
+    const uint64_t seeds[2] = {S_SEED_OUT, S_SEED_ERR};
+    for (int i = 0; i < 2; i++) {
+        char path[2048];
+        uint64_t sum = 0;
+        size_t size = 0;
+        wf_shell_log_path(path, sizeof path, f->logs, id, "j", 1, streams[i]);
+        assert_true(s_file_sum(path, &sum, &size));
+        assert_int_equal(size, total);
+        assert_true(sum == s_stream_sum(seeds[i], total));
+    }
+}
+
+typedef struct logwait {
+    fx_t *f;
+    weft_reqid_t id;
+    const char *stream;
+    const char *want;
+} logwait_t;
+
+static bool
+s_log_is(void *arg)
+{
+    logwait_t *w = arg;
+    char *got = s_log(w->f, w->id, "j", 1, w->stream);
+    bool ok = got && strcmp(got, w->want) == 0;
+    free(got);
+    return ok;
+}
+
+static void
+test_shell_log_of_a_running_job_shows_output_so_far(void **state)
+{
+    fx_t *f = *state;
+    s_start(f);
+    weft_reqid_t id = s_run1(f,
+                             "echo first; echo efirst >&2; "
+                             "while ! test -f go; do sleep 0.02; done; echo second",
+                             0, 0);
+    /* what `weft logs` does: read the files, while the job waits for us */
+    logwait_t w = {f, id, "out", "first\n"};
+    assert_true(wf_test_wait(s_log_is, &w, WF_TEST_DEADLINE_MS));
+    logwait_t we = {f, id, "err", "efirst\n"};
+    assert_true(wf_test_wait(s_log_is, &we, WF_TEST_DEADLINE_MS));
+    assert_int_equal(s_info(f, id, "j").state, WEFT_JOB_RUNNING);
+    s_touch(f, "go");
+    assert_int_equal(s_wait(f, id), WEFT_REQ_SUCCEEDED);
+    char *out = s_log(f, id, "j", 1, "out");
+    assert_non_null(out);
+    assert_string_equal(out, "first\nsecond\n");
+    free(out);
+}
+
+/* The log holds a prefix of `yes`'s output: "y\n" repeated, possibly cut after a 'y'. */
+static void
+s_assert_yes_prefix(fx_t *f, weft_reqid_t id)
+{
+    char path[2048];
+    wf_shell_log_path(path, sizeof path, f->logs, id, "j", 1, "out");
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return; /* nothing reached the pipe before the end: no file, as it should */
+    int c, i = 0, bad = 0;
+    while ((c = fgetc(fp)) != EOF)
+        bad += c != (i++ % 2 ? '\n' : 'y');
+    fclose(fp);
+    assert_int_equal(bad, 0);
+}
+
+static void
+test_shell_writers_left_after_the_shell_do_not_hold_up_the_attempt(void **state)
+{
+    fx_t *f = *state;
+    s_start(f);
+    /* In the group: killed with it; what it wrote before is in the log or not. */
+    weft_reqid_t id = s_run1(f, "yes & echo $! > bg.pid; exit 0", 0, 0);
+    assert_int_equal(s_wait(f, id), WEFT_REQ_SUCCEEDED);
+    s_assert_gone(s_pid(f, "bg.pid"));
+    s_assert_yes_prefix(f, id);
+
+    /* Escaped from the group (setsid): it keeps the pipe open and writes as fast as it can.
+     * The attempt still ends, and once the handler has closed its end the writer dies of
+     * SIGPIPE. */
+    char pidfile[1100];
+    snprintf(pidfile, sizeof pidfile, "%s/bg.pid", f->work);
+    assert_int_equal(unlink(pidfile), 0);
+    id = s_run1(f, "setsid yes & echo $! > bg.pid; exit 0", 0, 0);
+    assert_int_equal(s_wait(f, id), WEFT_REQ_SUCCEEDED);
+    pid_t bg = s_pid(f, "bg.pid");
+    bool gone = wf_test_wait(s_pid_gone, &bg, WF_TEST_DEADLINE_MS);
+    if (!gone)
+        kill(bg, SIGKILL);
+    assert_true(gone);
+    s_assert_yes_prefix(f, id);
+}
+
+static void
+test_shell_unwritable_log_does_not_fail_the_job(void **state)
+{
+    fx_t *f = *state;
+    /* the log dir is a file: no log can be created under it */
+    FILE *fp = fopen(f->logs, "w");
+    assert_non_null(fp);
+    fclose(fp);
+    s_start(f);
+    weft_request_t *r = NULL;
+    assert_int_equal(weft_request_new(&r, "nolog"), WEFT_OK);
+    s_add(r, "ok", "echo hi; echo e >&2; echo ran > ok.txt", NULL, 0, NULL);
+    s_add(r, "big", "head -c 3000000 /dev/zero; head -c 3000000 /dev/zero >&2", NULL, 0, NULL);
+    s_add(r, "bad", "echo out; echo boom >&2; exit 3", NULL, 0, NULL);
+    weft_reqid_t id = s_submit(f, &r);
+    assert_int_equal(s_wait(f, id), WEFT_REQ_FAILED);
+    assert_int_equal(s_info(f, id, "ok").state, WEFT_JOB_DONE);
+    assert_int_equal(s_info(f, id, "big").state, WEFT_JOB_DONE); /* drained into nothing */
+    char *ran = s_work_file(f, "ok.txt");
+    assert_non_null(ran);
+    free(ran);
+    weft_job_info_t info = s_info(f, id, "bad");
+    assert_int_equal(info.state, WEFT_JOB_FAILED);
+    assert_int_equal(info.exit_code, 3);
+    const char *want = "exit status 3 (output not logged: cannot create log '";
+    assert_true(strncmp(info.error, want, strlen(want)) == 0);
+    assert_non_null(strstr(info.error, "Not a directory)"));
+}
+
 #define S_T(fn) cmocka_unit_test_setup_teardown(fn, s_setup, s_teardown)
 
 int
@@ -1295,6 +1563,8 @@ main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "--child") == 0)
         return s_child_main(argv[2], argv[3]);
+    if (argc == 3 && strcmp(argv[1], "--write-both") == 0)
+        return s_write_both_main(argv[2]);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shell_payload_round_trip),
         cmocka_unit_test(test_shell_payload_encode_rejects_bad_input),
@@ -1323,6 +1593,11 @@ main(int argc, char **argv)
         cmocka_unit_test(test_shell_spawner_reports_stage_and_status),
         S_T(test_shell_big_output_completes),
         S_T(test_shell_retry_gets_fresh_logs_per_attempt),
+        S_T(test_shell_silent_stream_leaves_no_log_file),
+        S_T(test_shell_big_interleaved_output_is_logged_exactly),
+        S_T(test_shell_log_of_a_running_job_shows_output_so_far),
+        S_T(test_shell_writers_left_after_the_shell_do_not_hold_up_the_attempt),
+        S_T(test_shell_unwritable_log_does_not_fail_the_job),
     };
     return cmocka_run_group_tests_name("shell", tests, NULL, NULL);
 }
