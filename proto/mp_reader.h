@@ -90,6 +90,9 @@ wf_mp_skip_(wf_mp_rd_t *r, uint64_t n)
 static inline bool
 wf_mp_next(wf_mp_rd_t *r, wf_mp_val_t *v)
 {
+    /* Every field defined on every path (a few bytes): callers then read len or u without the
+     * compiler (-O3) having to prove which type set which field. */
+    *v = (wf_mp_val_t){0};
     if (r->p >= r->end)
         return false;
     uint8_t b = *r->p++;
