@@ -11,6 +11,7 @@
 
 #include <czmq.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,8 @@ typedef struct s_handler {
     void *arg;
 } s_handler_t;
 
+#define S_CTL_POOL 16
+
 struct weft_engine {
     char *dir;
     bool readonly;            /* inspect only: no engine thread, reads only */
@@ -53,6 +56,12 @@ struct weft_engine {
     uint32_t nhandlers;
     weft_worker_t *local;
     int prefetch;             /* WEFT_OPT_PREFETCH for the local consumer */
+    /* Idle control DEALERs, reused: a socket per call would leave closed sockets for ZeroMQ's
+     * reaper to collect, and a burst of calls could outrun it past ZMQ_MAX_SOCKETS (czmq then
+     * aborts).  A socket is only pooled after its reply arrived, so none holds a stale one. */
+    pthread_mutex_t ctl_mu;
+    zsock_t *ctl_pool[S_CTL_POOL];
+    uint32_t nctl_pool;
     zactor_t *event_thread;
 };
 
@@ -233,12 +242,14 @@ weft_engine_open(weft_engine_t **eng_p, const char *dir, const weft_options_t *o
     if (!eng)
         abort();
     eng->dir = strdup(dir);
+    pthread_mutex_init(&eng->ctl_mu, NULL);
     eng->prefetch = opts->prefetch;
     if (opts->readonly) {
         /* Inspecting: no thread, no sockets, no lock; the store alone, opened read-only. */
         wf_store_opts_t so = {.durability = opts->durability, .readonly = true};
         int rc = wf_store_open(&eng->own_store, dir, &so, errbuf, errlen);
         if (rc != WEFT_OK) {
+            pthread_mutex_destroy(&eng->ctl_mu);
             free(eng->dir);
             free(eng);
             return rc;
@@ -281,6 +292,7 @@ weft_engine_open(weft_engine_t **eng_p, const char *dir, const weft_options_t *o
     snprintf(errbuf, errlen, "%s", err && *err ? err : "the engine thread did not start");
     free(err);
     zactor_destroy(&eng->actor);
+    pthread_mutex_destroy(&eng->ctl_mu);
     free(eng->dir);
     free(eng);
     return rc == WEFT_OK ? WEFT_ESYS : rc;
@@ -294,6 +306,9 @@ weft_engine_close(weft_engine_t **eng_p)
     weft_engine_t *eng = *eng_p;
     zactor_destroy(&eng->event_thread);
     weft_worker_destroy(&eng->local);
+    while (eng->nctl_pool > 0)
+        zsock_destroy(&eng->ctl_pool[--eng->nctl_pool]);
+    pthread_mutex_destroy(&eng->ctl_mu);
     zactor_destroy(&eng->actor);
     wf_store_close(&eng->own_store);
     for (uint32_t i = 0; i < eng->nhandlers; i++)
@@ -318,7 +333,14 @@ s_ctl_open(weft_engine_t *eng)
 {
     if (eng->readonly)
         return NULL;
-    zsock_t *s = zsock_new(ZMQ_DEALER);
+    zsock_t *s = NULL;
+    pthread_mutex_lock(&eng->ctl_mu);
+    if (eng->nctl_pool > 0)
+        s = eng->ctl_pool[--eng->nctl_pool];
+    pthread_mutex_unlock(&eng->ctl_mu);
+    if (s)
+        return s;
+    s = zsock_new(ZMQ_DEALER);
     if (!s)
         return NULL;
     zsock_set_linger(s, 0);
@@ -327,6 +349,28 @@ s_ctl_open(weft_engine_t *eng)
         return NULL;
     }
     return s;
+}
+
+/* Give back a control socket: to the pool if its exchange completed (no reply can still come),
+ * else destroyed.  The mutex is also the memory barrier ZeroMQ asks for when a socket moves
+ * between threads. */
+static void
+s_ctl_done(weft_engine_t *eng, zsock_t **s_p, bool completed)
+{
+    zsock_t *s = *s_p;
+    *s_p = NULL;
+    if (!s)
+        return;
+    if (completed) {
+        zsock_set_rcvtimeo(s, -1);
+        pthread_mutex_lock(&eng->ctl_mu);
+        if (eng->nctl_pool < S_CTL_POOL) {
+            eng->ctl_pool[eng->nctl_pool++] = s;
+            s = NULL;
+        }
+        pthread_mutex_unlock(&eng->ctl_mu);
+    }
+    zsock_destroy(&s);
 }
 
 /* Send cmd with an optional id and index; receive "i" (rc). */
@@ -347,10 +391,11 @@ s_ctl_simple(weft_engine_t *eng, const char *cmd, const uint64_t *id, const uint
     if (idx)
         zmsg_addmem(m, idx, 4);
     int rc = WEFT_ECLOSED;
-    if (zmsg_send(&m, s) == 0 && zsock_recv(s, "i", &rc) != 0)
+    bool completed = zmsg_send(&m, s) == 0 && zsock_recv(s, "i", &rc) == 0;
+    if (!completed)
         rc = WEFT_ECLOSED;
     zmsg_destroy(&m);
-    zsock_destroy(&s);
+    s_ctl_done(eng, &s, completed);
     return rc;
 }
 
@@ -700,16 +745,19 @@ weft_request_submit(weft_engine_t *eng, weft_request_t *r, weft_reqid_t *id_p)
     uint64_t id = 0;
     char *msg = NULL;
     rc = WEFT_ECLOSED;
+    bool completed = false;
     if (zsock_send(s, "sp", "SUBMIT", (void *)copy) != 0) {
         wf_reqspec_fini(copy);
         free(copy);
     } else if (zsock_recv(s, "i8s", &rc, &id, &msg) != 0) {
         rc = WEFT_ECLOSED;
+    } else {
+        completed = true;
     }
     if (msg && *msg)
         snprintf(r->errmsg, sizeof r->errmsg, "%s", msg);
     free(msg);
-    zsock_destroy(&s);
+    s_ctl_done(eng, &s, completed);
     if (rc == WEFT_OK && id_p)
         *id_p = id;
     return rc;
@@ -740,11 +788,12 @@ weft_job_status_at(weft_engine_t *eng, weft_reqid_t id, uint32_t index, weft_job
             zmsg_addstr(m, "WHY");
             zmsg_addmem(m, &id, 8);
             zmsg_addmem(m, &index, 4);
-            if (zmsg_send(&m, s) == 0 && zsock_recv(s, "iiii", &qrc, &state, &reason, &waiting) == 0 &&
-                qrc == WEFT_OK && state == WEFT_JOB_READY)
+            bool completed = zmsg_send(&m, s) == 0 &&
+                             zsock_recv(s, "iiii", &qrc, &state, &reason, &waiting) == 0;
+            if (completed && qrc == WEFT_OK && state == WEFT_JOB_READY)
                 out->reason = reason;
             zmsg_destroy(&m);
-            zsock_destroy(&s);
+            s_ctl_done(eng, &s, completed);
         }
     }
     return rc;
@@ -840,12 +889,15 @@ weft_request_wait(weft_engine_t *eng, weft_reqid_t id, int timeout_ms, weft_req_
     zmsg_addstr(m, "WAIT");
     zmsg_addmem(m, &id, 8);
     int rc = WEFT_ECLOSED, state = 0;
+    bool completed = false;
     if (zmsg_send(&m, s) == 0) {
         if (zsock_recv(s, "ii", &rc, &state) != 0)
             rc = errno == EAGAIN ? WEFT_ETIMEDOUT : WEFT_ECLOSED;
+        else
+            completed = true; /* a timed-out WAIT may still be answered: not pooled */
     }
     zmsg_destroy(&m);
-    zsock_destroy(&s);
+    s_ctl_done(eng, &s, completed);
     if (rc == WEFT_OK && state_p)
         *state_p = (weft_req_state)state;
     return rc;

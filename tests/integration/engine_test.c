@@ -579,6 +579,35 @@ test_engine_carried_jobs_and_fingerprints(void **state)
 
 #define T(name) cmocka_unit_test_setup_teardown(name, it_setup, it_teardown)
 
+/* Thousands of control calls in a row (the live reason of every READY job, as `weft run` reads
+ * them) reuse a few sockets: none is left for ZeroMQ's reaper to pile up past its limit. */
+static void
+test_engine_control_calls_in_a_burst(void **state)
+{
+    it_fixture_t *f = *state;
+    weft_request_t *req = NULL;
+    weft_request_new(&req, "burst");
+    char id[32];
+    for (int i = 0; i < 2000; i++) {
+        snprintf(id, sizeof id, "j%d", i);
+        assert_int_equal(weft_request_add_job(req, id, "nobody-serves-this", NULL, 0), WEFT_OK);
+    }
+    weft_reqid_t rid = it_submit(f, req);
+    for (int round = 0; round < 5; round++)
+        for (uint32_t i = 0; i < 2000; i++) {
+            weft_job_info_t info;
+            assert_int_equal(weft_job_status_at(f->eng, rid, i, &info), WEFT_OK);
+            assert_int_equal(info.state, WEFT_JOB_READY);
+            assert_int_equal(info.reason, WEFT_REASON_WAIT_CONSUMER);
+        }
+    weft_req_state st;
+    assert_int_equal(weft_request_wait(f->eng, rid, 0, &st), WEFT_ETIMEDOUT);
+    assert_int_equal(weft_request_cancel(f->eng, rid), WEFT_OK);
+    assert_int_equal(weft_request_wait(f->eng, rid, WF_TEST_DEADLINE_MS, &st), WEFT_OK);
+    assert_int_equal(st, WEFT_REQ_CANCELLED);
+    weft_request_destroy(&req);
+}
+
 int
 main(void)
 {
@@ -599,6 +628,7 @@ main(void)
         T(test_engine_second_engine_refused),
         T(test_engine_readonly_inspects_a_busy_directory),
         T(test_engine_carried_jobs_and_fingerprints),
+        T(test_engine_control_calls_in_a_burst),
         cmocka_unit_test(test_engine_full_store_fails_cleanly),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
