@@ -535,6 +535,9 @@ wf_client_recv(wf_client_t *c, wf_cmsg_t *reply, int timeout_ms)
     zframe_t *f = zmsg_first(z);
     char why[160] = "";
     rc = wf_cmsg_decode(zframe_data(f), zframe_size(f), reply, why, sizeof why);
+    /* The frame goes now: a LOGS_R's bytes, which point into it, are copied first. */
+    if (rc == WEFT_OK && reply->kind == WF_CMSG_LOGS_R)
+        wf_cmsg_keep_data(reply);
     zmsg_destroy(&z);
     if (rc != WEFT_OK) {
         uint64_t corr = reply->corr;
@@ -634,6 +637,28 @@ wf_client_status_page(wf_client_t *c, uint64_t req, uint32_t offset, wf_cmsg_t *
 }
 
 /* ---- events ---- */
+
+int
+wf_client_logs(wf_client_t *c, uint64_t req, uint32_t index, uint32_t attempt,
+               const char *stream, uint64_t offset, wf_cmsg_t *reply, int timeout_ms)
+{
+    if (!c || !stream || !reply)
+        return WEFT_EINVAL;
+    wf_cmsg_t m;
+    wf_cmsg_init(&m, WF_CMSG_LOGS);
+    m.req = req;
+    m.index = index;
+    m.attempt = attempt;
+    snprintf(m.stream, sizeof m.stream, "%s", stream);
+    m.log_offset = offset;
+    m.max = WF_PROTO_MAX_LOG_CHUNK;
+    int rc = wf_client_call(c, &m, reply, timeout_ms);
+    if (rc == WEFT_OK && reply->kind != WF_CMSG_LOGS_R) {
+        s_err(c, "the server answered LOGS with %s", wf_cmsg_kind_name(reply->kind));
+        rc = WEFT_EPROTO;
+    }
+    return rc;
+}
 
 int
 wf_client_subscribe(wf_client_t *c, uint64_t req)

@@ -110,6 +110,16 @@ int wf_client_call(wf_client_t *c, wf_cmsg_t *req, wf_cmsg_t *reply, int timeout
 int wf_client_status_page(wf_client_t *c, uint64_t req, uint32_t offset, wf_cmsg_t *reply,
                           int timeout_ms);
 
+/* One chunk (at most WF_PROTO_MAX_LOG_CHUNK bytes from `offset`) of the log `stream` ("out" or
+ * "err") of attempt `attempt` (0: the last) of job `index` of request `req`: LOGS into *reply,
+ * a LOGS_R whose `size` is the log's size so far (0: nothing written) and whose data the reply
+ * owns (copied out of the frame; wf_cmsg_fini frees it).  The server asks the worker that ran
+ * the attempt.  Errors: as wf_client_call; the server's ERROR codes include ENOTFOUND (no such
+ * job or attempt, or that worker is not connected: the message says where the files are),
+ * ETIMEDOUT (the worker did not answer) and ELIMIT (too many reads in flight). */
+int wf_client_logs(wf_client_t *c, uint64_t req, uint32_t index, uint32_t attempt,
+                   const char *stream, uint64_t offset, wf_cmsg_t *reply, int timeout_ms);
+
 /* Set wf_client_errmsg to the sentence for a wait of timeout_ms that got no answer (as
  * wf_client_call does): why the handshake was refused if it was, else what to check. */
 void wf_client_timed_out(wf_client_t *c, int timeout_ms);
@@ -121,6 +131,7 @@ int wf_client_send(wf_client_t *c, wf_cmsg_t *req);
 /* The next reply of any corr within timeout_ms (0: only one already there; -1: for ever), into
  * *reply (initialised here; fini it whatever the result).  An ERROR is returned as a reply
  * (WEFT_OK), its message also kept in wf_client_errmsg.
+ * A LOGS_R owns its data (copied out of the frame before the frame is freed).
  * Errors: ETIMEDOUT, EPROTO (a reply that does not decode: dropped), ESYS, ECLOSED (a signal,
  * or the server refused the handshake). */
 int wf_client_recv(wf_client_t *c, wf_cmsg_t *reply, int timeout_ms);

@@ -9,11 +9,17 @@
  * state directory, request or job).  Text that jobs supply (progress and error messages) is
  * printed with control bytes shown as '?', so a job cannot drive the terminal.
  *
- * `status --server`, `why --server` and `dot --server` ask a weft server (client.h) instead,
- * with the same output: STATUS_R, WHY_R and GRAPH_R carry what the state directory holds, and a
- * ready job's reason is the board's live one.  What the wire does not carry is said less
- * precisely, never wrongly: a pending job's count of parents (the server names only the
- * unfinished ones).  A server that does not answer within --timeout exits 1.
+ * `status --server`, `why --server`, `dot --server` and `logs --server` ask a weft server
+ * (client.h) instead, with the same output: STATUS_R, WHY_R and GRAPH_R carry what the state
+ * directory holds, and a ready job's reason is the board's live one.  What the wire does not
+ * carry is said less precisely, never wrongly: a pending job's count of parents (the server
+ * names only the unfinished ones).  A server that does not answer within --timeout exits 1.
+ *
+ * `logs` reads one attempt's two streams a chunk (<= 1 MiB) at a time, from STATE/logs with
+ * the shell runner's own reader or from the server's LOGS (which fetches the bytes from the
+ * worker that ran the attempt), and prints them with one function either way: the same bytes,
+ * "(nothing written)" for a stream that has no file (the runner makes one only when the stream
+ * writes), and with -f the same polling until the attempt ends.
  *
  * Workload: one request of up to WF_MAX_JOBS_PER_REQUEST jobs is read job by job (one LMDB read
  * each) or, from a server, a page of WF_CLIENT_MAX_PAGE jobs per call; `status` and `dot` keep a
@@ -285,7 +291,8 @@ typedef struct s_opts {
     const char **params;
     size_t nparams;
     bool out, err;
-    const char *server;     /* status, why: ask this server instead of reading a state directory */
+    bool follow;            /* logs -f */
+    const char *server;     /* status, logs, why, dot: ask this server instead of a state dir */
     const char *timeout;    /* with --server: seconds to wait for an answer */
     const char *server_key; /* with --server: CURVE, the server's public key */
     const char *key;        /* with --server: CURVE, our secret key file */
@@ -327,6 +334,9 @@ s_getopt(int argc, char **argv, const char *shortopts, const struct option *long
             break;
         case 'e':
             o->err = true;
+            break;
+        case 'f':
+            o->follow = true;
             break;
         case 'p':
             if (!wf_cli_param_ok(optarg))
@@ -844,25 +854,6 @@ weft_cmd_list(int argc, char **argv)
 
 /* ---- weft logs ---- */
 
-/* Copy a file to stdout; errno set and false when it cannot be opened. */
-static bool
-s_cat(const char *path, bool *ends_nl)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return false;
-    char buf[65536];
-    size_t n;
-    *ends_nl = true;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
-        fwrite(buf, 1, n, stdout);
-        *ends_nl = buf[n - 1] == '\n';
-    }
-    fclose(f);
-    fflush(stdout);
-    return true;
-}
-
 typedef struct s_older {
     const char *session;
     weft_reqid_t before;
@@ -903,207 +894,34 @@ s_ran_before(weft_engine_t *eng, weft_reqid_t id, const char *session, const cha
     return found;
 }
 
-int
-weft_cmd_logs(int argc, char **argv)
-{
-    static const struct option longopts[] = {
-        {"state", required_argument, NULL, S_OPT_STATE},
-        {"request", required_argument, NULL, 'r'},
-        {"attempt", required_argument, NULL, 'a'},
-        {"stdout", no_argument, NULL, 'o'},
-        {"stderr", no_argument, NULL, 'e'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    static const char usage[] =
-        "usage: weft logs [--state DIR] [-r REQUEST] [-a N] [--stdout|--stderr] JOB"
-        "  (weft logs --help)";
-    static const char help[] =
-        "usage: weft logs [--state DIR] [-r REQUEST] [-a N] [--stdout|--stderr] JOB\n"
-        "\n"
-        "Print what a shell job wrote in its last attempt (or attempt N): its stdout, then its\n"
-        "stderr, each under a \"==> FILE <==\" header when both are printed.  The logs are kept\n"
-        "in STATE/logs/REQUEST/JOB.ATTEMPT.out and .err.\n"
-        "\n"
-        "      --state DIR       the state directory (default: ./.weft)\n"
-        "  -r, --request REQ     the run (12 or r12; default: the newest)\n"
-        "  -a, --attempt N       that attempt instead of the last one (1 is the first)\n"
-        "  -o, --stdout          only stdout\n"
-        "  -e, --stderr          only stderr\n"
-        "  -h, --help            this text\n"
-        "\n"
-        "exit status: 0 printed (or the job has no logs yet: said on stderr), 2 bad usage,\n"
-        "no such run, job or attempt\n";
-    s_opts_t o = {0};
-    int rc = s_getopt(argc, argv, "r:a:oeh", longopts, help, usage, &o);
-    if (rc != WF_EXIT_OK)
-        return rc < 0 ? WF_EXIT_OK : rc;
-    if (optind != argc - 1) {
-        fprintf(stderr, "%s\n", usage);
-        return WF_EXIT_USAGE;
-    }
-    if (o.out && o.err) {
-        fprintf(stderr, "weft logs: --stdout and --stderr exclude each other (give neither for "
-                        "both)\n");
-        return WF_EXIT_USAGE;
-    }
-    uint32_t attempt = 0;
-    if (o.attempt) {
-        char *end = NULL;
-        errno = 0;
-        unsigned long v = strtoul(o.attempt, &end, 10);
-        if (errno || !end || *end || o.attempt[0] < '1' || o.attempt[0] > '9' || v > UINT32_MAX) {
-            fprintf(stderr, "weft logs: --attempt wants a number from 1, got '%s'\n", o.attempt);
-            return WF_EXIT_USAGE;
-        }
-        attempt = (uint32_t)v;
-    }
-    const char *job = argv[optind];
-
-    char *state = wf_cli_state_default(o.state_opt);
-    char *logs = NULL;
-    weft_engine_t *eng = s_open("logs", state);
-    weft_request_info_t ri;
-    weft_job_info_t ji;
-    weft_reqid_t id = eng ? s_request("logs", eng, state, o.request, &ri) : 0;
-    int exit_code = WF_EXIT_USAGE;
-    if (!id || !wf_cli_find_job(eng, id, job, &ji))
-        goto out;
-    if (ji.attempts == 0 && ji.reason == WEFT_REASON_CARRIED) {
-        weft_job_info_t before;
-        weft_reqid_t was = s_ran_before(eng, id, ri.session, job, &before);
-        if (!was) {
-            fprintf(stderr,
-                    "weft logs: job '%s' was carried over from an earlier run whose "
-                    "logs are gone\n",
-                    job);
-            exit_code = WF_EXIT_OK;
-            goto out;
-        }
-        fprintf(stderr, "weft logs: job '%s' was carried over: showing its logs from run %llu\n",
-                job, (unsigned long long)was);
-        id = was;
-        ji = before;
-    }
-    if (attempt > ji.attempts) {
-        fprintf(stderr, "weft logs: job '%s' of run %llu has had %u attempt%s, not %u\n", job,
-                (unsigned long long)id, ji.attempts, ji.attempts == 1 ? "" : "s", attempt);
-        goto out;
-    }
-    exit_code = WF_EXIT_OK;
-    if (ji.attempts == 0) {
-        fprintf(stderr, "weft logs: job '%s' %s (%s): no logs\n", job,
-                ji.state >= WEFT_JOB_DONE ? "never ran" : "has not started yet",
-                weft_job_state_name(ji.state));
-        goto out;
-    }
-    if (!attempt)
-        attempt = ji.attempts;
-    logs = wf_cli_logs_dir(state);
-    const char *streams[2] = {"out", "err"};
-    const char *names[2] = {"stdout", "stderr"};
-    bool want[2] = {!o.err, !o.out};
-    bool both = want[0] && want[1], printed = false;
-    for (int s = 0; s < 2; s++) {
-        if (!want[s])
-            continue;
-        char path[4096];
-        wf_shell_log_path(path, sizeof path, logs, id, job, attempt, streams[s]);
-        if (!s_is_file(path)) {
-            int e = errno;
-            fflush(stdout);
-            fprintf(stderr, "weft logs: no %s log for job '%s', attempt %u (%s: %s)%s\n", names[s],
-                    job, attempt, path, strerror(e),
-                    strcmp(ji.type, "shell") != 0 ? "; only shell jobs write logs" : "");
-            continue;
-        }
-        if (both)
-            printf("%s==> %s <==\n", printed ? "\n" : "", path);
-        fflush(stdout);
-        bool nl = true;
-        if (!s_cat(path, &nl)) {
-            fprintf(stderr, "weft logs: cannot read %s: %s\n", path, strerror(errno));
-            continue;
-        }
-        if (both && !nl)
-            printf("\n");
-        printed = true;
-    }
-out:
-    weft_engine_close(&eng);
-    free(logs);
-    free(state);
-    return exit_code;
-}
-
-/* ---- weft why ---- */
-
-/* One sentence on how a job that failed ended. */
-static void
-s_failure_sentence(char *buf, size_t cap, const weft_job_info_t *ji)
-{
-    switch (ji->reason) {
-    case WEFT_REASON_EXIT:
-        if (strncmp(ji->error, "killed by signal ", 17) == 0 && ji->exit_code > 128)
-            snprintf(buf, cap, "it was killed by signal %d", ji->exit_code - 128);
-        else
-            snprintf(buf, cap, "it exited with status %d", ji->exit_code);
-        break;
-    case WEFT_REASON_TIMEOUT:
-        snprintf(buf, cap, "its attempt ran past its timeout and was stopped");
-        break;
-    case WEFT_REASON_LOST:
-        snprintf(buf, cap, "its consumer was lost %u time%s (%u allowed)", ji->lost,
-                 ji->lost == 1 ? "" : "s", ji->lost_retries);
-        break;
-    case WEFT_REASON_CANCELLED_USER:
-        snprintf(buf, cap, "it was cancelled by request");
-        break;
-    case WEFT_REASON_CANCELLED_PARENT:
-        snprintf(buf, cap, "it was cancelled because '%s' failed", ji->cause);
-        break;
-    default:
-        snprintf(buf, cap, "%s", weft_reason_name(ji->reason));
-        break;
-    }
-}
-
-static void
-s_print_error(const weft_job_info_t *ji)
-{
-    if (!ji->error[0])
-        return;
-    char clean[WEFT_MAX_MESSAGE + 8];
-    s_clean(clean, sizeof clean, ji->error, WEFT_MAX_MESSAGE, true);
-    printf("Its error message:\n");
-    for (char *line = clean; line;) {
-        char *nl = strchr(line, '\n');
-        if (nl)
-            *nl = 0;
-        if (*line || nl)
-            printf("  | %s\n", line);
-        line = nl ? nl + 1 : NULL;
-    }
-}
-
-/* Where `why` reads jobs: the state directory, or a server (--server). */
+/* Where `logs` and `why` read jobs: the state directory, or a server (--server). */
 typedef struct s_src {
     weft_engine_t *eng;     /* local; NULL with --server */
     wf_client_t *cl;        /* --server */
     int timeout_ms;         /* --server: for each call */
     s_pager_t pager;        /* --server: a run's jobs by index, a page at a time */
+    bool short_why;         /* --server: the server is older than WHY's `where`: don't ask it */
 } s_src_t;
 
-/* --server: WHY of one job into *r (fini it whatever the result); waiting_on, which the wire
- * does not carry, becomes the number of unfinished parents the reply names. */
+/* --server: WHY of one job into *r (fini it whatever the result), asking where it ran;
+ * waiting_on, which the wire does not carry, becomes the number of unfinished parents the
+ * reply names.  A server older than WHY's `where` answers EPROTO: ask it the short way. */
 static int
 s_src_why(s_src_t *s, weft_reqid_t id, const char *job, wf_cmsg_t *r)
 {
     wf_cmsg_t m;
-    wf_cmsg_init(&m, WF_CMSG_WHY);
-    m.req = id;
-    snprintf(m.job, sizeof m.job, "%s", job);
-    int rc = wf_client_call(s->cl, &m, r, s->timeout_ms);
+    int rc;
+    for (;;) {
+        wf_cmsg_init(&m, WF_CMSG_WHY);
+        m.req = id;
+        snprintf(m.job, sizeof m.job, "%s", job);
+        m.where = s->short_why ? 0 : 1;
+        rc = wf_client_call(s->cl, &m, r, s->timeout_ms);
+        if (rc != WEFT_EPROTO || s->short_why)
+            break;
+        wf_cmsg_fini(r);
+        s->short_why = true;
+    }
     if (rc == WEFT_OK && r->kind != WF_CMSG_WHY_R)
         rc = WEFT_EPROTO;
     if (rc == WEFT_OK && r->jobinfo.state == WEFT_JOB_PENDING)
@@ -1161,6 +979,440 @@ s_src_ran_before(s_src_t *s, weft_reqid_t id, const char *session, const char *j
     }
     wf_cmsg_fini(&r);
     return found;
+}
+
+/* One attempt's logs, from the state directory (STATE/logs: what the engine's own slots
+ * wrote) or from a server, which asks the worker that ran it.  Both give the same bytes, a
+ * chunk at a time, and the same "nothing written" for a stream with no file (the shell runner
+ * makes one only at the first byte), so everything below prints the same either way. */
+typedef struct s_logsrc {
+    s_src_t *src;
+    weft_reqid_t id;
+    weft_job_info_t ji;         /* the job as first read (its last attempt's worker) */
+    uint32_t attempt;
+    wf_shell_opts_t shell;      /* local: log_dir for wf_shell_log_read */
+    char label[2][4096 + 64];   /* each stream's header: a path, or where it is on a server */
+    bool failed;                /* a read failed (said on stderr): exit 1 */
+} s_logsrc_t;
+
+static const char *const s_stream_ext[2] = {"out", "err"};
+static const char *const s_stream_name[2] = {"stdout", "stderr"};
+
+/* A chunk of stream s at off: the log's size so far in *size_p (0: no log), up to cap bytes
+ * in buf (*n_p).  Says why on stderr and returns an error when it cannot be read. */
+static int
+s_log_chunk(s_logsrc_t *L, int s, uint64_t off, uint8_t *buf, size_t cap, uint64_t *size_p,
+            size_t *n_p)
+{
+    *size_p = 0;
+    *n_p = 0;
+    if (!L->src->cl) {
+        int64_t r = wf_shell_log_read(&L->shell, L->id, L->ji.id, L->attempt, s_stream_ext[s],
+                                      off, buf, cap, n_p);
+        if (r == -WEFT_ENOTFOUND)
+            return WEFT_OK;
+        if (r < 0) {
+            fprintf(stderr, "weft logs: cannot read %s: %s\n", L->label[s],
+                    weft_strerror((int)-r));
+            return (int)-r;
+        }
+        *size_p = (uint64_t)r;
+        return WEFT_OK;
+    }
+    wf_cmsg_t r;
+    int rc = wf_client_logs(L->src->cl, L->id, L->ji.index, L->attempt, s_stream_ext[s], off, &r,
+                            L->src->timeout_ms);
+    if (rc == WEFT_OK) {
+        *size_p = r.size;
+        *n_p = r.data_len < cap ? r.data_len : cap;
+        if (*n_p)
+            memcpy(buf, r.data, *n_p);
+    } else {
+        fflush(stdout);
+        fprintf(stderr, "weft logs: %s\n", wf_client_errmsg(L->src->cl));
+    }
+    wf_cmsg_fini(&r);
+    return rc;
+}
+
+/* Copy stream s from *off to its end as it is now; *nl: the last byte was a newline. */
+static int
+s_log_copy(s_logsrc_t *L, int s, uint64_t *off, uint8_t *buf, bool *nl, bool *moved)
+{
+    for (;;) {
+        uint64_t size;
+        size_t n;
+        int rc = s_log_chunk(L, s, *off, buf, WF_PROTO_MAX_LOG_CHUNK, &size, &n);
+        if (rc != WEFT_OK)
+            return rc;
+        if (n == 0)
+            return WEFT_OK;
+        fwrite(buf, 1, n, stdout);
+        *nl = buf[n - 1] == '\n';
+        *off += n;
+        *moved = true;
+        if (*off >= size)
+            return WEFT_OK;
+    }
+}
+
+/* Is the attempt over (the job moved on), as the store or the server says now? */
+static bool
+s_log_attempt_over(s_logsrc_t *L)
+{
+    weft_job_info_t now;
+    int rc = L->src->eng ? weft_job_status_at(L->src->eng, L->id, L->ji.index, &now)
+                         : s_src_job(L->src, L->id, L->ji.id, &now);
+    L->ji.state = rc == WEFT_OK ? now.state : L->ji.state;
+    return rc != WEFT_OK || now.state != WEFT_JOB_RUNNING || now.attempts != L->attempt;
+}
+
+/* What to say for a stream that has no log: under its header (both streams), or on stderr. */
+static void
+s_log_nothing(const s_logsrc_t *L, int s, bool both, bool running)
+{
+    const weft_job_info_t *ji = &L->ji;
+    char what[WEFT_MAX_ID * 2 + 256];
+    if (!L->src->cl && L->attempt == ji->attempts && ji->worker[0] &&
+        strcmp(ji->worker, "local") != 0)
+        /* STATE/logs holds what the engine's own slots wrote; this ran on a worker. */
+        snprintf(what, sizeof what,
+                 "no log here: attempt %u ran on worker %s (host %s), which keeps it; "
+                 "weft logs --server reads it from there",
+                 L->attempt, ji->worker, ji->host[0] ? ji->host : "?");
+    else if (strcmp(ji->type, "shell") != 0)
+        snprintf(what, sizeof what, "nothing written: only shell jobs write logs");
+    else
+        snprintf(what, sizeof what, "nothing written%s", running ? " yet" : "");
+    if (both)
+        printf("(%s)\n", what);
+    else
+        fprintf(stderr, "weft logs: %s of job '%s', attempt %u: (%s)\n", s_stream_name[s], ji->id,
+                L->attempt, what);
+}
+
+/* Print the attempt's streams; with follow, keep printing what they write until it ends. */
+static void
+s_logs_print(s_logsrc_t *L, const bool want[2], bool follow)
+{
+    bool both = want[0] && want[1], printed = false, nl[2] = {true, true};
+    uint64_t off[2] = {0, 0};
+    uint8_t *buf = s_alloc(WF_PROTO_MAX_LOG_CHUNK);
+    bool running = L->ji.state == WEFT_JOB_RUNNING && L->ji.attempts == L->attempt;
+    if (!follow) {
+        for (int s = 0; s < 2; s++) {
+            if (!want[s])
+                continue;
+            /* The first chunk before the header: a log that cannot be read prints nothing. */
+            uint64_t size;
+            size_t n;
+            bool moved = false;
+            if (s_log_chunk(L, s, 0, buf, WF_PROTO_MAX_LOG_CHUNK, &size, &n) != WEFT_OK) {
+                L->failed = true;
+                break;
+            }
+            if (both)
+                printf("%s==> %s <==\n", printed ? "\n" : "", L->label[s]);
+            printed = true;
+            if (n > 0) {
+                fwrite(buf, 1, n, stdout);
+                nl[s] = buf[n - 1] == '\n';
+                off[s] = n;
+                if (off[s] < size && s_log_copy(L, s, &off[s], buf, &nl[s], &moved) != WEFT_OK) {
+                    L->failed = true;
+                    break;
+                }
+            }
+            if (off[s] == 0)
+                s_log_nothing(L, s, both, running);
+            else if (both && !nl[s])
+                printf("\n");
+        }
+        fflush(stdout);
+        free(buf);
+        return;
+    }
+    /* Follow: poll both streams; a header whenever the stream printed changes (as tail -f). */
+    int shown = -1;
+    bool over = !running, last_pass = over;
+    for (;;) {
+        bool moved = false;
+        for (int s = 0; s < 2 && !L->failed; s++) {
+            if (!want[s])
+                continue;
+            uint64_t size;
+            size_t n;
+            if (s_log_chunk(L, s, off[s], buf, WF_PROTO_MAX_LOG_CHUNK, &size, &n) != WEFT_OK) {
+                L->failed = true;
+                break;
+            }
+            if (n == 0)
+                continue;
+            if (both && shown != s) {
+                if (shown >= 0 && !nl[shown])
+                    printf("\n");
+                printf("%s==> %s <==\n", shown >= 0 ? "\n" : "", L->label[s]);
+                shown = s;
+            }
+            fwrite(buf, 1, n, stdout);
+            nl[s] = buf[n - 1] == '\n';
+            off[s] += n;
+            moved = true;
+        }
+        fflush(stdout);
+        if (L->failed || (!moved && last_pass))
+            break;
+        if (moved)
+            continue;
+        /* Nothing new: once the attempt is over, one more pass takes what it wrote last. */
+        if (!over && s_log_attempt_over(L)) {
+            over = true;
+            continue;
+        }
+        if (over) {
+            last_pass = true;
+            continue;
+        }
+        struct timespec ts = {0, 250 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (!L->failed) {
+        if (shown >= 0 && !nl[shown])
+            printf("\n");
+        for (int s = 0; s < 2; s++) {
+            if (!want[s] || off[s] != 0)
+                continue;
+            if (both)
+                printf("%s==> %s <==\n", shown >= 0 || (s == 1 && want[0]) ? "\n" : "",
+                       L->label[s]);
+            s_log_nothing(L, s, both, false);
+        }
+    }
+    fflush(stdout);
+    free(buf);
+}
+
+int
+weft_cmd_logs(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"state", required_argument, NULL, S_OPT_STATE},
+        {"request", required_argument, NULL, 'r'},
+        {"attempt", required_argument, NULL, 'a'},
+        {"stdout", no_argument, NULL, 'o'},
+        {"out", no_argument, NULL, 'o'},
+        {"stderr", no_argument, NULL, 'e'},
+        {"err", no_argument, NULL, 'e'},
+        {"follow", no_argument, NULL, 'f'},
+        {"server", required_argument, NULL, S_OPT_SERVER},
+        {"timeout", required_argument, NULL, S_OPT_TIMEOUT},
+        {"server-key", required_argument, NULL, S_OPT_SERVER_KEY},
+        {"key", required_argument, NULL, S_OPT_KEY},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    static const char usage[] =
+        "usage: weft logs [--state DIR | --server tcp://HOST:PORT] [-r REQUEST] [-a N] "
+        "[--stdout|--stderr] [-f] JOB  (weft logs --help)";
+    static const char help[] =
+        "usage: weft logs [--state DIR | --server tcp://HOST:PORT] [-r REQUEST] [-a N]\n"
+        "                 [--stdout|--stderr] [-f] JOB\n"
+        "\n"
+        "Print what a shell job wrote in its last attempt (or attempt N): its stdout, then its\n"
+        "stderr, each under a \"==> FILE <==\" header when both are printed.  A stream the job\n"
+        "wrote nothing to has no file and shows \"(nothing written)\".  The engine's own slots\n"
+        "(weft run, weft serve --local-slots) keep the logs in STATE/logs/REQUEST/JOB.ATTEMPT.out\n"
+        "and .err; a `weft worker` keeps them on its host, under its --logs directory, and\n"
+        "--server asks the server, which fetches them from the worker that ran the attempt.\n"
+        "\n"
+        "      --state DIR       the state directory (default: ./.weft)\n"
+        "  -r, --request REQ     the run (12 or r12; default: the newest)\n"
+        "  -a, --attempt N       that attempt instead of the last one (1 is the first; only\n"
+        "                        the last attempt's worker is recorded, so with --server an\n"
+        "                        earlier one is found only if it ran on that same worker)\n"
+        "  -o, --stdout, --out   only stdout\n"
+        "  -e, --stderr, --err   only stderr\n"
+        "  -f, --follow          keep printing what a running attempt writes until it ends\n"
+        S_SERVER_OPTS_HELP
+        "  -h, --help            this text\n"
+        "\n"
+        "exit status: 0 printed (or the job has no logs yet: said on stderr), 1 the logs could\n"
+        "not be read (the server or the worker that has them is not reachable), 2 bad usage,\n"
+        "no such run, job or attempt\n";
+    s_opts_t o = {0};
+    int rc = s_getopt(argc, argv, "r:a:oefh", longopts, help, usage, &o);
+    if (rc != WF_EXIT_OK)
+        return rc < 0 ? WF_EXIT_OK : rc;
+    if (optind != argc - 1) {
+        fprintf(stderr, "%s\n", usage);
+        return WF_EXIT_USAGE;
+    }
+    if (o.out && o.err) {
+        fprintf(stderr, "weft logs: --stdout and --stderr exclude each other (give neither for "
+                        "both)\n");
+        return WF_EXIT_USAGE;
+    }
+    if (!s_keys_need_server("logs", &o))
+        return WF_EXIT_USAGE;
+    uint32_t attempt = 0;
+    if (o.attempt) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long v = strtoul(o.attempt, &end, 10);
+        if (errno || !end || *end || o.attempt[0] < '1' || o.attempt[0] > '9' || v > UINT32_MAX) {
+            fprintf(stderr, "weft logs: --attempt wants a number from 1, got '%s'\n", o.attempt);
+            return WF_EXIT_USAGE;
+        }
+        attempt = (uint32_t)v;
+    }
+    const char *job = argv[optind];
+
+    char *state = NULL, *logs = NULL;
+    s_src_t src = {0};
+    s_pager_init(&src.pager, NULL, 0, 0);
+    s_logsrc_t *L = s_alloc(sizeof *L);
+    weft_request_info_t ri;
+    weft_job_info_t ji;
+    weft_reqid_t id = 0;
+    int exit_code = WF_EXIT_USAGE;
+    if (o.server) {
+        src.cl = s_server_open("logs", &o, &src.timeout_ms, &exit_code);
+        id = src.cl ? s_server_request("logs", src.cl, src.timeout_ms, o.request, &ri, &exit_code)
+                    : 0;
+        if (id) {
+            rc = s_src_job(&src, id, job, &ji);
+            if (rc == WEFT_ENOTFOUND) {
+                fprintf(stderr, "weft: request %llu has no job '%s'\n", (unsigned long long)id,
+                        job);
+                exit_code = WF_EXIT_USAGE;
+                id = 0;
+            } else if (rc != WEFT_OK) {
+                fprintf(stderr, "weft logs: %s\n", wf_client_errmsg(src.cl));
+                exit_code = wf_cli_client_exit(rc);
+                id = 0;
+            }
+        }
+    } else {
+        state = wf_cli_state_default(o.state_opt);
+        src.eng = s_open("logs", state);
+        id = src.eng ? s_request("logs", src.eng, state, o.request, &ri) : 0;
+        if (id && !wf_cli_find_job(src.eng, id, job, &ji))
+            id = 0;
+    }
+    if (!id)
+        goto out;
+    if (ji.attempts == 0 && ji.reason == WEFT_REASON_CARRIED) {
+        weft_job_info_t before;
+        weft_reqid_t was = s_src_ran_before(&src, id, ri.session, job, &before);
+        if (!was) {
+            fprintf(stderr,
+                    "weft logs: job '%s' was carried over from an earlier run whose "
+                    "logs are gone\n",
+                    job);
+            exit_code = WF_EXIT_OK;
+            goto out;
+        }
+        fprintf(stderr, "weft logs: job '%s' was carried over: showing its logs from run %llu\n",
+                job, (unsigned long long)was);
+        id = was;
+        ji = before;
+    }
+    if (attempt > ji.attempts) {
+        fprintf(stderr, "weft logs: job '%s' of run %llu has had %u attempt%s, not %u\n", job,
+                (unsigned long long)id, ji.attempts, ji.attempts == 1 ? "" : "s", attempt);
+        goto out;
+    }
+    exit_code = WF_EXIT_OK;
+    if (ji.attempts == 0) {
+        fprintf(stderr, "weft logs: job '%s' %s (%s): no logs\n", job,
+                ji.state >= WEFT_JOB_DONE ? "never ran" : "has not started yet",
+                weft_job_state_name(ji.state));
+        goto out;
+    }
+    if (!attempt)
+        attempt = ji.attempts;
+    L->src = &src;
+    L->id = id;
+    L->ji = ji;
+    L->attempt = attempt;
+    if (!src.cl) {
+        logs = wf_cli_logs_dir(state);
+        L->shell.log_dir = logs;
+    }
+    for (int s = 0; s < 2; s++) {
+        if (!src.cl)
+            wf_shell_log_path(L->label[s], sizeof L->label[s], logs, id, ji.id, attempt,
+                              s_stream_ext[s]);
+        else if (attempt == ji.attempts && ji.worker[0])
+            snprintf(L->label[s], sizeof L->label[s], "worker %s on %s: %llu/%s.%u.%s",
+                     ji.worker, ji.host[0] ? ji.host : "?", (unsigned long long)id, ji.id,
+                     attempt, s_stream_ext[s]);
+        else
+            snprintf(L->label[s], sizeof L->label[s], "%llu/%s.%u.%s", (unsigned long long)id,
+                     ji.id, attempt, s_stream_ext[s]);
+    }
+    bool want[2] = {!o.err, !o.out};
+    s_logs_print(L, want, o.follow);
+    if (L->failed)
+        exit_code = WF_EXIT_FAILED;
+out:
+    s_pager_fini(&src.pager);
+    wf_client_close(&src.cl);
+    weft_engine_close(&src.eng);
+    free(L);
+    free(logs);
+    free(state);
+    return exit_code;
+}
+
+/* ---- weft why ---- */
+
+/* One sentence on how a job that failed ended. */
+static void
+s_failure_sentence(char *buf, size_t cap, const weft_job_info_t *ji)
+{
+    switch (ji->reason) {
+    case WEFT_REASON_EXIT:
+        if (strncmp(ji->error, "killed by signal ", 17) == 0 && ji->exit_code > 128)
+            snprintf(buf, cap, "it was killed by signal %d", ji->exit_code - 128);
+        else
+            snprintf(buf, cap, "it exited with status %d", ji->exit_code);
+        break;
+    case WEFT_REASON_TIMEOUT:
+        snprintf(buf, cap, "its attempt ran past its timeout and was stopped");
+        break;
+    case WEFT_REASON_LOST:
+        snprintf(buf, cap, "its consumer was lost %u time%s (%u allowed)", ji->lost,
+                 ji->lost == 1 ? "" : "s", ji->lost_retries);
+        break;
+    case WEFT_REASON_CANCELLED_USER:
+        snprintf(buf, cap, "it was cancelled by request");
+        break;
+    case WEFT_REASON_CANCELLED_PARENT:
+        snprintf(buf, cap, "it was cancelled because '%s' failed", ji->cause);
+        break;
+    default:
+        snprintf(buf, cap, "%s", weft_reason_name(ji->reason));
+        break;
+    }
+}
+
+static void
+s_print_error(const weft_job_info_t *ji)
+{
+    if (!ji->error[0])
+        return;
+    char clean[WEFT_MAX_MESSAGE + 8];
+    s_clean(clean, sizeof clean, ji->error, WEFT_MAX_MESSAGE, true);
+    printf("Its error message:\n");
+    for (char *line = clean; line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = 0;
+        if (*line || nl)
+            printf("  | %s\n", line);
+        line = nl ? nl + 1 : NULL;
+    }
 }
 
 static const char *const s_when_rule[WEFT_WHEN_COUNT_] = {
@@ -1234,6 +1486,17 @@ s_why_pending(weft_engine_t *eng, weft_reqid_t id, const weft_job_info_t *ji)
     free(needs);
 }
 
+/* Where the last attempt ran, when that is recorded (a job that ran under a weft that did not
+ * record it, or read from a server too old to say, has no worker). */
+static void
+s_why_where(const weft_job_info_t *ji, bool running)
+{
+    if (!ji->worker[0] || ji->attempts == 0)
+        return;
+    printf("Attempt %u %s on worker %s (host %s).\n", ji->attempts, running ? "runs" : "ran",
+           ji->worker, ji->host[0] ? ji->host : "?");
+}
+
 /* live: the reason comes from a running server's board, not from what was last saved. */
 static void
 s_why_ready(const weft_job_info_t *ji, bool live)
@@ -1270,6 +1533,7 @@ s_why_ready(const weft_job_info_t *ji, bool live)
     }
     if (ji->attempts > 0) {
         printf("It has had %u attempt%s so far.\n", ji->attempts, ji->attempts == 1 ? "" : "s");
+        s_why_where(ji, false);
         s_print_error(ji);
     }
     if (!live)
@@ -1417,6 +1681,7 @@ weft_cmd_why(int argc, char **argv)
         printf("Attempt %u has been running since %s (for %s).\n", ji.attempts,
                s_time(t, sizeof t, ji.started_ms),
                wf_cli_duration(d, sizeof d, now - ji.started_ms));
+        s_why_where(&ji, true);
         if (ji.progress > 0 || ji.progress_msg[0]) {
             s_clean(buf, sizeof buf, ji.progress_msg, WEFT_MAX_MESSAGE, false);
             printf("Progress: %d%%%s%s.\n", ji.progress, buf[0] ? ": " : "", buf);
@@ -1446,6 +1711,7 @@ weft_cmd_why(int argc, char **argv)
             printf(" (%u failure%s before, %u consumer%s lost)", ji.failures,
                    ji.failures == 1 ? "" : "s", ji.lost, ji.lost == 1 ? "" : "s");
         printf(".\n");
+        s_why_where(&ji, false);
         break;
     case WEFT_JOB_FAILED: {
         s_failure_sentence(buf, sizeof buf, &ji);
@@ -1455,6 +1721,7 @@ weft_cmd_why(int argc, char **argv)
         if (ji.started_ms > 0 && ji.finished_ms >= ji.started_ms)
             printf(" after %s", wf_cli_duration(d, sizeof d, ji.finished_ms - ji.started_ms));
         printf(": %s.\n", buf);
+        s_why_where(&ji, false);
         uint32_t used = ji.failures < ji.retries ? ji.failures : ji.retries;
         if (ji.retries)
             printf("It used %u of its %u retr%s", used, ji.retries, ji.retries == 1 ? "y" : "ies");
@@ -1466,7 +1733,11 @@ weft_cmd_why(int argc, char **argv)
         printf(".\n");
         s_print_error(&ji);
         s_why_caused(&src, id, ri.njobs, &ji);
-        printf("Its output: weft logs -r %llu %s\n", (unsigned long long)id, ji.id);
+        if (o.server)
+            printf("Its output: weft logs --server %s -r %llu %s\n", wf_client_server(src.cl),
+                   (unsigned long long)id, ji.id);
+        else
+            printf("Its output: weft logs -r %llu %s\n", (unsigned long long)id, ji.id);
         break;
     }
     case WEFT_JOB_CANCELLED:
@@ -1493,8 +1764,10 @@ weft_cmd_why(int argc, char **argv)
             printf("It was cancelled by request (a cancel of the job or its run, or a "
                    "`weft run --restart`).\n");
         }
-        if (ji.attempts > 0)
+        if (ji.attempts > 0) {
             printf("It had had %u attempt%s.\n", ji.attempts, ji.attempts == 1 ? "" : "s");
+            s_why_where(&ji, false);
+        }
         /* A cascade names its root as every cancelled job's cause, so only a job cancelled by
          * request can be the cause of others. */
         if (ji.reason == WEFT_REASON_CANCELLED_USER)

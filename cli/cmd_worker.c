@@ -22,6 +22,9 @@
  * A board silent for --give-up seconds makes the worker stop its running jobs (the board has
  * re-queued them by then); it keeps reconnecting and keeps its unacknowledged reports.
  *
+ * The shell runner's log reader is registered too: the server relays `weft logs --server`
+ * for the jobs this worker ran to it (LOGREQ), and it answers from its --logs directory.
+ *
  * CURVE (docs/security.md): --server-key and --key, or $WEFT_SERVER_KEY and $WEFT_KEY, both or
  * neither.  The key files are checked before anything starts, so a typo exits 1 at once; a key
  * the server does not admit shows as a board that never answers (the worker logs it and keeps
@@ -340,6 +343,9 @@ weft_cmd_worker(int argc, char **argv)
     rc = WEFT_OK;
     if (o.shell)
         rc = weft_worker_register(w, "shell", wf_shell_handler, &shell);
+    /* The server relays `weft logs --server` here: the logs are on this host. */
+    if (rc == WEFT_OK && o.shell)
+        rc = weft_worker_set_log_reader(w, wf_shell_log_read, &shell);
     if (rc == WEFT_OK && o.noop)
         rc = weft_worker_register(w, "noop", s_noop_handler, NULL);
     if (rc == WEFT_OK && o.prefetch)

@@ -1,4 +1,6 @@
-/* info.c -- see info.h. */
+/* info.c -- see info.h.  Reads only: every function here copies records out of the store and
+ * fills the public structs; a job's `worker` id is turned into a name and host through the
+ * store's worker records (one more read, only for jobs that ran). */
 #include "info.h"
 
 #include <stdio.h>
@@ -49,6 +51,12 @@ wf_info_request(wf_store_t *store, uint64_t id, weft_request_info_t *out)
 int
 wf_info_job(wf_store_t *store, uint64_t id, uint32_t idx, weft_job_info_t *out)
 {
+    return wf_info_job_ex(store, id, idx, out, true);
+}
+
+int
+wf_info_job_ex(wf_store_t *store, uint64_t id, uint32_t idx, weft_job_info_t *out, bool where)
+{
     wf_jobspec_t spec = {0};
     wf_jobstate_t st = {0};
     int rc = wf_store_get_job(store, id, idx, &spec, &st);
@@ -81,6 +89,15 @@ wf_info_job(wf_store_t *store, uint64_t id, uint32_t idx, weft_job_info_t *out)
         if (wf_store_get_job(store, id, st.cause, &cause, NULL) == WEFT_OK)
             s_copy_str(out->cause, sizeof out->cause, cause.id);
         wf_jobspec_fini(&cause);
+    }
+    if (where && st.worker != 0) {
+        /* A worker id with no record (a commit refused it, a damaged store) says nothing
+         * rather than something wrong. */
+        wf_workerrec_t w;
+        if (wf_store_get_worker(store, st.worker, &w) == WEFT_OK) {
+            s_copy_str(out->worker, sizeof out->worker, w.name);
+            s_copy_str(out->host, sizeof out->host, w.host);
+        }
     }
     if (st.state == WEFT_JOB_PENDING) {
         for (uint32_t i = 0; i < spec.nneeds; i++) {

@@ -10,8 +10,13 @@
  *   jobnames  u64 req . job id bytes -> u32 idx
  *   idem      key bytes              -> u64 req
  *   active    u64 req                -> (empty): requests not yet finished, for resume
+ *   workers   u32 worker id          -> wf_workerrec_t (msgpack array): who ran attempts
+ *   workerkeys host \0 name \0 u32 pid -> u32 worker id: the same consumer gets the same id
  * Bump WF_SCHEMA_VERSION on every change of a record or key, even between releases, and keep
- * a reader for the old one (docs/storage.md).
+ * a reader for the old one (docs/storage.md).  The job state's trailing `worker` and the two
+ * worker databases were added within version 1: a record without `worker` reads as 0 (not
+ * recorded) and a store without the databases as one that knows no worker, so every store of
+ * version 1 still reads.
  */
 #ifndef WF_SCHEMA_H
 #define WF_SCHEMA_H
@@ -98,7 +103,19 @@ typedef struct wf_jobstate {
     char *error;            /* NULL: none */
     uint8_t *result;        /* NULL: none */
     uint32_t result_len;
+    uint32_t worker;        /* who holds or last held it: a workers id; 0 none / not recorded
+                             * (after result_len: it fills the struct's tail padding) */
 } wf_jobstate_t;
+
+/* A consumer as it registered (HELLO), kept so a job's `worker` can be named after the
+ * consumer is gone.  Written once, when the server first sees that name, host and pid. */
+typedef struct wf_workerrec {
+    uint32_t id;            /* >= 1 */
+    uint32_t pid;
+    int64_t first_seen_ms;  /* wall clock of its first HELLO */
+    char name[WEFT_MAX_ID + 1];
+    char host[WEFT_MAX_ID + 1];
+} wf_workerrec_t;
 
 /* A digest of a resolved job's definition: FNV-1a 64 over id, type, payload, pool, budgets,
  * delays, priority, rule and parent indexes.  Stable across versions of weft that keep

@@ -6,6 +6,13 @@
  * before the LMDB transaction recording it has committed.  If the commit fails, the outbox is
  * dropped, callers waiting for an answer get WEFT_ESTORE, and memory is rebuilt from the store
  * through the same path a restart takes.
+ *
+ * Where work ran: each consumer gets a worker id at its HELLO (the same name, host and pid get
+ * the same id, found in the store's `workerkeys`; a new one is written with the turn's commit),
+ * and every hand-out and re-adoption stamps the job's state with it, so `weft why` and
+ * `weft logs --server` can name the worker long after it left.  The hand-out pays one cached
+ * lookup of the consumer's id (wf_srv_wkr_t) and four bytes more in the job state it writes
+ * anyway.
  */
 #include "server.h"
 
@@ -39,6 +46,113 @@ s_wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* ---- workers: which id each live consumer has ---- */
+
+/* The position of c in the sorted array, or where it would go. */
+static uint32_t
+s_wkr_pos(const wf_server_t *srv, const wf_consumer_t *c)
+{
+    uint32_t lo = 0, hi = srv->nwkrs;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if ((uintptr_t)srv->wkrs[mid].c < (uintptr_t)c)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The worker id of a live consumer (0 if it has none: its registration found no id). */
+static uint32_t
+s_wkr_id(wf_server_t *srv, const wf_consumer_t *c)
+{
+    if (c == srv->wkr_last_c)
+        return srv->wkr_last_id;
+    uint32_t i = s_wkr_pos(srv, c);
+    uint32_t id = i < srv->nwkrs && srv->wkrs[i].c == c ? srv->wkrs[i].id : 0;
+    srv->wkr_last_c = c;
+    srv->wkr_last_id = id;
+    return id;
+}
+
+static void
+s_wkr_drop(wf_server_t *srv, const wf_consumer_t *c)
+{
+    /* A consumer's address may be reused by the next one once it is reaped. */
+    srv->wkr_last_c = NULL;
+    uint32_t i = s_wkr_pos(srv, c);
+    if (i < srv->nwkrs && srv->wkrs[i].c == c) {
+        memmove(&srv->wkrs[i], &srv->wkrs[i + 1], (srv->nwkrs - i - 1) * sizeof *srv->wkrs);
+        srv->nwkrs--;
+    }
+}
+
+static void
+s_wkr_set(wf_server_t *srv, const wf_consumer_t *c, uint32_t id)
+{
+    srv->wkr_last_c = NULL;
+    uint32_t i = s_wkr_pos(srv, c);
+    if (i < srv->nwkrs && srv->wkrs[i].c == c) {
+        srv->wkrs[i].id = id;
+        return;
+    }
+    if (srv->nwkrs == srv->wkrs_cap) {
+        srv->wkrs_cap = srv->wkrs_cap ? srv->wkrs_cap * 2 : 16;
+        srv->wkrs = realloc(srv->wkrs, srv->wkrs_cap * sizeof *srv->wkrs);
+        if (!srv->wkrs)
+            abort();
+    }
+    memmove(&srv->wkrs[i + 1], &srv->wkrs[i], (srv->nwkrs - i) * sizeof *srv->wkrs);
+    srv->wkrs[i] = (wf_srv_wkr_t){c, id};
+    srv->nwkrs++;
+}
+
+/* The worker id of a consumer that just said HELLO: the one its name, host and pid had before
+ * (a registration waiting for its commit, or one in the store), else a new one, written with
+ * this turn's commit.  0 only if the ids ran out or the store cannot be read: its jobs then
+ * say nothing of where they ran, which is all that is lost. */
+static uint32_t
+s_wkr_register(wf_server_t *srv, const wf_consumer_t *c)
+{
+    for (uint32_t i = 0; i < srv->nwkr_new; i++) {
+        const wf_workerrec_t *w = &srv->wkr_new[i];
+        if (w->pid == c->pid && strcmp(w->name, c->name) == 0 && strcmp(w->host, c->host) == 0)
+            return w->id;
+    }
+    uint32_t id = 0;
+    int rc = wf_store_find_worker(srv->store, c->name, c->host, c->pid, &id);
+    if (rc == WEFT_OK)
+        return id;
+    if (rc != WEFT_ENOTFOUND || srv->next_worker == 0 || srv->next_worker == UINT32_MAX)
+        return 0;
+    if (srv->nwkr_new == srv->wkr_new_cap) {
+        srv->wkr_new_cap = srv->wkr_new_cap ? srv->wkr_new_cap * 2 : 8;
+        srv->wkr_new = realloc(srv->wkr_new, srv->wkr_new_cap * sizeof *srv->wkr_new);
+        if (!srv->wkr_new)
+            abort();
+    }
+    wf_workerrec_t *w = &srv->wkr_new[srv->nwkr_new++];
+    memset(w, 0, sizeof *w);
+    w->id = srv->next_worker++;
+    w->pid = c->pid;
+    w->first_seen_ms = srv->core->wall;
+    snprintf(w->name, sizeof w->name, "%s", c->name);
+    snprintf(w->host, sizeof w->host, "%s", c->host);
+    return w->id;
+}
+
+wf_consumer_t *
+wf_srv_worker_consumer(wf_server_t *srv, uint32_t id)
+{
+    if (id == 0)
+        return NULL;
+    for (uint32_t i = 0; i < srv->nwkrs; i++)
+        if (srv->wkrs[i].id == id && !srv->wkrs[i].c->dead)
+            return (wf_consumer_t *)srv->wkrs[i].c;
+    return NULL;
+}
+
 /* ---- outbox ---- */
 
 static void
@@ -63,6 +177,12 @@ s_send_board(wf_server_t *srv, const uint8_t *rid, size_t rid_len, const wf_msg_
     memcpy(o->rid, rid, rid_len);
     o->buf = buf;
     o->len = len;
+}
+
+void
+wf_srv_send_board(wf_server_t *srv, const uint8_t *rid, size_t rid_len, const wf_msg_t *msg)
+{
+    s_send_board(srv, rid, rid_len, msg);
 }
 
 static void
@@ -468,6 +588,8 @@ s_lose_ex(wf_server_t *srv, wf_consumer_t *c, const char *why, bool charge)
             wf_dispatch_lost(srv->core, c->leases[i].job, charge);
     c->dead = true;
     wf_timer_cancel(srv->core->deadlines, &c->timer);
+    s_wkr_drop(srv, c);
+    wf_srv_client_relays_gone(srv, c->rid, c->rid_len, why);
 }
 
 static void
@@ -531,6 +653,10 @@ s_hello(wf_server_t *srv, const uint8_t *rid, size_t rid_len, int fd, wf_msg_t *
         }
         old->dead = true;
         wf_timer_cancel(srv->core->deadlines, &old->timer);
+        s_wkr_drop(srv, old);
+        /* On the same connection its answers to log reads still come; on an old one, never. */
+        if (old->rid_len != rid_len || memcmp(old->rid, rid, rid_len) != 0)
+            wf_srv_client_relays_gone(srv, old->rid, old->rid_len, "it reconnected");
         wf_board_reap(srv->core->board);
     }
     wf_consumer_t *c = wf_board_join(srv->core->board, rid, rid_len, msg, why, sizeof why);
@@ -540,18 +666,26 @@ s_hello(wf_server_t *srv, const uint8_t *rid, size_t rid_len, int fd, wf_msg_t *
     }
     c->fd = fd;
     s_liveness(srv, c);
+    uint32_t wid = s_wkr_register(srv, c);
+    s_wkr_set(srv, c, wid);
     /* Re-adopt the attempts it still runs (after our restart or its reconnect); an attempt we
-     * no longer know still occupies one of its slots until it reports. */
+     * no longer know still occupies one of its slots until it reports.  Either way the job
+     * runs on this worker now: its state says so. */
     for (uint32_t i = 0; i < msg->nrunning && c->nleases < c->slots + c->prefetch; i++) {
         wf_attempt_ref_t *a = &msg->running[i];
         wf_req_t *r = wf_core_find(srv->core, a->req);
         wf_job_t *j = r && a->idx < r->spec.njobs ? &r->jobs[a->idx] : NULL;
         if (j && j->st.attempt == a->attempt && j->st.state == WEFT_JOB_RUNNING && !j->owner) {
+            if (j->st.worker != wid) {
+                j->st.worker = wid;
+                wf_core_touch(srv->core, j);
+            }
             wf_board_lease_add(srv->core->board, c, j); /* its old registration's attempt */
         } else if (j && j->st.attempt == a->attempt && j->st.state == WEFT_JOB_READY &&
                    (!wf_timer_armed(&j->timer) || j->st.reason == WEFT_REASON_REQUEUED)) {
             wf_timer_cancel(srv->core->deadlines, &j->timer); /* a resume hold, if any */
             wf_board_withdraw(srv->core->board, j);
+            j->st.worker = wid;
             wf_core_transition(srv->core, j, WEFT_JOB_RUNNING, WEFT_REASON_LEASED);
             wf_board_lease_add(srv->core->board, c, j);
             if (j->spec->timeout_ms)
@@ -689,6 +823,9 @@ s_board_msg(wf_server_t *srv)
         case WF_MSG_BYE:
             s_lose_ex(srv, c, "it left", false);
             break;
+        case WF_MSG_LOGDATA:
+            wf_srv_client_logdata(srv, c, &msg);
+            break;
         default:
             srv->dropped++;
             wf_log_warn("WEFT-PROTO-UNEXPECTED", "consumer %s sent %s, which only the board sends",
@@ -762,6 +899,9 @@ s_timers(wf_server_t *srv)
             wf_board_each(srv->core->board, s_heartbeat_one, srv);
             wf_timer_set(srv->core->deadlines, &srv->heartbeat, srv->core->now + srv->opts.heartbeat_ms);
             break;
+        case WF_SRV_TIMER_RELAY:
+            wf_srv_client_relay_timeout(srv, t->obj);
+            break;
         default:
             break;
         }
@@ -774,6 +914,7 @@ s_grant(wf_consumer_t *c, wf_job_t *j, void *arg)
     wf_server_t *srv = arg;
     wf_core_t *core = srv->core;
     j->st.attempt++;
+    j->st.worker = s_wkr_id(srv, c);
     j->st.started_ms = core->wall;
     j->st.progress = 0;
     wf_str_set(&j->st.progress_msg, NULL, 0);
@@ -801,7 +942,7 @@ static int
 s_commit(wf_server_t *srv)
 {
     wf_core_t *core = srv->core;
-    if (core->ndirty == 0 && !core->dirty_reqs && !srv->next_req_dirty)
+    if (core->ndirty == 0 && !core->dirty_reqs && !srv->next_req_dirty && srv->nwkr_new == 0)
         return WEFT_OK;
     wf_batch_reset(srv->batch);
     for (wf_req_t *r = core->dirty_reqs; r; r = r->next_dirty) {
@@ -816,13 +957,23 @@ s_commit(wf_server_t *srv)
     }
     if (srv->next_req_dirty)
         wf_batch_put_next_req(srv->batch, srv->next_req);
+    /* In the transaction of the job states that name them; kept and written again until a
+     * commit takes them (the consumers, and so their ids, outlive a failed commit). */
+    for (uint32_t i = 0; i < srv->nwkr_new; i++)
+        wf_batch_put_worker(srv->batch, &srv->wkr_new[i]);
     char err[256] = "";
     int rc = wf_store_commit(srv->store, srv->batch, err, sizeof err);
-    if (rc != WEFT_OK)
+    if (rc != WEFT_OK) {
         wf_log_error(rc == WEFT_EFULL ? "WEFT-STORE-FULL" : "WEFT-STORE-COMMIT", "commit failed: %s",
                      err[0] ? err : weft_strerror(rc));
-    else
+        /* A record the store refuses (an engine bug: HELLO's names are checked on the wire)
+         * must not fail every commit after this one: forget the registrations. */
+        if (rc == WEFT_EINVAL)
+            srv->nwkr_new = 0;
+    } else {
         srv->next_req_dirty = false;
+        srv->nwkr_new = 0;
+    }
     return rc;
 }
 
@@ -928,6 +1079,8 @@ wf_server_open(wf_server_t **srv_p, const wf_server_opts_t *opts, char *errbuf, 
     srv->core = wf_core_new(&hooks);
     srv->batch = wf_batch_new(srv->store);
     srv->next_req = wf_store_next_reqid(srv->store);
+    srv->next_worker = wf_store_next_worker(srv->store);
+    srv->next_relay = 1;
 
     /* Security first: without CURVE only endpoints that expose nothing beyond this host are
      * bound (a server runs shell commands for whoever reaches it). */
@@ -1167,6 +1320,14 @@ wf_server_close(wf_server_t **srv_p)
         zframe_destroy(&w->rid);
         free(w);
     }
+    while (srv->relays) {
+        wf_relay_t *r = srv->relays;
+        srv->relays = r->next;
+        zframe_destroy(&r->rid);
+        free(r);
+    }
+    free(srv->wkrs);
+    free(srv->wkr_new);
     wf_core_destroy(&srv->core);
     wf_batch_destroy(&srv->batch);
     wf_store_close(&srv->store);

@@ -13,6 +13,15 @@
  * rows, whatever the request's size: a 10^6-job request costs its client 100 calls, not one
  * stall of the loop.  Only the first page of STATUS (offset 0) counts jobs per state, which
  * reads every job.
+ *
+ * LOGS is the one request the loop cannot answer from its own store: a shell job's output is
+ * on the host of the worker that ran it.  The server relays it: LOGS becomes a LOGREQ to that
+ * worker (the job's state names it), and the worker's LOGDATA becomes the LOGS_R.  Nothing
+ * waits for the worker: the relay is a small record (wf_relay_t) with a deadline in the loop's
+ * heap, answered ETIMEDOUT if the worker stays silent, ENOTFOUND if it goes away, and at most
+ * WF_SRV_MAX_RELAYS are in flight (WF_SRV_MAX_RELAYS_PER_CLIENT per client connection), each
+ * bringing back at most one chunk of WF_PROTO_MAX_LOG_CHUNK bytes.  Neither side keeps
+ * anything of a read: a client that wants more asks again from a later offset.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -409,7 +418,8 @@ s_status(wf_server_t *srv, zframe_t *rid, wf_cmsg_t *msg)
     wf_req_t *live = wf_core_find(srv->core, msg->req);
     for (uint32_t i = first; i < end; i++) {
         weft_job_info_t ji;
-        if (wf_info_job(srv->store, msg->req, i, &ji) != WEFT_OK)
+        /* STATUS_R's job rows do not say where jobs ran: skip that read. */
+        if (wf_info_job_ex(srv->store, msg->req, i, &ji, false) != WEFT_OK)
             continue;
         if (live && ji.state == WEFT_JOB_READY && i < live->spec.njobs)
             ji.reason = wf_board_ready_reason(srv->core->board, &live->jobs[i]);
@@ -587,7 +597,10 @@ s_why(wf_server_t *srv, zframe_t *rid, wf_cmsg_t *msg)
     wf_cmsg_t m;
     wf_cmsg_init(&m, WF_CMSG_WHY_R);
     m.corr = msg->corr;
-    if (wf_info_job(srv->store, msg->req, idx, &m.jobinfo) != WEFT_OK) {
+    /* Where the job ran only for a client that asked (WHY's `where`): the short WHY_R is what
+     * clients written before it decode. */
+    m.where = msg->where ? 1 : 0;
+    if (wf_info_job_ex(srv->store, msg->req, idx, &m.jobinfo, m.where != 0) != WEFT_OK) {
         s_error(srv, rid, msg->corr, WEFT_ESTORE, "cannot read job '%s'", msg->job);
         return;
     }
@@ -618,6 +631,207 @@ s_why(wf_server_t *srv, zframe_t *rid, wf_cmsg_t *msg)
     s_queue(srv, rid, &m, false);
     free(waiting);
     s_strs_free(&strs);
+}
+
+/* ---- log relays ---- */
+
+/* "worker W (pid P) on host H", from the live consumer or the stored record. */
+static void
+s_worker_words(wf_server_t *srv, uint32_t id, char *buf, size_t cap)
+{
+    wf_workerrec_t w;
+    wf_consumer_t *c = wf_srv_worker_consumer(srv, id);
+    if (c)
+        snprintf(buf, cap, "worker %s (pid %u) on host %s", c->name, c->pid, c->host);
+    else if (wf_store_get_worker(srv->store, id, &w) == WEFT_OK)
+        snprintf(buf, cap, "worker %s (pid %u) on host %s", w.name, w.pid, w.host);
+    else
+        snprintf(buf, cap, "worker #%u", id);
+    for (uint32_t i = 0; !c && i < srv->nwkr_new; i++) /* registered, not yet committed */
+        if (srv->wkr_new[i].id == id)
+            snprintf(buf, cap, "worker %s (pid %u) on host %s", srv->wkr_new[i].name,
+                     srv->wkr_new[i].pid, srv->wkr_new[i].host);
+}
+
+static void
+s_relay_unlink(wf_server_t *srv, wf_relay_t *relay)
+{
+    for (wf_relay_t **pp = &srv->relays; *pp; pp = &(*pp)->next)
+        if (*pp == relay) {
+            *pp = relay->next;
+            srv->nrelays--;
+            break;
+        }
+    wf_timer_cancel(srv->core->deadlines, &relay->timer);
+}
+
+static void
+s_relay_free(wf_relay_t **relay_p)
+{
+    zframe_destroy(&(*relay_p)->rid);
+    free(*relay_p);
+    *relay_p = NULL;
+}
+
+/* LOGS [req, index, attempt, stream, offset, max]: ask the worker that ran the attempt. */
+static void
+s_logs(wf_server_t *srv, zframe_t *rid, wf_cmsg_t *msg)
+{
+    wf_jobspec_t spec = {0};
+    wf_jobstate_t st = {0};
+    char who[WF_MAX_NAME * 2 + 64];
+    int rc = wf_store_get_job(srv->store, msg->req, msg->index, &spec, &st);
+    if (rc != WEFT_OK) {
+        s_error(srv, rid, msg->corr, rc == WEFT_ENOTFOUND ? WEFT_ENOTFOUND : WEFT_ESTORE,
+                "request %llu has no job #%u", (unsigned long long)msg->req, msg->index);
+        goto out;
+    }
+    uint32_t attempt = msg->attempt ? msg->attempt : st.attempt;
+    if (st.attempt == 0) {
+        s_error(srv, rid, msg->corr, WEFT_ENOTFOUND, "job '%s' has not run", spec.id);
+        goto out;
+    }
+    if (attempt > st.attempt) {
+        s_error(srv, rid, msg->corr, WEFT_ENOTFOUND, "job '%s' has had %u attempt%s, not %u",
+                spec.id, st.attempt, st.attempt == 1 ? "" : "s", attempt);
+        goto out;
+    }
+    if (st.worker == 0) {
+        s_error(srv, rid, msg->corr, WEFT_ENOTFOUND,
+                "which worker ran job '%s' is not recorded (it ran before this server "
+                "recorded it)", spec.id);
+        goto out;
+    }
+    /* Only the last attempt's worker is recorded: an earlier attempt is asked of it too, and
+     * is found if it ran there. */
+    wf_consumer_t *c = wf_srv_worker_consumer(srv, st.worker);
+    s_worker_words(srv, st.worker, who, sizeof who);
+    if (!c) {
+        wf_workerrec_t w;
+        if (wf_store_get_worker(srv->store, st.worker, &w) == WEFT_OK)
+            s_error(srv, rid, msg->corr, WEFT_ENOTFOUND,
+                    "%s is not connected: job '%s' attempt %u ran there, so its output is on "
+                    "%s, in that worker's --logs directory as %llu/%s.%u.out and .err",
+                    who, spec.id, attempt, w.host, (unsigned long long)msg->req, spec.id,
+                    attempt);
+        else
+            s_error(srv, rid, msg->corr, WEFT_ENOTFOUND, "%s, which ran job '%s', is not connected",
+                    who, spec.id);
+        goto out;
+    }
+    if (srv->nrelays >= WF_SRV_MAX_RELAYS) {
+        s_error(srv, rid, msg->corr, WEFT_ELIMIT,
+                "%u log reads are in flight already, the most this server relays at once; "
+                "try again", srv->nrelays);
+        goto out;
+    }
+    uint32_t mine = 0;
+    for (wf_relay_t *r = srv->relays; r; r = r->next)
+        if (zframe_eq(r->rid, rid))
+            mine++;
+    if (mine >= WF_SRV_MAX_RELAYS_PER_CLIENT) {
+        s_error(srv, rid, msg->corr, WEFT_ELIMIT,
+                "this connection has %u log reads in flight, the most it may; wait for their "
+                "answers", mine);
+        goto out;
+    }
+    wf_relay_t *relay = calloc(1, sizeof *relay);
+    if (!relay)
+        abort();
+    relay->corr = srv->next_relay++;
+    relay->rid = zframe_dup(rid);
+    relay->client_corr = msg->corr;
+    relay->wrid_len = (uint8_t)c->rid_len; /* <= WF_MAX_ROUTING_ID (board.h) */
+    memcpy(relay->wrid, c->rid, c->rid_len);
+    relay->worker = st.worker;
+    relay->offset = msg->log_offset;
+    relay->max = msg->max;
+    wf_timer_init(&relay->timer, WF_SRV_TIMER_RELAY, relay);
+    wf_timer_set(srv->core->deadlines, &relay->timer, srv->core->now + WF_SRV_RELAY_TIMEOUT_MS);
+    relay->next = srv->relays;
+    srv->relays = relay;
+    srv->nrelays++;
+
+    wf_msg_t m;
+    wf_msg_init(&m, WF_MSG_LOGREQ);
+    m.corr = relay->corr;
+    m.ref.req = msg->req;
+    m.ref.idx = msg->index;
+    m.ref.attempt = attempt;
+    snprintf(m.job, sizeof m.job, "%s", spec.id);
+    memcpy(m.stream, msg->stream, sizeof m.stream);
+    m.offset = msg->log_offset;
+    m.max = msg->max;
+    wf_srv_send_board(srv, c->rid, c->rid_len, &m);
+out:
+    wf_jobspec_fini(&spec);
+    wf_jobstate_fini(&st);
+}
+
+void
+wf_srv_client_logdata(wf_server_t *srv, wf_consumer_t *c, const wf_msg_t *msg)
+{
+    wf_relay_t *relay = srv->relays;
+    while (relay && relay->corr != msg->corr)
+        relay = relay->next;
+    if (!relay || relay->wrid_len != c->rid_len || memcmp(relay->wrid, c->rid, c->rid_len) != 0) {
+        /* Late (its client was answered ETIMEDOUT), or not asked of this consumer. */
+        wf_log_debug("WEFT-LOGS-STRAY", "dropped a LOGDATA (corr %llu) from %s: no read waits "
+                     "for it", (unsigned long long)msg->corr, c->name);
+        return;
+    }
+    s_relay_unlink(srv, relay);
+    char who[WF_MAX_NAME * 2 + 64];
+    s_worker_words(srv, relay->worker, who, sizeof who);
+    if (msg->code == WEFT_OK && msg->data_len > relay->max) {
+        s_error(srv, relay->rid, relay->client_corr, WEFT_EPROTO,
+                "%s sent %u bytes of log for a read of at most %u", who, msg->data_len,
+                relay->max);
+    } else if (msg->code == WEFT_OK || msg->code == WEFT_ENOTFOUND) {
+        /* No such log is an empty one: the stream wrote nothing (no file is made for it). */
+        wf_cmsg_t m;
+        wf_cmsg_init(&m, WF_CMSG_LOGS_R);
+        m.corr = relay->client_corr;
+        m.size = msg->code == WEFT_OK ? msg->size : 0;
+        m.log_offset = relay->offset;
+        m.data = msg->code == WEFT_OK ? msg->data : NULL;
+        m.data_len = msg->code == WEFT_OK ? msg->data_len : 0;
+        s_queue(srv, relay->rid, &m, false);
+    } else {
+        s_error(srv, relay->rid, relay->client_corr, (int)msg->code,
+                "%s could not read the log: %s", who, weft_strerror((int)msg->code));
+    }
+    s_relay_free(&relay);
+}
+
+void
+wf_srv_client_relay_timeout(wf_server_t *srv, wf_relay_t *relay)
+{
+    s_relay_unlink(srv, relay);
+    char who[WF_MAX_NAME * 2 + 64];
+    s_worker_words(srv, relay->worker, who, sizeof who);
+    s_error(srv, relay->rid, relay->client_corr, WEFT_ETIMEDOUT,
+            "%s did not answer the log read within %d s", who, WF_SRV_RELAY_TIMEOUT_MS / 1000);
+    s_relay_free(&relay);
+}
+
+void
+wf_srv_client_relays_gone(wf_server_t *srv, const uint8_t *rid, size_t rid_len, const char *why)
+{
+    wf_relay_t **pp = &srv->relays;
+    while (*pp) {
+        wf_relay_t *relay = *pp;
+        if (relay->wrid_len != rid_len || memcmp(relay->wrid, rid, rid_len) != 0) {
+            pp = &relay->next;
+            continue;
+        }
+        char who[WF_MAX_NAME * 2 + 64];
+        s_worker_words(srv, relay->worker, who, sizeof who);
+        s_error(srv, relay->rid, relay->client_corr, WEFT_ENOTFOUND,
+                "%s is not connected any more (%s): it did not answer the log read", who, why);
+        s_relay_unlink(srv, relay); /* unlinks *pp */
+        s_relay_free(&relay);
+    }
 }
 
 static void
@@ -774,6 +988,9 @@ wf_srv_client_msg(wf_server_t *srv)
         break;
     case WF_CMSG_GRAPH:
         s_graph(srv, rid, &msg);
+        break;
+    case WF_CMSG_LOGS:
+        s_logs(srv, rid, &msg);
         break;
     case WF_CMSG_PING: {
         wf_cmsg_t m;

@@ -54,11 +54,19 @@ enum {
     S_DB_JOBNAMES,
     S_DB_IDEM,
     S_DB_ACTIVE,
+    S_DB_WORKERS,    /* added within schema 1: a read-only open of an older store lacks them */
+    S_DB_WORKERKEYS,
     S_DB_COUNT_
 };
 static const char *const s_db_names[S_DB_COUNT_] = {
-    "meta", "requests", "jobspecs", "jobstates", "jobnames", "idem", "active",
+    "meta", "requests", "jobspecs", "jobstates", "jobnames", "idem", "active", "workers",
+    "workerkeys",
 };
+/* The job state's fields: 15 in the first layout, 16 since `worker` was appended. */
+#define S_JOBSTATE_FIELDS_OLD 15
+#define S_JOBSTATE_FIELDS 16
+/* A workerkeys key: host, NUL, name, NUL, pid (4 bytes big-endian). */
+#define S_WORKERKEY_MAX (2 * (WF_MAX_NAME + 1) + 4)
 
 /* A growable byte buffer, the msgpack packer's sink; aborts on OOM instead of failing. */
 typedef struct s_buf {
@@ -76,6 +84,8 @@ struct wf_store {
     uint64_t map_size; /* current, as LMDB reports it */
     uint64_t map_max;
     uint64_t next_req; /* as last made durable */
+    uint32_t next_worker; /* above every id in `workers` at open */
+    bool have_workers; /* the worker databases exist (false only read-only on an old store) */
     int stale_readers; /* cleared by mdb_reader_check at open */
     bool readonly;     /* opened to inspect: no lock, no writes */
     size_t max_key;
@@ -91,6 +101,7 @@ typedef enum s_op_kind {
     S_OP_REQUEST,
     S_OP_JOBSTATE,
     S_OP_NEXT_REQ,
+    S_OP_WORKER,
 } s_op_kind;
 
 /* Pointers to the caller's records, not copies: a 10^6-job request is not duplicated. */
@@ -283,7 +294,7 @@ s_enc_jobstate(s_buf_t *b, const wf_jobstate_t *st)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, b, s_buf_write);
-    msgpack_pack_array(&pk, 15);
+    msgpack_pack_array(&pk, S_JOBSTATE_FIELDS);
     msgpack_pack_uint32(&pk, S_REC_VERSION);
     msgpack_pack_uint32(&pk, st->state);
     msgpack_pack_uint32(&pk, st->reason);
@@ -299,6 +310,41 @@ s_enc_jobstate(s_buf_t *b, const wf_jobstate_t *st)
     s_pack_str(&pk, st->progress_msg);
     s_pack_str(&pk, st->error);
     s_pack_bin(&pk, st->result, st->result_len);
+    msgpack_pack_uint32(&pk, st->worker);
+}
+
+static void
+s_enc_workerrec(s_buf_t *b, const wf_workerrec_t *w)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, b, s_buf_write);
+    msgpack_pack_array(&pk, 6);
+    msgpack_pack_uint32(&pk, S_REC_VERSION);
+    msgpack_pack_uint32(&pk, w->id);
+    s_pack_str(&pk, w->name);
+    s_pack_str(&pk, w->host);
+    msgpack_pack_uint32(&pk, w->pid);
+    msgpack_pack_int64(&pk, w->first_seen_ms);
+}
+
+static bool
+s_workerrec_ok(const wf_workerrec_t *w)
+{
+    return w->id >= 1 && wf_name_ok(w->name, strnlen(w->name, sizeof w->name)) &&
+           wf_name_ok(w->host, strnlen(w->host, sizeof w->host));
+}
+
+/* The workerkeys key of (host, name, pid) into key[S_WORKERKEY_MAX]; its length. */
+static size_t
+s_workerkey(uint8_t *key, const char *host, const char *name, uint32_t pid)
+{
+    size_t hl = strnlen(host, WF_MAX_NAME), nl = strnlen(name, WF_MAX_NAME);
+    memcpy(key, host, hl);
+    key[hl] = 0;
+    memcpy(key + hl + 1, name, nl);
+    key[hl + 1 + nl] = 0;
+    s_be32(key + hl + nl + 2, pid);
+    return hl + nl + 6;
 }
 
 /* The same rules the decoder enforces, checked before writing (see the file comment). */
@@ -580,8 +626,41 @@ s_dec_jobstate(msgpack_zone *zone, const MDB_val *val, wf_jobstate_t *st)
     st->progress_msg = s_rd_str(&rd, false);
     st->error = s_rd_str(&rd, false);
     st->result = s_rd_bin(&rd, &st->result_len);
+    /* `worker` came later (within schema 1): a record of the first layout ends here and reads
+     * as 0, "not recorded"; nothing else may be missing. */
+    if (rd.n == S_JOBSTATE_FIELDS)
+        st->worker = (uint32_t)s_rd_uint(&rd, UINT32_MAX);
+    else if (rd.n != S_JOBSTATE_FIELDS_OLD)
+        rd.bad = true;
     if (!s_rd_done(&rd)) {
         wf_jobstate_fini(st);
+        return WEFT_ESTORE;
+    }
+    return WEFT_OK;
+}
+
+static int
+s_dec_workerrec(msgpack_zone *zone, const MDB_val *val, wf_workerrec_t *w)
+{
+    s_rd_t rd;
+    memset(w, 0, sizeof *w);
+    if (s_rd_open(zone, val, &rd) != WEFT_OK)
+        return WEFT_ESTORE;
+    w->id = (uint32_t)s_rd_uint(&rd, UINT32_MAX);
+    char *name = s_rd_str(&rd, true);
+    char *host = s_rd_str(&rd, true);
+    w->pid = (uint32_t)s_rd_uint(&rd, UINT32_MAX);
+    w->first_seen_ms = s_rd_int(&rd, INT64_MIN, INT64_MAX);
+    bool ok = s_rd_done(&rd) && name && host && wf_name_ok(name, strlen(name)) &&
+              wf_name_ok(host, strlen(host)) && w->id >= 1;
+    if (ok) {
+        memcpy(w->name, name, strlen(name) + 1);
+        memcpy(w->host, host, strlen(host) + 1);
+    }
+    free(name);
+    free(host);
+    if (!ok) {
+        memset(w, 0, sizeof *w);
         return WEFT_ESTORE;
     }
     return WEFT_OK;
@@ -688,6 +767,11 @@ s_open_schema(wf_store_t *s, char *errbuf, size_t errlen)
     what = "opening databases";
     for (int i = 0; i < S_DB_COUNT_; i++) {
         mrc = mdb_dbi_open(txn, s_db_names[i], s->readonly ? 0 : MDB_CREATE, &s->dbi[i]);
+        if (mrc == MDB_NOTFOUND && s->readonly && i >= S_DB_WORKERS) {
+            /* A store written before workers were recorded: it names none. */
+            mrc = 0;
+            continue;
+        }
         if (mrc == MDB_NOTFOUND && s->readonly) {
             mdb_txn_abort(txn);
             s_err(errbuf, errlen, "%s is not a weft state directory (no \"%s\" database)", s->dir,
@@ -760,6 +844,25 @@ s_open_schema(wf_store_t *s, char *errbuf, size_t errlen)
         goto fail;
     if (s->next_req == 0)
         s->next_req = 1;
+
+    what = "reading the last worker id";
+    s->have_workers = true;
+    for (int i = S_DB_WORKERS; i < S_DB_COUNT_; i++)
+        s->have_workers = s->have_workers && s->dbi[i] != 0;
+    s->next_worker = 1;
+    if (s->have_workers) {
+        mrc = mdb_cursor_open(txn, s->dbi[S_DB_WORKERS], &cur);
+        if (mrc)
+            goto fail;
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+        if (mrc == 0 && k.mv_size == 4) {
+            uint32_t last = (uint32_t)s_get_be(k.mv_data, 4);
+            s->next_worker = last == UINT32_MAX ? UINT32_MAX : last + 1;
+        }
+        mdb_cursor_close(cur);
+        if (mrc != 0 && mrc != MDB_NOTFOUND)
+            goto fail;
+    }
 
     what = "commit";
     mrc = mdb_txn_commit(txn);
@@ -906,6 +1009,12 @@ wf_store_next_reqid(wf_store_t *self)
     return self->next_req;
 }
 
+uint32_t
+wf_store_next_worker(wf_store_t *self)
+{
+    return self->next_worker;
+}
+
 uint64_t
 wf_store_map_size(wf_store_t *self)
 {
@@ -978,6 +1087,12 @@ void
 wf_batch_put_jobstate(wf_batch_t *self, uint64_t req, uint32_t idx, const wf_jobstate_t *st)
 {
     s_push(self, (s_op_t){.kind = S_OP_JOBSTATE, .req = req, .idx = idx, .ptr = st});
+}
+
+void
+wf_batch_put_worker(wf_batch_t *self, const wf_workerrec_t *rec)
+{
+    s_push(self, (s_op_t){.kind = S_OP_WORKER, .idx = rec->id, .ptr = rec});
 }
 
 void
@@ -1205,6 +1320,24 @@ s_write_op(wf_store_t *s, MDB_txn *txn, const s_op_t *op, s_why_t *why)
         MDB_val k = {.mv_size = 8, .mv_data = (void *)"next_req"};
         MDB_val v = {.mv_size = 8, .mv_data = key};
         return s_put(s, txn, S_DB_META, &k, &v, 0, why);
+    }
+    case S_OP_WORKER: {
+        const wf_workerrec_t *w = op->ptr;
+        why->what = "worker record";
+        why->req = 0;
+        if (!s->have_workers || !s_workerrec_ok(w))
+            return S_RC_INVALID;
+        uint8_t wkey[S_WORKERKEY_MAX];
+        s_be32(key, w->id);
+        s->enc.len = 0;
+        s_enc_workerrec(&s->enc, w);
+        /* Ids only grow: appended, like requests. */
+        if ((rc = s_put_buf(s, txn, S_DB_WORKERS, key, 4, MDB_APPEND, why)))
+            return rc;
+        why->what = "worker key";
+        MDB_val k = {.mv_size = s_workerkey(wkey, w->host, w->name, w->pid), .mv_data = wkey};
+        MDB_val v = {.mv_size = 4, .mv_data = key};
+        return s_put(s, txn, S_DB_WORKERKEYS, &k, &v, 0, why);
     }
     }
     return S_RC_INVALID;
@@ -1510,6 +1643,62 @@ done:
         wf_jobspec_fini(spec);
         wf_jobstate_fini(state);
     }
+    return rc;
+}
+
+int
+wf_store_get_worker(wf_store_t *self, uint32_t id, wf_workerrec_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!self->have_workers || id == 0)
+        return WEFT_ENOTFOUND;
+    uint8_t key[4];
+    s_be32(key, id);
+    MDB_txn *txn;
+    int rc = s_rbegin(self, &txn);
+    if (rc)
+        return rc;
+    MDB_val k = {.mv_size = 4, .mv_data = key}, v;
+    int mrc = mdb_get(txn, self->dbi[S_DB_WORKERS], &k, &v);
+    if (mrc) {
+        rc = s_map_get(mrc);
+    } else {
+        msgpack_zone zone;
+        s_zone_init(&zone, 512);
+        rc = s_dec_workerrec(&zone, &v, out);
+        msgpack_zone_destroy(&zone);
+        if (rc == WEFT_OK && out->id != id) {
+            memset(out, 0, sizeof *out);
+            rc = WEFT_ESTORE;
+        }
+    }
+    s_rend(self, txn);
+    return rc;
+}
+
+int
+wf_store_find_worker(wf_store_t *self, const char *name, const char *host, uint32_t pid,
+                     uint32_t *id_p)
+{
+    if (!name || !host || !id_p)
+        return WEFT_EINVAL;
+    if (!self->have_workers || strnlen(name, WF_MAX_NAME + 1) > WF_MAX_NAME ||
+        strnlen(host, WF_MAX_NAME + 1) > WF_MAX_NAME)
+        return WEFT_ENOTFOUND;
+    uint8_t key[S_WORKERKEY_MAX];
+    MDB_val k = {.mv_size = s_workerkey(key, host, name, pid), .mv_data = key}, v;
+    MDB_txn *txn;
+    int rc = s_rbegin(self, &txn);
+    if (rc)
+        return rc;
+    int mrc = mdb_get(txn, self->dbi[S_DB_WORKERKEYS], &k, &v);
+    if (mrc)
+        rc = s_map_get(mrc);
+    else if (v.mv_size != 4 || s_get_be(v.mv_data, 4) == 0)
+        rc = WEFT_ESTORE;
+    else
+        *id_p = (uint32_t)s_get_be(v.mv_data, 4);
+    s_rend(self, txn);
     return rc;
 }
 

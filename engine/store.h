@@ -58,6 +58,10 @@ void wf_store_close(wf_store_t **store_p);
  * (1 on a new store); after a commit, the last value put with wf_batch_put_next_req.  The engine
  * increments it in memory and persists it that way.  Engine thread. */
 uint64_t wf_store_next_reqid(wf_store_t *self);
+/* The next worker id to hand out: above every id in `workers` at open (1 on a new store, or on
+ * an old one opened read-only, which has none).  The engine counts on from it in memory; a
+ * worker record put with wf_batch_put_worker must use a new, larger id.  Engine thread. */
+uint32_t wf_store_next_worker(wf_store_t *self);
 /* The current map size in bytes (grows by doubling up to map_max).  Engine thread. */
 uint64_t wf_store_map_size(wf_store_t *self);
 /* Stale reader slots (of killed processes) that mdb_reader_check cleared at open. */
@@ -81,6 +85,10 @@ void wf_batch_put_request(wf_batch_t *self, const wf_reqrec_t *rec);
  * not look the spec up, since that lookup cost a B-tree walk per transition. */
 void wf_batch_put_jobstate(wf_batch_t *self, uint64_t req, uint32_t idx, const wf_jobstate_t *st);
 void wf_batch_put_next_req(wf_batch_t *self, uint64_t next);
+/* A consumer seen for the first time: its record under rec->id in `workers` and its id under
+ * (host, name, pid) in `workerkeys`.  Written once per consumer, at its first HELLO; a commit
+ * refuses (EINVAL) a record with id 0 or a name or host that is not a valid name. */
+void wf_batch_put_worker(wf_batch_t *self, const wf_workerrec_t *rec);
 /* Write the batch in one transaction (fsync per durability), growing the map and replaying the
  * batch on MDB_MAP_FULL.  The batch is left empty whatever happens, and on any error nothing of
  * it is written.  Engine thread only.  Errors: EFULL (map cannot grow), EINVAL (a record the
@@ -99,6 +107,13 @@ int wf_store_find_job(wf_store_t *self, uint64_t req, const char *id, uint32_t *
 int wf_store_get_job(wf_store_t *self, uint64_t req, uint32_t idx, wf_jobspec_t *spec,
                      wf_jobstate_t *state);
 int wf_store_find_idem(wf_store_t *self, const char *key, uint64_t *req_p); /* ENOTFOUND */
+/* A worker record by id.  ENOTFOUND: none (id 0, never written, or a store from before worker
+ * records).  ESTORE: corrupt (out zeroed). */
+int wf_store_get_worker(wf_store_t *self, uint32_t id, wf_workerrec_t *out);
+/* The id of the consumer that registered as (name, host, pid), if one did.  ENOTFOUND; EINVAL
+ * for NULL arguments. */
+int wf_store_find_worker(wf_store_t *self, const char *name, const char *host, uint32_t pid,
+                         uint32_t *id_p);
 /* Every request, ascending id; stop when fn returns non-zero (that value is returned).  rec is
  * the store's private copy, finalised after fn returns: fn may move its heap fields out (cast
  * away const, set the pointers NULL), as each_job allows. */

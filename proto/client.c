@@ -81,6 +81,7 @@ typedef enum s_ftype {
     FT_RECORDS,   /* array of lo..hi records (sub), `size` bytes each: pointer at off, count cnt */
     FT_MODE,      /* one of the board modes -> char[16] */
     FT_VERSION,   /* str of 1..31 printable ASCII bytes (0x21..0x7e) -> char[32] */
+    FT_STREAM,    /* str "out" or "err" (a log stream) -> char[4] */
 } s_ftype;
 
 typedef struct s_schema s_schema_t;
@@ -222,7 +223,26 @@ static const s_field_t s_req_only_f[] = { M_REQ };
 /* STATUS: offset and limit are an optional pair (s_kind_t.nopt). */
 static const s_field_t s_req_page_f[] = { M_REQ, M_OFFSET, M_LIMIT };
 static const s_field_t s_req_optjob_f[] = { M_REQ, F_S(wf_cmsg_t, FT_NAME_OPT, "job", job) };
-static const s_field_t s_req_job_f[] = { M_REQ, F_S(wf_cmsg_t, FT_NAME, "job", job) };
+/* WHY: `where` is an optional field (s_kind_t.nopt), 1 when present. */
+static const s_field_t s_why_f[] = {
+    M_REQ,
+    F_S(wf_cmsg_t, FT_NAME, "job", job),
+    F_U(wf_cmsg_t, "where", where, 1, 1),
+};
+/* LOGS: one chunk of one attempt's log, relayed by the server from the worker that ran it. */
+static const s_field_t s_logs_f[] = {
+    M_REQ,
+    F_U(wf_cmsg_t, "index", index, 0, WF_MAX_JOBS_PER_REQUEST - 1),
+    F_U(wf_cmsg_t, "attempt", attempt, 0, UINT32_MAX),
+    F_S(wf_cmsg_t, FT_STREAM, "stream", stream),
+    F_U(wf_cmsg_t, "offset", log_offset, 0, WF_PROTO_MAX_LOG_OFFSET),
+    F_U(wf_cmsg_t, "max", max, 1, WF_PROTO_MAX_LOG_CHUNK),
+};
+static const s_field_t s_logs_r_f[] = {
+    F_U(wf_cmsg_t, "size", size, 0, WF_PROTO_MAX_LOG_OFFSET),
+    F_U(wf_cmsg_t, "offset", log_offset, 0, WF_PROTO_MAX_LOG_OFFSET),
+    F_BIN(wf_cmsg_t, "data", data, data_len, WF_PROTO_MAX_LOG_CHUNK),
+};
 static const s_field_t s_error_f[] = {
     F_U(wf_cmsg_t, "code", code, 1, WEFT_ERR_COUNT_ - 1),
     F_S(wf_cmsg_t, FT_TEXT, "message", message),
@@ -253,9 +273,12 @@ static const s_field_t s_board_f[] = {
     F_S(wf_cmsg_t, FT_MODE, "mode", mode),
     F_U(wf_cmsg_t, "running", running, 0, UINT32_MAX),
 };
+/* WHY_R: worker and host are an optional pair (s_kind_t.nopt), present when WHY asked. */
 static const s_field_t s_why_r_f[] = {
     F_REC(wf_cmsg_t, "job", jobinfo, s_jobinfo),
     F_ARR(wf_cmsg_t, FT_NAMES, "waiting_on", waiting, nwaiting, 0, WF_MAX_NEEDS_PER_JOB, "job"),
+    F_S(wf_cmsg_t, FT_NAME_OPT, "worker", jobinfo.worker),
+    F_S(wf_cmsg_t, FT_NAME_OPT, "host", jobinfo.host),
 };
 static const s_field_t s_pong_f[] = {
     F_S(wf_cmsg_t, FT_VERSION, "version", version),
@@ -284,7 +307,8 @@ typedef struct s_kind {
     const s_field_t *fields;
     uint32_t nfields;
     uint32_t nopt;  /* the last nopt fields are one optional group: all there or none (STATUS's
-                     * offset and limit; present in the struct exactly when limit != 0) */
+                     * offset and limit, present in the struct exactly when limit != 0; WHY's
+                     * where and WHY_R's worker and host, exactly when where != 0) */
     bool corr_zero; /* EVENT: nobody asked, so there is no corr */
 } s_kind_t;
 
@@ -301,9 +325,10 @@ static const s_kind_t s_kinds[] = {
     [WF_CMSG_PAUSE] = K0("PAUSE"),
     [WF_CMSG_RESUME] = K0("RESUME"),
     [WF_CMSG_DRAIN] = K0("DRAIN"),
-    [WF_CMSG_WHY] = K("WHY", s_req_job_f),
+    [WF_CMSG_WHY] = { "WHY", s_why_f, 3, 1, false },
     [WF_CMSG_PING] = K0("PING"),
     [WF_CMSG_GRAPH] = K("GRAPH", s_req_page_f),
+    [WF_CMSG_LOGS] = K("LOGS", s_logs_f),
     [WF_CMSG_OK] = K0("OK"),
     [WF_CMSG_ERROR] = K("ERROR", s_error_f),
     [WF_CMSG_SUBMITTED] = K("SUBMITTED", s_submitted_f),
@@ -312,9 +337,10 @@ static const s_kind_t s_kinds[] = {
     [WF_CMSG_FINISHED] = K("FINISHED", s_finished_f),
     [WF_CMSG_WORKERS_R] = K("WORKERS_R", s_workers_r_f),
     [WF_CMSG_BOARD] = K("BOARD", s_board_f),
-    [WF_CMSG_WHY_R] = K("WHY_R", s_why_r_f),
+    [WF_CMSG_WHY_R] = { "WHY_R", s_why_r_f, 4, 2, false },
     [WF_CMSG_PONG] = K("PONG", s_pong_f),
     [WF_CMSG_GRAPH_R] = K("GRAPH_R", s_graph_r_f),
+    [WF_CMSG_LOGS_R] = K("LOGS_R", s_logs_r_f),
     [WF_CMSG_EVENT] = { "EVENT", s_event_f, sizeof(s_event_f) / sizeof(s_event_f[0]), 0, true },
 };
 #define S_NKINDS (sizeof(s_kinds) / sizeof(s_kinds[0]))
@@ -340,11 +366,13 @@ wf_cmsg_kind_name(int kind)
     return k ? k->name : "UNKNOWN";
 }
 
-/* Fields the encoder writes for msg: an optional group only when its limit is set. */
+/* Fields the encoder writes for msg: an optional group only when the struct says it is there
+ * (STATUS: a limit; WHY and WHY_R: where). */
 static uint32_t
 s_nfields_of(const s_kind_t *k, const wf_cmsg_t *msg)
 {
-    return k->nopt && msg->limit == 0 ? k->nfields - k->nopt : k->nfields;
+    bool present = msg->kind == WF_CMSG_STATUS ? msg->limit != 0 : msg->where != 0;
+    return k->nopt && !present ? k->nfields - k->nopt : k->nfields;
 }
 
 /* ---- storage ----------------------------------------------------------------------------- */
@@ -473,6 +501,24 @@ wf_cmsg_expand_jobs(wf_cmsg_t *msg)
     return WEFT_OK;
 }
 
+int
+wf_cmsg_keep_data(wf_cmsg_t *msg)
+{
+    if (!msg || msg->kind != WF_CMSG_LOGS_R || msg->owned_ || (msg->data_len && !msg->data))
+        return WEFT_EINVAL;
+    if (msg->data_len == 0)
+        return WEFT_OK;
+    /* A LOGS_R's decode allocates nothing: the copy becomes its one block. */
+    uint8_t *copy = malloc(msg->data_len);
+    if (!copy)
+        abort(); /* OOM policy (STYLE 2.4); at most WF_PROTO_MAX_LOG_CHUNK */
+    memcpy(copy, msg->data, msg->data_len);
+    msg->data = copy;
+    msg->owned_ = copy;
+    msg->owned_size_ = msg->data_len;
+    return WEFT_OK;
+}
+
 /* ---- topics ------------------------------------------------------------------------------ */
 
 void
@@ -561,6 +607,15 @@ s_check_mode(const char *s, size_t len, const char **why)
         if (len == strlen(s_modes[i]) && memcmp(s, s_modes[i], len) == 0)
             return WEFT_OK;
     *why = "not running, paused, draining or stopped";
+    return WEFT_EPROTO;
+}
+
+static int
+s_check_stream(const char *s, size_t len, const char **why)
+{
+    if (len == 3 && (memcmp(s, "out", 3) == 0 || memcmp(s, "err", 3) == 0))
+        return WEFT_OK;
+    *why = "not \"out\" or \"err\"";
     return WEFT_EPROTO;
 }
 
@@ -787,6 +842,8 @@ s_enc_field(msgpack_packer *pk, const s_field_t *f, const void *base)
         return s_enc_cstr(pk, s, sizeof(((wf_cmsg_t *)0)->mode), s_check_mode);
     case FT_VERSION:
         return s_enc_cstr(pk, s, S_VERSION_MAX + 1, s_check_version);
+    case FT_STREAM:
+        return s_enc_cstr(pk, s, sizeof(((wf_cmsg_t *)0)->stream), s_check_stream);
     case FT_BIN: {
         const uint8_t *p = s_get_ptr(base, f->off);
         uint32_t len = s_get_cnt(base, f->cnt);
@@ -1244,6 +1301,8 @@ s_dec_value(s_dec_t *d, wf_mp_rd_t *r, const s_field_t *f, void *base)
         return s_dec_cstr(d, r, dst, s_check_mode);
     case FT_VERSION:
         return s_dec_cstr(d, r, dst, s_check_version);
+    case FT_STREAM:
+        return s_dec_cstr(d, r, dst, s_check_stream);
     case FT_BIN:
         if (!wf_mp_next(r, &v))
             return s_trunc(d);
@@ -1440,6 +1499,9 @@ s_dec_message(s_dec_t *d, wf_mp_rd_t *r, wf_cmsg_t *out)
         if (rc != WEFT_OK)
             return rc;
     }
+    /* WHY_R's optional pair has no flag of its own on the wire: its presence is the flag. */
+    if (out->kind == WF_CMSG_WHY_R && nf == k->nfields)
+        out->where = 1;
     return WEFT_OK;
 }
 

@@ -34,9 +34,10 @@ typedef enum wf_cmsg_kind {
     WF_CMSG_PAUSE = 8,    /* (none) -> BOARD */
     WF_CMSG_RESUME = 9,   /* (none) -> BOARD */
     WF_CMSG_DRAIN = 10,   /* (none) -> BOARD now (draining, running n), BOARD again (stopped) */
-    WF_CMSG_WHY = 11,     /* req, job -> WHY | ERROR */
+    WF_CMSG_WHY = 11,     /* req, job [, where] -> WHY_R | ERROR */
     WF_CMSG_PING = 12,    /* (none) -> PONG */
     WF_CMSG_GRAPH = 13,   /* req, offset, limit -> GRAPH_R | ERROR */
+    WF_CMSG_LOGS = 14,    /* req, index, attempt, stream, offset, max -> LOGS_R | ERROR */
     /* server -> client */
     WF_CMSG_OK = 64,        /* (none) */
     WF_CMSG_ERROR = 65,     /* code (weft_err), message */
@@ -46,9 +47,11 @@ typedef enum wf_cmsg_kind {
     WF_CMSG_FINISHED = 69,  /* req, state (weft_req_state) */
     WF_CMSG_WORKERS_R = 70, /* [worker...] */
     WF_CMSG_BOARD = 71,     /* mode ("running" | "paused" | "draining" | "stopped"), running */
-    WF_CMSG_WHY_R = 72,     /* jobinfo, waiting_on: [job ids of unfinished parents] */
+    WF_CMSG_WHY_R = 72,     /* jobinfo, waiting_on: [job ids of unfinished parents]
+                             * [, worker, host: where the last attempt ran (asked with where)] */
     WF_CMSG_PONG = 73,      /* server version (str), protocol version min, max */
     WF_CMSG_GRAPH_R = 74,   /* total, next, jobs: [[id, state, when, needs: [index...]]...] */
+    WF_CMSG_LOGS_R = 75,    /* size, offset, data(bin): a chunk of one attempt's log */
     /* server -> subscribers (PUB) */
     WF_CMSG_EVENT = 96,     /* req, job index (or UINT32_MAX), job id (str, "" for a request
                              * event), state, reason, attempt, progress, time_ms */
@@ -171,9 +174,19 @@ typedef struct wf_cmsg {
     uint32_t state;                     /* FINISHED (weft_req_state); EVENT (job or req state) */
     char mode[16];                      /* BOARD */
     uint32_t running;                   /* BOARD */
-    weft_job_info_t jobinfo;            /* WHY_R */
+    weft_job_info_t jobinfo;            /* WHY_R (jobinfo.worker and .host only with where) */
     uint32_t nwaiting;                  /* WHY_R */
     const char **waiting;
+    uint32_t where;                     /* WHY: 1 asks where the last attempt ran (0: the short
+                                         * form); WHY_R: 1 when it says so (worker, host) */
+    uint32_t index;                     /* LOGS: the job's index */
+    uint32_t attempt;                   /* LOGS: 0 = the last one */
+    char stream[4];                     /* LOGS: "out" or "err" */
+    uint32_t max;                       /* LOGS: bytes wanted, 1..WF_PROTO_MAX_LOG_CHUNK */
+    uint64_t log_offset;                /* LOGS: the first byte wanted; LOGS_R: where data starts */
+    uint64_t size;                      /* LOGS_R: the log's size so far (0: nothing written) */
+    const uint8_t *data;                /* LOGS_R: BORROWED from the decoded frame */
+    uint32_t data_len;                  /* LOGS_R: <= WF_PROTO_MAX_LOG_CHUNK */
     char version[32];                   /* PONG */
     uint32_t proto_min, proto_max;      /* PONG */
     uint32_t total, next;               /* GRAPH_R: the request's jobs; the first index after
@@ -209,18 +222,26 @@ void wf_cjobinfo_view(const weft_job_info_t *in, wf_cjobinfo_t *out);
  * each): callers bound n (the CLI: WF_CLIENT_MAX_STATUS_JOBS).  Errors: EINVAL (not a STATUS_R,
  * or jobs already expanded). */
 int wf_cmsg_expand_jobs(wf_cmsg_t *msg);
+/* Make a decoded LOGS_R independent of its frame: copy `data` into memory the message owns
+ * (freed by wf_cmsg_fini), so the frame may go.  A no-op for an empty one.  Errors: EINVAL
+ * (not a LOGS_R, or one that owns memory already). */
+int wf_cmsg_keep_data(wf_cmsg_t *msg);
 
 /*
  * Details of the functions above (added with proto/client.c):
  * - Versions: the client protocol has its own version, WF_CLIENT_VERSION_MIN..WF_CLIENT_VERSION,
  *   independent of the board protocol's WF_PROTO_VERSION (both are 1 today).  PONG carries it.
- *   GRAPH/GRAPH_R and STATUS's offset/limit are compatible additions to version 1
- *   (docs/protocol.md, C8): an older server answers them ERROR WEFT_EPROTO.
+ *   GRAPH/GRAPH_R, STATUS's offset/limit, WHY's `where` (with WHY_R's worker and host) and
+ *   LOGS/LOGS_R are compatible additions to version 1 (docs/protocol.md, C8): an older server
+ *   answers them ERROR WEFT_EPROTO, and no reply changes for a client that does not ask.
  * - "None": SUBMIT's session, key and a job's pool, CANCEL/RETRY's job, and a job info's pool and
  *   cause are msgpack nil on the wire for "" in the struct (an empty str is rejected); an EVENT's
  *   job is the str "" for a request event (job_index WF_CLIENT_NO_JOB).
  * - STATUS has two forms: [req] (limit 0 in the struct) and [req, offset, limit] (limit
  *   1..WF_CLIENT_MAX_PAGE).  The encoder writes the short form exactly when limit is 0.
+ * - WHY has two forms: [req, job] (where 0) and [req, job, 1] (where 1); WHY_R likewise
+ *   [job, waiting_on] and [job, waiting_on, worker, host] (names or nil), written exactly when
+ *   where is 1 (the decoder sets it from the form it read).
  * - EVENT: the encoder reads `event` (and requires corr 0); the decoder fills `event` and copies
  *   event.request, event.job and event.state into req, job and state.
  * - GRAPH_R: the decoder checks next <= total, nnodes <= next, and each node's needs: strictly
@@ -242,8 +263,8 @@ int wf_cmsg_expand_jobs(wf_cmsg_t *msg);
  *   SUBMITTED warning: an 8-byte pointer for an empty text, 1 byte on the wire.  Every other
  *   kind stays under 6 (a SUBMIT job: 80 bytes + its strings for at least 15 on the wire; a job
  *   info 112 + strings for 23; a GRAPH_R node 32 + strings for 6).  client_proto_test checks it.
- * - A SUBMIT job's payload is BORROWED from the decoded buffer (NULL when empty): keep the frame
- *   while the message is used.  Nothing else points into the frame.
+ * - A SUBMIT job's payload and LOGS_R's data are BORROWED from the decoded buffer (NULL when
+ *   empty): keep the frame while the message is used.  Nothing else points into the frame.
  */
 #define WF_CLIENT_VERSION 1
 #define WF_CLIENT_VERSION_MIN 1

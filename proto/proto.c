@@ -14,10 +14,10 @@
  * wf_msgpack_check() first proves the frame is one well-formed value whose every count is
  * backed by bytes, nested at most WF_MAX_DEPTH deep; then a cursor (mp_reader.h, shared with
  * client.c) reads it in place against the kind's field list.  Names and messages are copied
- * into the struct's fixed arrays, bytes (result, payload) are borrowed from the frame.  The one
- * allocation a decode can make is HELLO's running[], made only after every entry has been read
- * and checked, so its size (16 bytes per entry of at least 4 bytes on the wire) is at most
- * WF_MSG_DECODE_FACTOR times the frame: proto_test and the fuzz target check it.
+ * into the struct's fixed arrays, bytes (result, payload, data) are borrowed from the frame.
+ * The one allocation a decode can make is HELLO's running[], made only after every entry has
+ * been read and checked, so its size (16 bytes per entry of at least 4 bytes on the wire) is at
+ * most WF_MSG_DECODE_FACTOR times the frame: proto_test and the fuzz target check it.
  *
  * Workload: every frame between the board and its consumers goes through here, a few per job
  * (JOB, ACK, DONE, HEARTBEAT): one bounds walk and one cursor pass, no allocation but HELLO's.
@@ -49,6 +49,7 @@ typedef enum s_ftype {
     FT_BIN,     /* bin of 0..max bytes, borrowed: pointer + uint32_t length */
     FT_TYPES,   /* array of 1..WF_MAX_TYPES names: ntypes + types[][] */
     FT_RUNNING, /* array of 0..WF_MAX_RUNNING_REPORT [req, idx, attempt]: nrunning + running */
+    FT_STREAM,  /* str "out" or "err" (a log stream), copied into stream[4] */
 } s_ftype;
 
 typedef struct s_field {
@@ -62,6 +63,8 @@ typedef struct s_field {
 
 #define F_U32(w, member, l, h) \
     { w, FT_UINT, offsetof(wf_msg_t, member), sizeof(uint32_t), (l), (h), 0 }
+#define F_U64(w, member, l, h) \
+    { w, FT_UINT, offsetof(wf_msg_t, member), sizeof(uint64_t), (l), (h), 0 }
 #define F_REF                                                                               \
     { "req", FT_UINT, offsetof(wf_msg_t, ref.req), sizeof(uint64_t), 1, UINT64_MAX, 0 },    \
     F_U32("idx", ref.idx, 0, WF_MAX_JOBS_PER_REQUEST - 1),                                  \
@@ -97,6 +100,22 @@ static const s_field_t s_job[] = {
 };
 static const s_field_t s_ref_only[] = { F_REF };
 static const s_field_t s_error[] = { F_U32("code", code, 0, WEFT_ERR_COUNT_ - 1), F_MSG };
+/* A log read the board relays for a client (docs/protocol.md section 4.6): neither is durable
+ * or acknowledged.  LOGDATA's rule across fields (an error carries no bytes) is s_cross's. */
+static const s_field_t s_logreq[] = {
+    F_U64("corr", corr, 0, UINT64_MAX),
+    F_REF,
+    F_NAME("job", job),
+    { "stream", FT_STREAM, offsetof(wf_msg_t, stream), 0, 0, 0, 0 },
+    F_U64("offset", offset, 0, WF_PROTO_MAX_LOG_OFFSET),
+    F_U32("max", max, 1, WF_PROTO_MAX_LOG_CHUNK),
+};
+static const s_field_t s_logdata[] = {
+    F_U64("corr", corr, 0, UINT64_MAX),
+    F_U32("code", code, 0, WEFT_ERR_COUNT_ - 1),
+    F_U64("size", size, 0, WF_PROTO_MAX_LOG_OFFSET),
+    F_BIN("data", data, data_len, WF_PROTO_MAX_LOG_CHUNK),
+};
 
 typedef struct s_kind {
     const char *name;
@@ -112,11 +131,13 @@ static const s_kind_t s_kinds[] = {
     [WF_MSG_DONE] = K("DONE", s_done),
     [WF_MSG_FAILED] = K("FAILED", s_failed),
     [WF_MSG_BYE] = { "BYE", NULL, 0 },
+    [WF_MSG_LOGDATA] = K("LOGDATA", s_logdata),
     [WF_MSG_WELCOME] = K("WELCOME", s_welcome),
     [WF_MSG_JOB] = K("JOB", s_job),
     [WF_MSG_CANCEL] = K("CANCEL", s_ref_only),
     [WF_MSG_ACK] = K("ACK", s_ref_only),
     [WF_MSG_ERROR] = K("ERROR", s_error),
+    [WF_MSG_LOGREQ] = K("LOGREQ", s_logreq),
 };
 #define S_NKINDS (sizeof(s_kinds) / sizeof(s_kinds[0]))
 #define S_PREFIX 3 /* signature, version, kind */
@@ -176,6 +197,23 @@ wf_name_ok(const char *s, size_t len)
             return false;
     }
     return true;
+}
+
+/* A log stream's name: "out" or "err", nothing else. */
+static bool
+s_stream_ok(const char *s, size_t len)
+{
+    return len == 3 && (memcmp(s, "out", 3) == 0 || memcmp(s, "err", 3) == 0);
+}
+
+/* Rules across fields, for encoder and decoder alike: a LOGDATA that carries an error carries
+ * no size and no bytes, so a reader never mistakes a failed read for an empty log. */
+static const char *
+s_cross(const wf_msg_t *m)
+{
+    if (m->kind == WF_MSG_LOGDATA && m->code != WEFT_OK && (m->size != 0 || m->data_len != 0))
+        return "LOGDATA: an error code with a size or data";
+    return NULL;
 }
 
 /* ---- names ------------------------------------------------------------------------------- */
@@ -300,6 +338,13 @@ s_encode_field(const wf_msg_t *msg, const s_field_t *f, msgpack_packer *pk)
             S_PACK(msgpack_pack_uint32(pk, r->attempt));
         }
         return WEFT_OK;
+    case FT_STREAM: {
+        size_t len = strnlen(msg->stream, sizeof msg->stream);
+        if (!s_stream_ok(msg->stream, len))
+            return WEFT_EINVAL;
+        s_pack_str(pk, msg->stream, len);
+        return WEFT_OK;
+    }
     }
     return WEFT_EINVAL;
 }
@@ -312,7 +357,7 @@ wf_msg_encode(const wf_msg_t *msg, uint8_t **buf_p, size_t *len_p)
     *buf_p = NULL;
     *len_p = 0;
     const s_kind_t *k = (int)msg->kind >= 0 ? s_kind((uint64_t)msg->kind) : NULL;
-    if (!k)
+    if (!k || s_cross(msg))
         return WEFT_EINVAL;
 
     msgpack_sbuffer sb;
@@ -374,8 +419,12 @@ s_type_name(const wf_mp_val_t *v)
 static int
 s_next(s_dec_t *d, wf_mp_rd_t *r, wf_mp_val_t *v)
 {
-    if (!wf_mp_next(r, v))
+    if (!wf_mp_next(r, v)) {
+        /* Defined on every path, so no caller reads an unset value (and GCC's -O2
+         * maybe-uninitialized analysis, which cannot see through s_fail, agrees). */
+        memset(v, 0, sizeof *v);
         return s_fail(d, WEFT_EPROTO, "truncated");
+    }
     return WEFT_OK;
 }
 
@@ -563,6 +612,17 @@ s_dec_field(s_dec_t *d, wf_mp_rd_t *r, const s_field_t *f, unsigned n, wf_msg_t 
     }
     case FT_RUNNING:
         return s_dec_running(d, r, n, f, out);
+    case FT_STREAM:
+        if ((rc = s_next(d, r, &v)) != WEFT_OK)
+            return rc;
+        if (v.type != WF_MP_STR)
+            return s_fail(d, WEFT_EPROTO, S_AT "expected str, got %s", d->kname, n, f->what,
+                          s_type_name(&v));
+        if (!s_stream_ok((const char *)v.ptr, v.len))
+            return s_fail(d, WEFT_EPROTO, S_AT "not \"out\" or \"err\"", d->kname, n, f->what);
+        memcpy(out->stream, v.ptr, 3);
+        out->stream[3] = '\0';
+        return WEFT_OK;
     }
     return s_fail(d, WEFT_EPROTO, "internal: unknown field type");
 }
@@ -614,6 +674,9 @@ s_decode_frame(s_dec_t *d, wf_mp_rd_t *r, wf_msg_t *out)
             return rc;
     if (r->p != r->end) /* the pre-walk proved the array spans the frame: cannot happen */
         return s_fail(d, WEFT_EPROTO, "trailing bytes");
+    const char *cross = s_cross(out);
+    if (cross)
+        return s_fail(d, WEFT_EPROTO, "%s", cross);
     return WEFT_OK;
 }
 

@@ -33,6 +33,12 @@
 #define WF_PROTO_MAX_HEARTBEAT_MS 3600000u
 #define WF_PROTO_MAX_LIVENESS 100u
 
+/* LOGREQ/LOGDATA: a log is read in chunks of at most 1 MiB, so a LOGDATA fits WF_MAX_WIRE_MSG
+ * and a consumer's loop never reads more than that at once; offsets and sizes stay below 2^63
+ * (an off_t). */
+#define WF_PROTO_MAX_LOG_CHUNK (1u << 20)
+#define WF_PROTO_MAX_LOG_OFFSET ((uint64_t)INT64_MAX)
+
 typedef enum wf_msg_kind {
     /* consumer -> board */
     WF_MSG_HELLO = 1,     /* name, types, slots, pid, host, running[] : register (or re-register) */
@@ -41,12 +47,14 @@ typedef enum wf_msg_kind {
     WF_MSG_DONE = 4,      /* req, idx, attempt, result(bin) */
     WF_MSG_FAILED = 5,    /* req, idx, attempt, exit_code(int), message */
     WF_MSG_BYE = 6,       /* no fields: the consumer is leaving; its jobs go back to ready */
+    WF_MSG_LOGDATA = 7,   /* corr, code, size, data(bin): the answer to a LOGREQ */
     /* board -> consumer */
     WF_MSG_WELCOME = 16,  /* heartbeat_ms, liveness */
     WF_MSG_JOB = 17,      /* req, idx, attempt, job id, type, payload(bin), timeout_ms */
     WF_MSG_CANCEL = 18,   /* req, idx, attempt: stop this attempt */
     WF_MSG_ACK = 19,      /* req, idx, attempt: the DONE/FAILED for it is durable */
     WF_MSG_ERROR = 20,    /* code (weft_err), message; the board then forgets the peer */
+    WF_MSG_LOGREQ = 21,   /* corr, req, idx, attempt, job id, stream, offset, max: read a log */
 } wf_msg_kind;
 
 /* One attempt of one job: what every job-related message names. */
@@ -57,10 +65,11 @@ typedef struct wf_attempt_ref {
 } wf_attempt_ref_t;
 
 /*
- * A decoded message.  Strings are copied, NUL-terminated, into the arrays; `payload`, `result`
- * and `running` are BORROWED: they point into the buffer given to wf_msg_decode (payload,
- * result) or into storage owned by the message (running), valid until wf_msg_fini and while
- * that buffer lives.  Encoding reads the same struct; there pointers are the caller's.
+ * A decoded message.  Strings are copied, NUL-terminated, into the arrays; `payload`, `result`,
+ * `data` and `running` are BORROWED: they point into the buffer given to wf_msg_decode
+ * (payload, result, data) or into storage owned by the message (running), valid until
+ * wf_msg_fini and while that buffer lives.  Encoding reads the same struct; there pointers are
+ * the caller's.
  */
 typedef struct wf_msg {
     wf_msg_kind kind;
@@ -92,8 +101,16 @@ typedef struct wf_msg {
     /* WELCOME */
     uint32_t heartbeat_ms;
     uint32_t liveness;
-    /* ERROR */
+    /* ERROR; LOGDATA (0 = the data is there) */
     uint32_t code;                            /* a weft_err */
+    /* LOGREQ LOGDATA: a read of one attempt's log, which the board relays for a client */
+    uint64_t corr;                            /* the board's number for the read, echoed */
+    char stream[4];                           /* LOGREQ: "out" or "err" */
+    uint32_t max;                             /* LOGREQ: bytes wanted, 1..WF_PROTO_MAX_LOG_CHUNK */
+    uint64_t offset;                          /* LOGREQ: the first byte wanted */
+    uint64_t size;                            /* LOGDATA: the log's size so far (0: none) */
+    const uint8_t *data;                      /* LOGDATA: borrowed, data_len bytes from offset */
+    uint32_t data_len;                        /* <= WF_PROTO_MAX_LOG_CHUNK; 0 unless code is 0 */
     /* internal: storage owned by the message (freed by wf_msg_fini) */
     void *owned_;
     /* HELLO: last and not cleared by wf_msg_init (8 KiB): only [0, ntypes) is ever read */

@@ -56,6 +56,11 @@
  *   leaves out attempts stopped this way that are still winding down: the board must not
  *   re-adopt work that will never be reported.
  * - Payloads reach the handler with a NUL after the last byte, so text reads as a C string.
+ * - LOGREQ (a log read the board relays for a client) is answered on the loop, at once, with
+ *   one LOGDATA: the program's log reader (weft_worker_set_log_reader) copies at most the
+ *   asked bytes (<= 1 MiB) into a buffer of that size, so a read costs the loop one bounded
+ *   read and nothing else waits for it.  Without a reader, or for a log that does not exist,
+ *   the answer is WEFT_ENOTFOUND.  Nothing of a read is kept.
  * - CURVE (weft_worker_set_curve): every DEALER the loop creates, the first and each one after
  *   a reconnect, is a CURVE client with the same keys.  A server that refuses our key fails the
  *   handshake, and libzmq does not retry that connection: nothing ever arrives.  That is the
@@ -135,6 +140,7 @@ enum { S_STOP_NONE = 0, S_STOP_CANCEL, S_STOP_TIMEOUT, S_STOP_SHUTDOWN, S_STOP_G
     X(malformed)                                                                                   \
     X(board_errors)                                                                                \
     X(give_ups)                                                                                    \
+    X(log_reads)                                                                                   \
     X(running)                                                                                     \
     X(unacked)
 
@@ -207,6 +213,8 @@ struct weft_worker {
     int heartbeat_ms;
     int give_up_ms;         /* 0: never give up on a silent board */
     unsigned prefetch;      /* jobs taken beyond the slots, queued until a runner is free */
+    weft_log_reader_fn *log_reader; /* answers LOGREQ on the loop; NULL: "no such log" */
+    void *log_reader_arg;
     bool curve;             /* weft_worker_set_curve: every DEALER is a CURVE client */
     uint8_t curve_server[S_CURVE_KEY_LEN]; /* the server's public key */
     uint8_t curve_public[S_CURVE_KEY_LEN]; /* this worker's key pair */
@@ -1018,6 +1026,42 @@ s_on_welcome(s_loop_t *L, const wf_msg_t *m)
     }
 }
 
+/* LOGREQ: read the asked chunk through the program's reader and answer LOGDATA at once. */
+static void
+s_on_logreq(s_loop_t *L, const wf_msg_t *m)
+{
+    weft_worker_t *w = L->w;
+    S_INC(w, log_reads);
+    uint64_t corr = m->corr;
+    uint8_t *buf = NULL;
+    size_t got = 0;
+    int64_t size = -WEFT_ENOTFOUND;
+    if (w->log_reader) {
+        buf = s_alloc(m->max);
+        size = w->log_reader(w->log_reader_arg, m->ref.req, m->job, m->ref.attempt, m->stream,
+                             m->offset, buf, m->max, &got);
+        /* A reader that says more than it may is a bug of the program's: answer an error
+         * rather than bytes that were never read. */
+        if (size >= 0 && (got > m->max || (uint64_t)size > WF_PROTO_MAX_LOG_OFFSET))
+            size = -WEFT_EINVAL;
+        if (size < -(int64_t)(WEFT_ERR_COUNT_ - 1)) /* not a weft_err */
+            size = -WEFT_ESYS;
+    }
+    wf_msg_t *out = &L->out;
+    wf_msg_init(out, WF_MSG_LOGDATA);
+    out->corr = corr;
+    if (size >= 0) {
+        out->code = WEFT_OK;
+        out->size = (uint64_t)size;
+        out->data = buf;
+        out->data_len = (uint32_t)got;
+    } else {
+        out->code = (uint32_t)-size;
+    }
+    s_send_out(L);
+    free(buf);
+}
+
 static void
 s_on_board_frame(s_loop_t *L, const uint8_t *buf, size_t len)
 {
@@ -1061,6 +1105,9 @@ s_on_board_frame(s_loop_t *L, const uint8_t *buf, size_t len)
         }
         break;
     }
+    case WF_MSG_LOGREQ:
+        s_on_logreq(L, m);
+        break;
     case WF_MSG_ERROR:
         S_INC(w, board_errors);
         if (m->code == WEFT_EVERSION) {
@@ -1491,6 +1538,18 @@ weft_worker_set_prefetch(weft_worker_t *w, unsigned n)
     if (w->started)
         return WEFT_ESTATE;
     w->prefetch = n;
+    return WEFT_OK;
+}
+
+int
+weft_worker_set_log_reader(weft_worker_t *w, weft_log_reader_fn *fn, void *arg)
+{
+    if (!w || !fn)
+        return WEFT_EINVAL;
+    if (w->started)
+        return WEFT_ESTATE;
+    w->log_reader = fn;
+    w->log_reader_arg = arg;
     return WEFT_OK;
 }
 

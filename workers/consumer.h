@@ -50,6 +50,7 @@ typedef struct wf_worker_stats {
     uint64_t malformed;       /* frames from the board dropped as malformed or unexpected */
     uint64_t board_errors;    /* ERROR messages received */
     uint64_t give_ups;        /* times a silent board made the worker stop its attempts */
+    uint64_t log_reads;       /* LOGREQs answered (with data or an error) */
     uint64_t running;         /* attempts running now */
     uint64_t unacked;         /* reports waiting for their ACK now */
 } wf_worker_stats_t;

@@ -399,6 +399,55 @@ wf_shell_log_path(char *buf, size_t cap, const char *log_dir, weft_reqid_t req, 
     return buf;
 }
 
+int64_t
+wf_shell_log_read(void *arg, weft_reqid_t req, const char *job, uint32_t attempt,
+                  const char *stream, uint64_t offset, void *buf, size_t cap, size_t *len_p)
+{
+    const wf_shell_opts_t *opts = arg;
+    if (len_p)
+        *len_p = 0;
+    if (!opts || !job || !stream || (!buf && cap > 0) || !len_p)
+        return -WEFT_EINVAL;
+    /* Names only ([A-Za-z0-9_.:-], no '/'): the path stays in its request's directory. */
+    if (!wf_name_ok(job, strlen(job)) ||
+        (strcmp(stream, "out") != 0 && strcmp(stream, "err") != 0))
+        return -WEFT_EINVAL;
+    if (!opts->log_dir)
+        return -WEFT_ENOTFOUND; /* output is discarded: there is no log */
+    char path[PATH_MAX];
+    wf_shell_log_path(path, sizeof path, opts->log_dir, req, job, attempt, stream);
+    if (strlen(path) + 1 >= sizeof path)
+        return -WEFT_ENOTFOUND; /* the runner could not have made it either */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return errno == ENOENT || errno == ENOTDIR ? -WEFT_ENOTFOUND : -WEFT_ESYS;
+    struct stat sb;
+    int64_t rc;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        rc = -WEFT_ESYS;
+    } else {
+        rc = (int64_t)sb.st_size;
+        if (offset < (uint64_t)sb.st_size && cap > 0) {
+            /* What the command wrote so far: the file may grow while it is read, but never
+             * past what fstat saw is returned, so data and size agree. */
+            uint64_t left = (uint64_t)sb.st_size - offset;
+            size_t want = left < cap ? (size_t)left : cap;
+            size_t got = 0;
+            while (got < want) {
+                ssize_t n = pread(fd, (char *)buf + got, want - got, (off_t)(offset + got));
+                if (n < 0 && errno == EINTR)
+                    continue;
+                if (n <= 0)
+                    break; /* the file shrank meanwhile: what was read */
+                got += (size_t)n;
+            }
+            *len_p = got;
+        }
+    }
+    close(fd);
+    return rc;
+}
+
 /* ---- the attempt ----------------------------------------------------------------------------- */
 
 /* One output stream of the command (stdout or stderr) with a log dir: a pipe the handler

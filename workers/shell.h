@@ -140,4 +140,15 @@ int wf_shell_handler(weft_job_t *job, void *arg);
 char *wf_shell_log_path(char *buf, size_t cap, const char *log_dir, weft_reqid_t req,
                         const char *job, uint32_t attempt, const char *stream);
 
+/* The shell runner's weft_log_reader_fn (weft.h): arg is the const wf_shell_opts_t * the
+ * handler runs with; it reads wf_shell_log_path's file with one pread of at most cap bytes
+ * from offset.  Returns the file's size (what the command wrote so far), or -WEFT_ENOTFOUND
+ * when there is no file (the stream wrote nothing, the attempt did not run here, or output is
+ * discarded: log_dir NULL), -WEFT_EINVAL for a job or stream that is not a name or
+ * "out"/"err" (no path outside the request's directory is ever opened), -WEFT_ESYS when the
+ * file cannot be read.  Thread-safe; never blocks on anything but the file system. */
+int64_t wf_shell_log_read(void *arg, weft_reqid_t req, const char *job, uint32_t attempt,
+                          const char *stream, uint64_t offset, void *buf, size_t cap,
+                          size_t *len_p);
+
 #endif

@@ -262,6 +262,22 @@ WEFT_EXPORT int weft_worker_set_curve(weft_worker_t *w, const char *server_key,
  * two jobs.  A queued job counts as running for the board (lease, pools, timeouts start when it
  * starts).  0 = none.  Before weft_worker_start.  Errors: EINVAL (over WF_MAX_SLOTS), ESTATE. */
 WEFT_EXPORT int weft_worker_set_prefetch(weft_worker_t *w, unsigned n);
+/*
+ * A log reader: what lets a server show the output of jobs this worker ran (`weft logs
+ * --server`).  It copies up to `cap` bytes of the log `stream` ("out" or "err") of attempt
+ * `attempt` of job `job` of request `req`, from byte `offset` on, into buf, sets *len_p to how
+ * many it copied, and returns the log's whole size so far (>= 0; an offset at or past it copies
+ * nothing), or a negative weft_err: -WEFT_ENOTFOUND when there is no such log (the stream
+ * wrote nothing, or this worker never ran that attempt), another code when the read failed.
+ * It runs on the worker's loop thread, one call at a time, so it must not block: one bounded
+ * read (cap is at most 1 MiB).  A worker without a reader answers every read "no such log".
+ * The shell runner's files are read by wf_shell_log_read (`weft worker` registers it).
+ * Before weft_worker_start.  Errors: EINVAL (w or fn NULL), ESTATE (started).
+ */
+typedef int64_t(weft_log_reader_fn)(void *arg, weft_reqid_t req, const char *job,
+                                    uint32_t attempt, const char *stream, uint64_t offset,
+                                    void *buf, size_t cap, size_t *len_p);
+WEFT_EXPORT int weft_worker_set_log_reader(weft_worker_t *w, weft_log_reader_fn *fn, void *arg);
 WEFT_EXPORT int weft_worker_start(weft_worker_t *w, unsigned slots);
 WEFT_EXPORT void weft_worker_destroy(weft_worker_t **w_p);
 
@@ -351,6 +367,11 @@ typedef struct weft_job_info {
     uint32_t result_len;   /* read the bytes with weft_job_result() */
     int64_t started_ms, finished_ms; /* wall clock of the last attempt; 0 if none */
     uint64_t fingerprint;  /* see weft_request_job_fingerprint */
+    /* Where the last attempt ran: the consumer's name and host as its HELLO gave them ("local"
+     * for an engine's own slots); "" when it never ran or is not recorded (a state directory
+     * written before weft recorded it). */
+    char worker[WEFT_MAX_ID + 1];
+    char host[WEFT_MAX_ID + 1];
 } weft_job_info_t;
 
 WEFT_EXPORT int weft_request_status(weft_engine_t *eng, weft_reqid_t id, weft_request_info_t *out);

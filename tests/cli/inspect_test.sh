@@ -97,6 +97,21 @@ w logs --stderr breaks
 check "logs --stderr prints the stderr alone" [ "$(cat "$T/out.txt")" = "the widget broke" ]
 w logs --stdout -r 1 --attempt 1 breaks
 check "logs --stdout -r -a" [ "$(cat "$T/out.txt")" = "breaks-out" ]
+w logs tidy
+check "logs of a job that wrote no stderr: exit 0" [ "$rc" = 0 ]
+check "  ... its stdout under its header" has '^tidied$'
+check "  ... and (nothing written) under the stderr header, not an error" \
+    eval 'has "^\(nothing written\)$" && ! err_has "No such file"'
+w logs --stderr tidy
+check "logs --stderr of it prints nothing on stdout" [ ! -s "$T/out.txt" ]
+check "  ... and says (nothing written) on stderr" \
+    err_has "^weft logs: stderr of job 'tidy', attempt 1: \(nothing written\)$"
+w logs -f --stdout breaks
+check "logs -f of a finished job prints it and exits" \
+    eval '[ "$rc" = 0 ] && [ "$(cat "$T/out.txt")" = "breaks-out" ]'
+w why breaks
+check "why names the worker that ran it (the local slots)" \
+    has '^Attempt 1 ran on worker local \(host [^ ]+\)\.$'
 w logs downstream
 check "logs of a job that never ran: exit 0 and a message" [ "$rc" = 0 ]
 check "  ... which says so" err_has "never ran"

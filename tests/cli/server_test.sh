@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # server_test.sh WEFT -- server mode end to end: `weft serve` on a free port, a `weft worker`
 # connected to it, and the client verbs (submit, watch, cancel, retry, workers, pause, resume,
-# drain, status --server, why --server, dot --server) driving real requests over TCP.
+# drain, status --server, why --server, dot --server, logs --server) driving real requests over
+# TCP; logs --server fetches a job's output from the worker that ran it, until that worker is
+# gone.
 # Waits poll with generous deadlines; nothing here depends on timing.  Every process the script
 # starts is killed by the EXIT trap.
 set -euo pipefail
@@ -362,6 +364,83 @@ check "  ... printing STOPPED" has '^STOPPED$'
 ws resume
 check "resume after drain" has '^board: running'
 
+# ---- logs --server: fetched from the worker that ran the job (its --logs directory) ----
+cat >"$T/talk.yml" <<EOF2
+name: talk
+jobs:
+  talk:
+    run: |
+      printf 'out line 1\nout line 2\n'
+      printf 'err line\nno newline' >&2
+  quiet:
+    run: "true"
+  big:
+    run: seq 1 400000
+EOF2
+ws submit --wait talk.yml
+talk=$(head -1 "$T/out.txt")
+check "the talking request succeeds" [ "$rc" = 0 -a -n "$talk" ]
+printf 'out line 1\nout line 2\n' >"$T/exp-out.txt"
+printf 'err line\nno newline' >"$T/exp-err.txt"
+ws logs -r "$talk" --stdout talk
+check "logs --server --stdout exits 0" [ "$rc" = 0 ]
+check "  ... and prints the job's stdout exactly" cmp -s "$T/out.txt" "$T/exp-out.txt"
+ws logs -r "$talk" --err talk
+check "logs --server --err prints its stderr exactly" cmp -s "$T/out.txt" "$T/exp-err.txt"
+ws logs -r "$talk" talk
+check "logs --server prints both streams" \
+    eval '[ "$rc" = 0 ] && has "^out line 2$" && has "^no newline$"'
+check "  ... under headers naming the worker and its files" \
+    has "^==> worker [^ ]+ on [^ ]+: $talk/talk\.1\.out <==$"
+ws logs -r "$talk" big --stdout
+seq 1 400000 >"$T/exp-big.txt"
+check "logs --server of 2.7 MB (three chunks) is exact" cmp -s "$T/out.txt" "$T/exp-big.txt"
+ws logs -r "$talk" quiet
+check "a job that wrote nothing: (nothing written) for both streams" \
+    eval '[ "$rc" = 0 ] && [ "$(grep -c "^(nothing written)$" "$T/out.txt")" = 2 ]'
+ws logs -r "$talk" --stdout quiet
+check "  ... and with one stream, said on stderr" \
+    eval '[ "$rc" = 0 ] && [ ! -s "$T/out.txt" ] &&
+          err_has "stdout of job .quiet., attempt 1: \(nothing written\)"'
+ws logs -r "$talk" -a 2 talk
+check "logs --server of an attempt that never was exits 2" [ "$rc" = 2 ]
+ws logs -r "$talk" no-such-job
+check "logs --server of an unknown job exits 2" [ "$rc" = 2 ]
+ws why -r "$talk" talk
+check "why --server names the worker and host" \
+    has '^Attempt 1 ran on worker [^ ]+ \(host [^ ]+\)\.$'
+w why --state "$T/state" -r "$talk" talk
+check "why --state names them too" has '^Attempt 1 ran on worker [^ ]+ \(host [^ ]+\)\.$'
+w logs --state "$T/state" -r "$talk" --stdout talk
+check "logs --state says the log is on the worker, not here" \
+    eval '[ "$rc" = 0 ] && err_has "no log here: attempt 1 ran on worker"'
+check "the worker kept the files it reports" cmp -s "$T/wlogs/$talk/talk.1.out" "$T/exp-out.txt"
+
+# ---- logs --server -f follows a running job until it ends ----
+cat >"$T/follow.yml" <<EOF2
+name: follow
+jobs:
+  follow:
+    run: |
+      echo first
+      while [ ! -f "$T/follow-go" ]; do sleep 0.05; done
+      echo second
+EOF2
+ws submit follow.yml
+follow=$(cat "$T/out.txt")
+check "the followed job starts" wait_for job_is "$follow" follow running
+(cd "$T" && exec "$WEFT" logs -f --stdout --server "$SERVER" -r "$follow" follow) \
+    >"$T/follow.txt" 2>"$T/follow-err.txt" &
+follow_pid=$!
+bg_pids+=("$follow_pid")
+check "logs -f prints what the job wrote so far" wait_for grep -q '^first$' "$T/follow.txt"
+check "  ... and keeps following" alive "$follow_pid"
+touch "$T/follow-go"
+check "  ... until the job ends" wait_for dead "$follow_pid"
+frc=0; wait "$follow_pid" || frc=$?
+check "  ... with exit 0 and everything it wrote" \
+    eval '[ "$frc" = 0 ] && [ "$(cat "$T/follow.txt")" = "$(printf "first\nsecond")" ]'
+
 # ---- unknown requests and jobs ----
 ws watch 99999
 check "watch of an unknown request exits 2" [ "$rc" = 2 ]
@@ -409,6 +488,23 @@ check "why --help documents --server" has '--server'
 rc=0
 (cd "$T" && WEFT_SERVER=$SERVER "$WEFT" workers) >"$T/out.txt" 2>"$T/err.txt" || rc=$?
 check "WEFT_SERVER names the server" eval '[ "$rc" = 0 ] && has " shell +2 "'
+
+# ---- logs --server once the worker that ran the job is gone ----
+if [ -n "$worker_pid" ]; then
+kill -KILL "$worker_pid"; wait "$worker_pid" 2>/dev/null || true
+worker_pid=
+gone() { ws workers && has '^no workers connected'; }
+check "the killed worker is lost" wait_for gone
+ws logs -r "$talk" talk
+check "logs --server of its job exits 1" [ "$rc" = 1 ]
+check "  ... saying the worker is not connected" \
+    err_has 'worker [^ ]+ \(pid [0-9]+\) on host [^ ]+ is not connected'
+check "  ... and where the files are" \
+    err_has "on [^ ]+, in that worker's --logs directory as $talk/talk\.1\.out and \.err"
+check "  ... having printed nothing" [ ! -s "$T/out.txt" ]
+ws why -r "$talk" talk
+check "why --server still names the worker" has '^Attempt 1 ran on worker [^ ]+ \(host [^ ]+\)\.$'
+fi
 
 # ---- no server: a clear error, quickly ----
 kill "$serve_pid"; wait "$serve_pid" 2>/dev/null || true

@@ -127,6 +127,30 @@ main(int argc, char **argv)
     strcpy(m.message, "version 2 not supported (this peer speaks 1..1)");
     s_emit(&m, "valid-error");
 
+    wf_msg_init(&m, WF_MSG_LOGREQ);
+    m.corr = 12;
+    m.ref = (wf_attempt_ref_t){ 300, 7, 2 };
+    strcpy(m.job, "compile_a");
+    strcpy(m.stream, "err");
+    m.offset = 65536;
+    m.max = 1u << 20;
+    s_emit(&m, "valid-logreq");
+    size_t logreq_len;
+    uint8_t *logreq = s_encode(&m, &logreq_len);
+
+    wf_msg_init(&m, WF_MSG_LOGDATA);
+    m.corr = 12;
+    m.size = 65542;
+    m.data = (const uint8_t *)"done.\n";
+    m.data_len = 6;
+    s_emit(&m, "valid-logdata");
+    wf_msg_init(&m, WF_MSG_LOGDATA);
+    m.corr = 13;
+    m.code = WEFT_ENOTFOUND;
+    s_emit(&m, "valid-logdata-notfound");
+    size_t logdata_len;
+    uint8_t *logdata = s_encode(&m, &logdata_len);
+
     /* Malformed: each just past one check. */
     static const uint8_t bad_sig[] = { 0x93, 0xa4, 'W', 'E', 'F', 'X', 0x01, 0x02 };
     s_write("bad-signature", bad_sig, sizeof bad_sig);
@@ -167,5 +191,17 @@ main(int argc, char **argv)
     s_write("bad-message-nul", failed, failed_len);
     free(failed);
     free(job);
+
+    /* LOGREQ for the stream "ers" (not out or err). */
+    p = memmem(logreq, logreq_len, "err", 3);
+    if (p)
+        p[2] = 's';
+    s_write("bad-logreq-stream", logreq, logreq_len);
+    free(logreq);
+    /* LOGDATA "no such log" that claims a size: an error carries none (its size is 0, the
+     * byte before the empty bin). */
+    logdata[logdata_len - 3] = 0x05;
+    s_write("bad-logdata-error-with-size", logdata, logdata_len);
+    free(logdata);
     return 0;
 }

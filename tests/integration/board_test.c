@@ -1,12 +1,15 @@
 /*
  * board_test.c -- the board seen by a consumer written by hand from the protocol: a consumer
  * that goes silent loses its job to another, a stale attempt's report is ignored (fencing),
- * and malformed or foreign-version frames are answered with ERROR and change nothing.
+ * and malformed or foreign-version frames are answered with ERROR and change nothing.  Every
+ * attempt records the worker that ran it, and a client's LOGS is relayed to that worker (LOGREQ,
+ * LOGDATA) with every bound: timeouts, the cap on reads in flight, a worker that leaves.
  */
 #include "itest.h"
 
 #include <czmq.h>
 
+#include "client.h"
 #include "proto.h"
 
 typedef struct raw {
@@ -368,6 +371,289 @@ test_board_malformed_frames_are_refused(void **state)
     weft_request_destroy(&req);
 }
 
+/* ---- where attempts ran, and log reads relayed to the worker that ran them ---- */
+
+/* A HELLO as raw_connect's, with another name: another worker. */
+static raw_t *
+raw_connect_named(it_fixture_t *f, const char *name, uint32_t pid)
+{
+    raw_t *r = calloc(1, sizeof *r);
+    r->sock = zsock_new_dealer(weft_engine_board_endpoint(f->eng));
+    assert_non_null(r->sock);
+    wf_msg_t m;
+    wf_msg_init(&m, WF_MSG_HELLO);
+    snprintf(m.name, sizeof m.name, "%s", name);
+    snprintf(m.host, sizeof m.host, "host-%s", name);
+    m.ntypes = 1;
+    snprintf(m.types[0], sizeof m.types[0], "t");
+    m.slots = 1;
+    m.pid = pid;
+    raw_send(r, &m);
+    raw_expect(r, WF_MSG_WELCOME, NULL);
+    return r;
+}
+
+static void
+test_board_records_where_each_attempt_ran(void **state)
+{
+    it_fixture_t *f = *state;
+    raw_t *r = raw_connect_named(f, "w1", 11);
+    weft_request_t *req = NULL;
+    weft_request_new(&req, "where");
+    it_job(req, "a", "ok");
+    weft_reqid_t id = it_submit(f, req);
+    wf_attempt_ref_t a = raw_expect(r, WF_MSG_JOB, "a");
+    weft_job_info_t info = it_info(f, id, "a");
+    assert_string_equal(info.worker, "w1");
+    assert_string_equal(info.host, "host-w1");
+    /* the same worker on a new connection (same name, host and pid): still w1 */
+    raw_t r2 = {zsock_new_dealer(weft_engine_board_endpoint(f->eng))};
+    wf_msg_t m;
+    wf_msg_init(&m, WF_MSG_HELLO);
+    snprintf(m.name, sizeof m.name, "w1");
+    snprintf(m.host, sizeof m.host, "host-w1");
+    m.ntypes = 1;
+    snprintf(m.types[0], sizeof m.types[0], "t");
+    m.slots = 1;
+    m.pid = 11;
+    m.running = &a;
+    m.nrunning = 1;
+    raw_send(&r2, &m);
+    raw_expect(&r2, WF_MSG_WELCOME, NULL);
+    info = it_info(f, id, "a");
+    assert_string_equal(info.worker, "w1");
+    /* it leaves without reporting; another worker runs attempt 2 and is named */
+    wf_msg_init(&m, WF_MSG_BYE);
+    raw_send(&r2, &m);
+    raw_t *other = raw_connect_named(f, "w2", 22);
+    wf_attempt_ref_t a2 = raw_expect(other, WF_MSG_JOB, "a");
+    assert_int_equal(a2.attempt, 2);
+    raw_done(other, a2, "a");
+    assert_int_equal(it_wait(f, id), WEFT_REQ_SUCCEEDED);
+    info = it_info(f, id, "a");
+    assert_string_equal(info.worker, "w2");
+    assert_string_equal(info.host, "host-w2");
+    /* and the store keeps it: a reopened engine still says so */
+    raw_close(&other);
+    zsock_destroy(&r2.sock);
+    raw_close(&r);
+    it_reopen(f);
+    info = it_info(f, id, "a");
+    assert_string_equal(info.worker, "w2");
+    weft_request_destroy(&req);
+}
+
+/* A client of the engine's client endpoint, speaking the client protocol by hand. */
+typedef struct cl {
+    zsock_t *sock;
+    uint64_t corr;
+} cl_t;
+
+static uint64_t
+cl_send(cl_t *c, wf_cmsg_t *m)
+{
+    m->corr = ++c->corr;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(wf_cmsg_encode(m, &buf, &len), WEFT_OK);
+    zframe_t *fr = zframe_new(buf, len);
+    free(buf);
+    assert_int_equal(zframe_send(&fr, c->sock, 0), 0);
+    return m->corr;
+}
+
+/* The worker whose liveness cl_recv keeps up while it waits (raw consumers heartbeat only
+ * when told to, and the board loses one silent for 300 ms). */
+static raw_t *cl_alive;
+
+/* The next reply (any corr); its bytes are copied out of the frame. */
+static void
+cl_recv(cl_t *c, wf_cmsg_t *out)
+{
+    zframe_t *fr = NULL;
+    zsock_set_rcvtimeo(c->sock, 50);
+    for (int64_t end = wf_test_now_ms() + WF_TEST_DEADLINE_MS; !fr && wf_test_now_ms() < end;) {
+        fr = zframe_recv(c->sock);
+        if (!fr && cl_alive)
+            raw_heartbeat(cl_alive);
+    }
+    assert_non_null(fr);
+    assert_int_equal(wf_cmsg_decode(zframe_data(fr), zframe_size(fr), out, NULL, 0), WEFT_OK);
+    if (out->kind == WF_CMSG_LOGS_R)
+        assert_int_equal(wf_cmsg_keep_data(out), WEFT_OK);
+    zframe_destroy(&fr);
+}
+
+static uint64_t
+cl_logs(cl_t *c, uint64_t req, uint32_t index, uint32_t attempt, const char *stream,
+        uint64_t offset, uint32_t max)
+{
+    wf_cmsg_t m;
+    wf_cmsg_init(&m, WF_CMSG_LOGS);
+    m.req = req;
+    m.index = index;
+    m.attempt = attempt;
+    snprintf(m.stream, sizeof m.stream, "%s", stream);
+    m.log_offset = offset;
+    m.max = max;
+    return cl_send(c, &m);
+}
+
+/* The next reply must be an ERROR with code and a message holding part. */
+static void
+cl_expect_error(cl_t *c, uint64_t corr, int code, const char *part)
+{
+    wf_cmsg_t r;
+    cl_recv(c, &r);
+    if (r.kind != WF_CMSG_ERROR || (int)r.code != code || (corr && r.corr != corr) ||
+        (part && !strstr(r.message, part)))
+        fail_msg("expected ERROR %s \"...%s...\", got %s %s \"%s\"", weft_strerror(code),
+                 part ? part : "", wf_cmsg_kind_name(r.kind), weft_strerror((int)r.code),
+                 r.message);
+    wf_cmsg_fini(&r);
+}
+
+/* The worker got a LOGREQ; check it, and answer it with code, size and data. */
+static void
+raw_answer_logreq(raw_t *r, const char *job, uint32_t attempt, const char *stream,
+                  uint32_t code, uint64_t size, const char *data)
+{
+    wf_msg_t q;
+    assert_true(raw_recv(r, &q, WF_TEST_DEADLINE_MS));
+    assert_int_equal(q.kind, WF_MSG_LOGREQ);
+    assert_string_equal(q.job, job);
+    assert_int_equal(q.ref.attempt, attempt);
+    assert_string_equal(q.stream, stream);
+    wf_msg_t m;
+    wf_msg_init(&m, WF_MSG_LOGDATA);
+    m.corr = q.corr;
+    m.code = code;
+    m.size = size;
+    m.data = (const uint8_t *)data;
+    m.data_len = data ? (uint32_t)strlen(data) : 0;
+    wf_msg_fini(&q);
+    raw_send(r, &m);
+}
+
+static void
+test_board_relays_log_reads_to_the_worker(void **state)
+{
+    it_fixture_t *f = *state;
+    char *client_ep = wf_test_endpoint("ipc");
+    weft_options_set_str(f->opts, WEFT_OPT_CLIENT_BIND, client_ep);
+    it_reopen(f);
+    cl_t c = {zsock_new_dealer(client_ep), 0};
+    assert_non_null(c.sock);
+
+    raw_t *r = raw_connect_named(f, "w1", 11);
+    cl_alive = r;
+    weft_request_t *req = NULL;
+    weft_request_new(&req, "logs");
+    it_job(req, "a", "ok");
+    it_job(req, "b", "ok");
+    it_need(req, "b", "a");
+    weft_reqid_t id = it_submit(f, req);
+    wf_attempt_ref_t a = raw_expect(r, WF_MSG_JOB, "a");
+    raw_done(r, a, "a");
+    raw_expect(r, WF_MSG_ACK, NULL);
+    wf_attempt_ref_t b = raw_expect(r, WF_MSG_JOB, "b"); /* b runs (and stays running) */
+
+    /* a chunk: the worker's bytes, the size it says, the offset asked */
+    uint64_t corr = cl_logs(&c, id, 0, 0, "err", 3, 100);
+    raw_answer_logreq(r, "a", 1, "err", WEFT_OK, 9, "lo wor");
+    wf_cmsg_t rep;
+    cl_recv(&c, &rep);
+    assert_int_equal(rep.kind, WF_CMSG_LOGS_R);
+    assert_true(rep.corr == corr && rep.size == 9 && rep.log_offset == 3);
+    assert_int_equal(rep.data_len, 6);
+    assert_memory_equal(rep.data, "lo wor", 6);
+    wf_cmsg_fini(&rep);
+    /* no such log: nothing written, size 0 */
+    corr = cl_logs(&c, id, 1, 1, "out", 0, 100);
+    raw_answer_logreq(r, "b", 1, "out", WEFT_ENOTFOUND, 0, NULL);
+    cl_recv(&c, &rep);
+    assert_int_equal(rep.kind, WF_CMSG_LOGS_R);
+    assert_true(rep.corr == corr && rep.size == 0 && rep.data_len == 0);
+    wf_cmsg_fini(&rep);
+    /* a read that failed there: its code */
+    corr = cl_logs(&c, id, 0, 1, "out", 0, 100);
+    raw_answer_logreq(r, "a", 1, "out", WEFT_ESYS, 0, NULL);
+    cl_expect_error(&c, corr, WEFT_ESYS, "could not read the log");
+    /* more bytes than asked: refused */
+    corr = cl_logs(&c, id, 0, 1, "out", 0, 2);
+    raw_answer_logreq(r, "a", 1, "out", WEFT_OK, 9, "hello");
+    cl_expect_error(&c, corr, WEFT_EPROTO, "at most 2");
+    /* an answer nobody asked for changes nothing */
+    wf_msg_t stray;
+    wf_msg_init(&stray, WF_MSG_LOGDATA);
+    stray.corr = 999999;
+    raw_send(r, &stray);
+    /* what the server can answer itself */
+    corr = cl_logs(&c, id, 7, 0, "out", 0, 100);
+    cl_expect_error(&c, corr, WEFT_ENOTFOUND, "no job #7");
+    corr = cl_logs(&c, id, 0, 2, "out", 0, 100);
+    cl_expect_error(&c, corr, WEFT_ENOTFOUND, "has had 1 attempt, not 2");
+
+    /* WHY asking where: the worker and its host */
+    wf_cmsg_t why;
+    wf_cmsg_init(&why, WF_CMSG_WHY);
+    why.req = id;
+    snprintf(why.job, sizeof why.job, "a");
+    why.where = 1;
+    corr = cl_send(&c, &why);
+    cl_recv(&c, &rep);
+    assert_int_equal(rep.kind, WF_CMSG_WHY_R);
+    assert_int_equal(rep.where, 1);
+    assert_string_equal(rep.jobinfo.worker, "w1");
+    assert_string_equal(rep.jobinfo.host, "host-w1");
+    wf_cmsg_fini(&rep);
+
+    /* bounds: four reads in flight per connection, the fifth is refused at once; the four
+     * the worker never answers time out */
+    uint64_t pending[4];
+    for (int i = 0; i < 4; i++)
+        pending[i] = cl_logs(&c, id, 0, 1, "out", (uint64_t)i, 100);
+    corr = cl_logs(&c, id, 0, 1, "out", 9, 100);
+    cl_expect_error(&c, corr, WEFT_ELIMIT, "in flight");
+    for (int i = 0; i < 4; i++) {
+        wf_cmsg_t e;
+        cl_recv(&c, &e);
+        assert_int_equal(e.kind, WF_CMSG_ERROR);
+        assert_int_equal(e.code, WEFT_ETIMEDOUT);
+        assert_non_null(strstr(e.message, "did not answer"));
+        bool ours = false;
+        for (int k = 0; k < 4; k++)
+            ours = ours || e.corr == pending[k];
+        assert_true(ours);
+        wf_cmsg_fini(&e);
+    }
+    wf_msg_t q;
+    for (int i = 0; i < 4; i++) { /* the LOGREQs it ignored */
+        assert_true(raw_recv(r, &q, WF_TEST_DEADLINE_MS));
+        assert_int_equal(q.kind, WF_MSG_LOGREQ);
+        wf_msg_fini(&q);
+    }
+
+    /* a worker that leaves while a read waits on it: told at once */
+    corr = cl_logs(&c, id, 1, 0, "out", 0, 100);
+    assert_true(raw_recv(r, &q, WF_TEST_DEADLINE_MS));
+    assert_int_equal(q.kind, WF_MSG_LOGREQ);
+    wf_msg_fini(&q);
+    wf_msg_t bye;
+    wf_msg_init(&bye, WF_MSG_BYE);
+    raw_send(r, &bye);
+    cl_alive = NULL;
+    cl_expect_error(&c, corr, WEFT_ENOTFOUND, "not connected any more");
+    /* and once it is gone, where its files are */
+    corr = cl_logs(&c, id, 0, 0, "out", 0, 100);
+    cl_expect_error(&c, corr, WEFT_ENOTFOUND, "is not connected");
+    (void)b;
+    raw_close(&r);
+    zsock_destroy(&c.sock);
+    weft_request_destroy(&req);
+    free(client_ep);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, it_setup, it_teardown)
 
 int
@@ -380,6 +666,8 @@ main(void)
         T(test_board_prefetch_fills_the_queue_but_never_with_timeouts),
         T(test_board_refuses_too_much_prefetch),
         T(test_board_worker_reconnecting_keeps_its_attempts),
+        T(test_board_records_where_each_attempt_ran),
+        T(test_board_relays_log_reads_to_the_worker),
     };
     return cmocka_run_group_tests_name("board", tests, NULL, NULL);
 }

@@ -45,6 +45,7 @@ static const int s_all_kinds[] = {
     WF_CMSG_WHY,      WF_CMSG_PING,      WF_CMSG_OK,       WF_CMSG_ERROR,    WF_CMSG_SUBMITTED,
     WF_CMSG_STATUS_R, WF_CMSG_LIST_R,    WF_CMSG_FINISHED, WF_CMSG_WORKERS_R, WF_CMSG_BOARD,
     WF_CMSG_WHY_R,    WF_CMSG_PONG,      WF_CMSG_EVENT,    WF_CMSG_GRAPH,    WF_CMSG_GRAPH_R,
+    WF_CMSG_LOGS,     WF_CMSG_LOGS_R,
 };
 #define S_NKINDS (sizeof s_all_kinds / sizeof s_all_kinds[0])
 
@@ -416,6 +417,27 @@ s_make(wf_cmsg_t *m, int kind, s_variant v)
             strcpy(m->job, "compile_1");
         else if (kind == WF_CMSG_WHY)
             s_name(m->job, 1, 5);
+        if (kind == WF_CMSG_WHY) /* MIN: the short form; the others ask where it ran */
+            m->where = v == V_MIN ? 0 : 1;
+        break;
+    case WF_CMSG_LOGS:
+        m->req = req;
+        m->index = v == V_MIN ? 0 : v == V_MAX ? WF_MAX_JOBS_PER_REQUEST - 1 : 3;
+        m->attempt = v == V_MIN ? 0 : v == V_MAX ? UINT32_MAX : 2;
+        strcpy(m->stream, v == V_TYPICAL ? "err" : v == V_MAX ? "err" : "out");
+        m->log_offset = v == V_MIN ? 0 : v == V_MAX ? WF_PROTO_MAX_LOG_OFFSET : 65536;
+        m->max = v == V_MIN ? 1 : v == V_MAX ? WF_PROTO_MAX_LOG_CHUNK : 65536;
+        break;
+    case WF_CMSG_LOGS_R:
+        m->size = v == V_MIN ? 0 : v == V_MAX ? WF_PROTO_MAX_LOG_OFFSET : 100;
+        m->log_offset = v == V_MIN ? 0 : v == V_MAX ? WF_PROTO_MAX_LOG_OFFSET : 90;
+        if (v == V_MAX) {
+            m->data = s_payload;
+            m->data_len = WF_PROTO_MAX_LOG_CHUNK;
+        } else if (v == V_TYPICAL) {
+            m->data = (const uint8_t *)"6789\nabcd\n";
+            m->data_len = 10;
+        }
         break;
     case WF_CMSG_ERROR:
         m->code = v == V_MIN ? 1 : v == V_MAX ? WEFT_ERR_COUNT_ - 1 : WEFT_ENOTFOUND;
@@ -477,6 +499,14 @@ s_make(wf_cmsg_t *m, int kind, s_variant v)
         m->waiting = s_new(n, sizeof *m->waiting);
         for (uint32_t i = 0; i < n; i++)
             m->waiting[i] = s_nm(v == V_MAX ? WF_MAX_NAME : 6, i);
+        /* MIN: the short form; the others say where it ran (TYPICAL: a worker, no host) */
+        m->where = v == V_MIN ? 0 : 1;
+        if (v == V_MAX) {
+            s_name(m->jobinfo.worker, WF_MAX_NAME, 8);
+            s_name(m->jobinfo.host, WF_MAX_NAME, 9);
+        } else if (v == V_TYPICAL) {
+            strcpy(m->jobinfo.worker, "build-3");
+        }
         break;
     case WF_CMSG_PONG:
         if (v == V_MIN) {
@@ -1039,7 +1069,7 @@ static void
 test_client_rejects_unknown_kinds_and_bad_corr(void **state)
 {
     (void)state;
-    static const uint64_t bad[] = { 0, 14, 63, 75, 95, 97, 255, 4294967296ull, UINT64_MAX };
+    static const uint64_t bad[] = { 0, 15, 63, 76, 95, 97, 255, 4294967296ull, UINT64_MAX };
     for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         msgpack_object el[] = { o_s("WEFT"), o_u(1), o_u(bad[i]), o_u(1) };
         s_expect_frame(4, el, WEFT_EPROTO, "unknown kind", "kind");
@@ -1062,12 +1092,137 @@ test_client_rejects_unknown_kinds_and_bad_corr(void **state)
 
 /* ---- rejections: shape ------------------------------------------------------------------- */
 
+/* WHY asks where the job ran with an optional last field; WHY_R answers with an optional pair,
+ * exactly when asked.  Neither changes the short forms older clients send and read. */
+static void
+test_client_why_has_a_short_and_a_where_form(void **state)
+{
+    (void)state;
+    wf_cmsg_t m, dec;
+    size_t len;
+    wf_cmsg_init(&m, WF_CMSG_WHY);
+    m.corr = 5;
+    m.req = 9;
+    strcpy(m.job, "j");
+    uint8_t *buf = s_encode(&m, &len);
+    assert_int_equal(buf[0], 0x96); /* [sig, ver, kind, corr, req, job] */
+    assert_int_equal(wf_cmsg_decode(buf, len, &dec, NULL, 0), WEFT_OK);
+    assert_int_equal(dec.where, 0);
+    wf_cmsg_fini(&dec);
+    free(buf);
+    m.where = 1;
+    buf = s_encode(&m, &len);
+    assert_int_equal(buf[0], 0x97);
+    assert_int_equal(wf_cmsg_decode(buf, len, &dec, NULL, 0), WEFT_OK);
+    assert_int_equal(dec.where, 1);
+    wf_cmsg_fini(&dec);
+    free(buf);
+    m.where = 2;
+    uint8_t *none = NULL;
+    assert_int_equal(wf_cmsg_encode(&m, &none, &len), WEFT_EINVAL);
+    assert_null(none);
+    s_try(WF_CMSG_WHY, V_TYPICAL, P(6), o_u(0), WEFT_EPROTO, "WHY field 7 (where)");
+    s_try(WF_CMSG_WHY, V_TYPICAL, P(6), o_u(2), WEFT_EPROTO, "out of range 1..1");
+    s_try(WF_CMSG_WHY, V_TYPICAL, P(6), o_nil(), WEFT_EPROTO, "expected uint");
+
+    /* WHY_R: the pair is written exactly when where is set, and read back into jobinfo */
+    s_make(&m, WF_CMSG_WHY_R, V_TYPICAL);
+    strcpy(m.jobinfo.host, "node-1.example");
+    buf = s_encode(&m, &len);
+    assert_int_equal(buf[0], 0x98);
+    assert_int_equal(wf_cmsg_decode(buf, len, &dec, NULL, 0), WEFT_OK);
+    assert_int_equal(dec.where, 1);
+    assert_string_equal(dec.jobinfo.worker, "build-3");
+    assert_string_equal(dec.jobinfo.host, "node-1.example");
+    wf_cmsg_fini(&dec);
+    free(buf);
+    m.where = 0; /* the short form leaves them out, whatever the struct holds */
+    buf = s_encode(&m, &len);
+    assert_int_equal(buf[0], 0x96);
+    assert_int_equal(wf_cmsg_decode(buf, len, &dec, NULL, 0), WEFT_OK);
+    assert_int_equal(dec.where, 0);
+    assert_string_equal(dec.jobinfo.worker, "");
+    assert_string_equal(dec.jobinfo.host, "");
+    wf_cmsg_fini(&dec);
+    free(buf);
+    /* none is nil, not ""; a name is checked as any */
+    s_try(WF_CMSG_WHY_R, V_TYPICAL, P(7), o_s(""), WEFT_EPROTO, "empty name");
+    s_try(WF_CMSG_WHY_R, V_TYPICAL, P(6), o_s("a b"), WEFT_EPROTO, "bad character");
+    s_try_resize(WF_CMSG_WHY_R, V_TYPICAL, P_TOP, -1, WEFT_EPROTO, "WHY_R field 8 (host) missing");
+    s_try_resize(WF_CMSG_WHY_R, V_TYPICAL, P_TOP, -2, WEFT_OK, NULL);
+    s_release(NULL);
+}
+
+/* LOGS and LOGS_R: strict ranges, a stream of "out" or "err", at most 1 MiB of data that the
+ * decoded reply borrows from its frame until wf_cmsg_keep_data copies it. */
+static void
+test_client_logs_messages(void **state)
+{
+    (void)state;
+    static const char *const bad_streams[] = { "OUT", "", "stdout", "er", "errr" };
+    for (size_t i = 0; i < sizeof bad_streams / sizeof bad_streams[0]; i++)
+        s_try(WF_CMSG_LOGS, V_TYPICAL, P(7), o_s(bad_streams[i]), WEFT_EPROTO,
+              "not \"out\" or \"err\"");
+    s_try(WF_CMSG_LOGS, V_TYPICAL, P(7), o_s("out"), WEFT_OK, NULL);
+    s_try(WF_CMSG_LOGS, V_TYPICAL, P(9), o_u(0), WEFT_EPROTO, "out of range 1..1048576");
+    s_try(WF_CMSG_LOGS, V_TYPICAL, P(9), o_u(WF_PROTO_MAX_LOG_CHUNK + 1), WEFT_EPROTO,
+          "out of range 1..1048576");
+    s_try(WF_CMSG_LOGS, V_TYPICAL, P(8), o_u(WF_PROTO_MAX_LOG_OFFSET + 1), WEFT_EPROTO,
+          "out of range");
+    s_try(WF_CMSG_LOGS, V_TYPICAL, P(5), o_u(WF_MAX_JOBS_PER_REQUEST), WEFT_EPROTO,
+          "out of range");
+    s_try(WF_CMSG_LOGS, V_TYPICAL, P(4), o_u(0), WEFT_EPROTO, "out of range");
+    s_try(WF_CMSG_LOGS_R, V_TYPICAL, P(4), o_u(WF_PROTO_MAX_LOG_OFFSET + 1), WEFT_EPROTO,
+          "out of range");
+    s_try(WF_CMSG_LOGS_R, V_TYPICAL, P(6), o_s("text"), WEFT_EPROTO, "expected bin");
+
+    /* the data: borrowed from the frame, then owned */
+    wf_cmsg_t m, dec;
+    size_t len;
+    s_make(&m, WF_CMSG_LOGS_R, V_TYPICAL);
+    uint8_t *buf = s_encode(&m, &len);
+    assert_int_equal(wf_cmsg_decode(buf, len, &dec, NULL, 0), WEFT_OK);
+    assert_true(dec.size == 100 && dec.log_offset == 90 && dec.data_len == 10);
+    assert_true(dec.data > buf && dec.data + dec.data_len <= buf + len);
+    assert_int_equal(wf_cmsg_decoded_size(&dec), 0);
+    assert_int_equal(wf_cmsg_keep_data(&dec), WEFT_OK);
+    assert_int_equal(wf_cmsg_keep_data(&dec), WEFT_EINVAL); /* owns it already */
+    memset(buf, 0, len);
+    free(buf);
+    assert_memory_equal(dec.data, "6789\nabcd\n", 10);
+    assert_int_equal(wf_cmsg_decoded_size(&dec), 10);
+    wf_cmsg_fini(&dec);
+    wf_cmsg_init(&dec, WF_CMSG_LOGS_R);
+    assert_int_equal(wf_cmsg_keep_data(&dec), WEFT_OK); /* empty: nothing to copy */
+    assert_null(dec.owned_);
+    dec.kind = WF_CMSG_WHY_R;
+    assert_int_equal(wf_cmsg_keep_data(&dec), WEFT_EINVAL);
+    assert_int_equal(wf_cmsg_keep_data(NULL), WEFT_EINVAL);
+    /* over 1 MiB of data: too big to encode, and to decode */
+    s_make(&m, WF_CMSG_LOGS_R, V_MAX);
+    m.data_len = WF_PROTO_MAX_LOG_CHUNK + 1;
+    uint8_t *none = NULL;
+    assert_int_equal(wf_cmsg_encode(&m, &none, &len), WEFT_ETOOBIG);
+    static uint8_t big[WF_PROTO_MAX_LOG_CHUNK + 1];
+    msgpack_object o = { .type = MSGPACK_OBJECT_BIN };
+    o.via.bin.ptr = (const char *)big;
+    o.via.bin.size = sizeof big;
+    s_try(WF_CMSG_LOGS_R, V_TYPICAL, P(6), o, WEFT_ETOOBIG, "1048577 bytes exceed");
+    /* a bad stream is refused by the encoder too */
+    s_make(&m, WF_CMSG_LOGS, V_TYPICAL);
+    strcpy(m.stream, "in");
+    assert_int_equal(wf_cmsg_encode(&m, &none, &len), WEFT_EINVAL);
+    s_release(NULL);
+}
+
 static void
 test_client_rejects_wrong_field_counts(void **state)
 {
     (void)state;
     for (size_t k = 0; k < S_NKINDS; k++) {
-        s_try_resize(s_all_kinds[k], V_TYPICAL, P_TOP, -1, WEFT_EPROTO, "missing");
+        /* WHY's typical form ends with its one optional field: one less is the short form */
+        s_try_resize(s_all_kinds[k], V_TYPICAL, P_TOP, s_all_kinds[k] == WF_CMSG_WHY ? -2 : -1,
+                     WEFT_EPROTO, "missing");
         s_try_resize(s_all_kinds[k], V_TYPICAL, P_TOP, +1, WEFT_EPROTO, "extra field");
         s_try_resize(s_all_kinds[k], V_TYPICAL, P_TOP, +5, WEFT_EPROTO, "5 extra field");
         s_release(NULL);
@@ -2133,6 +2288,13 @@ s_write_corpus(const char *dir)
     static const uint8_t err_nul[] = { 0x96, 0xa4, 'W', 'E', 'F', 'T', 1, 65, 1, 3, 0xa3,
                                        'a', 0, 'b' };
     s_write(dir, "bad-error-message-nul", err_nul, sizeof err_nul);
+    /* LOGS for the stream "in"; WHY asking where with 2 (only 1 means it) */
+    static const uint8_t logs_in[] = { 0x9a, 0xa4, 'W', 'E', 'F', 'T', 1, 14, 1, 7, 0, 0,
+                                       0xa2, 'i', 'n', 0, 0xcd, 0x10, 0x00 };
+    s_write(dir, "bad-logs-stream", logs_in, sizeof logs_in);
+    static const uint8_t why_where[] = { 0x97, 0xa4, 'W', 'E', 'F', 'T', 1, 11, 1, 7, 0xa1,
+                                         'a', 2 };
+    s_write(dir, "bad-why-where", why_where, sizeof why_where);
     /* STATUS with an offset but no limit; GRAPH_R pages that break its rules: a job needing
      * itself (total 3, next 2, one job: index 1, needs [1]), next above total, needs not
      * ascending, and a GRAPH with limit 0 */
@@ -2170,6 +2332,8 @@ main(void)
                                   s_release),
         cmocka_unit_test_teardown(test_client_rejects_unknown_kinds_and_bad_corr, s_release),
         cmocka_unit_test_teardown(test_client_rejects_wrong_field_counts, s_release),
+        cmocka_unit_test_teardown(test_client_why_has_a_short_and_a_where_form, s_release),
+        cmocka_unit_test_teardown(test_client_logs_messages, s_release),
         cmocka_unit_test_teardown(test_client_rejects_a_wrong_type_at_every_position, s_release),
         cmocka_unit_test_teardown(test_client_accepts_any_integer_width, s_release),
         cmocka_unit_test_teardown(test_client_rejects_bad_names, s_release),

@@ -18,6 +18,7 @@
 
 #include "consumer.h"
 #include "proto.h"
+#include "shell.h"
 
 #include <czmq.h>
 #include <pthread.h>
@@ -417,6 +418,9 @@ typedef struct fix {
 
 /* weft_worker_set_prefetch's value for the next fix_open (reset by it). */
 static unsigned g_prefetch;
+/* weft_worker_set_log_reader's for the next fix_open (reset by it); NULL: none. */
+static weft_log_reader_fn *g_log_reader;
+static void *g_log_reader_arg;
 
 /* give_up_ms: weft_worker_set_give_up's value (0 = the default, never). */
 static void
@@ -440,6 +444,10 @@ fix_open_give_up(fix_t *f, const char *transport, unsigned slots, int give_up_ms
     if (g_prefetch)
         assert_int_equal(weft_worker_set_prefetch(f->w, g_prefetch), WEFT_OK);
     g_prefetch = 0;
+    if (g_log_reader)
+        assert_int_equal(weft_worker_set_log_reader(f->w, g_log_reader, g_log_reader_arg),
+                         WEFT_OK);
+    g_log_reader = NULL;
     assert_int_equal(weft_worker_start(f->w, slots), WEFT_OK);
     assert_true(fb_expect(f->fb, WF_MSG_HELLO, &f->hello, WF_TEST_DEADLINE_MS));
     fb_welcome(f->fb, T_HEARTBEAT_MS, T_LIVENESS);
@@ -1212,6 +1220,205 @@ test_consumer_silent_board_past_give_up_stops_attempts_and_keeps_reports(void **
     fix_close(&f);
 }
 
+/* ---- log reads (LOGREQ -> LOGDATA) ---- */
+
+/* What the test reader was last asked, and what it answers by request id: 1 the text below,
+ * 2 no such log, 3 a code that is not a weft_err, 4 more bytes than it may. */
+static struct {
+    weft_reqid_t req;
+    char job[WEFT_MAX_ID + 1], stream[8];
+    uint32_t attempt;
+    uint64_t offset;
+    size_t cap;
+} g_asked;
+
+static int64_t
+r_test(void *arg, weft_reqid_t req, const char *job, uint32_t attempt, const char *stream,
+       uint64_t offset, void *buf, size_t cap, size_t *len_p)
+{
+    static const char text[] = "hello world";
+    assert_ptr_equal(arg, &g_asked);
+    g_asked.req = req;
+    snprintf(g_asked.job, sizeof g_asked.job, "%s", job);
+    snprintf(g_asked.stream, sizeof g_asked.stream, "%s", stream);
+    g_asked.attempt = attempt;
+    g_asked.offset = offset;
+    g_asked.cap = cap;
+    *len_p = 0;
+    switch (req) {
+    case 1: {
+        size_t size = sizeof text - 1;
+        if (offset < size) {
+            *len_p = size - offset < cap ? size - offset : cap;
+            memcpy(buf, text + offset, *len_p);
+        }
+        return (int64_t)size;
+    }
+    case 2:
+        return -WEFT_ENOTFOUND;
+    case 3:
+        return -999;
+    default:
+        *len_p = cap + 1;
+        return 100;
+    }
+}
+
+static void
+fb_logreq(fb_t *fb, uint64_t corr, uint64_t req, const char *job, uint32_t attempt,
+          const char *stream, uint64_t offset, uint32_t max)
+{
+    wf_msg_t m;
+    wf_msg_init(&m, WF_MSG_LOGREQ);
+    m.corr = corr;
+    m.ref = ref_of(req, 3, attempt);
+    snprintf(m.job, sizeof m.job, "%s", job);
+    snprintf(m.stream, sizeof m.stream, "%s", stream);
+    m.offset = offset;
+    m.max = max;
+    fb_send(fb, &m);
+}
+
+static void
+test_consumer_logreq_without_reader_is_not_found(void **state)
+{
+    (void)state;
+    fix_t f;
+    fix_open(&f, "inproc", 1);
+    fb_logreq(f.fb, 41, 1, "j", 1, "out", 0, 100);
+    wf_msg_t m;
+    assert_true(fb_expect(f.fb, WF_MSG_LOGDATA, &m, WF_TEST_DEADLINE_MS));
+    assert_true(m.corr == 41);
+    assert_int_equal(m.code, WEFT_ENOTFOUND);
+    assert_true(m.size == 0);
+    assert_int_equal(m.data_len, 0);
+    wf_msg_fini(&m);
+    assert_int_equal(weft_worker_set_log_reader(f.w, r_test, NULL), WEFT_ESTATE);
+    assert_int_equal(weft_worker_set_log_reader(NULL, r_test, NULL), WEFT_EINVAL);
+    fix_close(&f);
+}
+
+static void
+test_consumer_logreq_reads_through_the_reader(void **state)
+{
+    (void)state;
+    fix_t f;
+    g_log_reader = r_test;
+    g_log_reader_arg = &g_asked;
+    fix_open(&f, "inproc", 1);
+    wf_msg_t m;
+    /* a chunk from the middle, no more than asked */
+    fb_logreq(f.fb, 7, 1, "build.x", 2, "err", 6, 3);
+    assert_true(fb_expect(f.fb, WF_MSG_LOGDATA, &m, WF_TEST_DEADLINE_MS));
+    assert_true(m.corr == 7);
+    assert_int_equal(m.code, WEFT_OK);
+    assert_true(m.size == 11);
+    assert_int_equal(m.data_len, 3);
+    assert_memory_equal(m.data, "wor", 3);
+    wf_msg_fini(&m);
+    assert_true(g_asked.req == 1);
+    assert_string_equal(g_asked.job, "build.x");
+    assert_int_equal(g_asked.attempt, 2);
+    assert_string_equal(g_asked.stream, "err");
+    assert_true(g_asked.offset == 6 && g_asked.cap == 3);
+    /* past the end: the size, no bytes */
+    fb_logreq(f.fb, 8, 1, "j", 1, "out", 20, WF_PROTO_MAX_LOG_CHUNK);
+    assert_true(fb_expect(f.fb, WF_MSG_LOGDATA, &m, WF_TEST_DEADLINE_MS));
+    assert_true(m.corr == 8 && m.code == WEFT_OK && m.size == 11 && m.data_len == 0);
+    wf_msg_fini(&m);
+    /* errors carry their code and nothing else; a reader's nonsense becomes one */
+    static const struct {
+        uint64_t req;
+        uint32_t code;
+    } errs[] = {{2, WEFT_ENOTFOUND}, {3, WEFT_ESYS}, {4, WEFT_EINVAL}};
+    for (unsigned i = 0; i < 3; i++) {
+        fb_logreq(f.fb, 100 + i, errs[i].req, "j", 1, "out", 0, 10);
+        assert_true(fb_expect(f.fb, WF_MSG_LOGDATA, &m, WF_TEST_DEADLINE_MS));
+        assert_true(m.corr == 100 + i);
+        assert_int_equal(m.code, errs[i].code);
+        assert_true(m.size == 0 && m.data_len == 0);
+        wf_msg_fini(&m);
+    }
+    wf_worker_stats_t st;
+    wf_worker_stats(f.w, &st);
+    assert_int_equal(st.log_reads, 5);
+    fix_close(&f);
+}
+
+static void
+s_write_file(const char *path, const void *data, size_t len)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(data, 1, len, fp), len);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static void
+test_consumer_shell_log_reader_reads_bounded_chunks(void **state)
+{
+    (void)state;
+    char *dir = wf_test_tmpdir("logs");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/5", dir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    static uint8_t big[3 * 1000 * 1000];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (uint8_t)(i * 31 + 7);
+    wf_shell_log_path(path, sizeof path, dir, 5, "job.a", 2, "out");
+    s_write_file(path, big, sizeof big);
+    wf_shell_opts_t opts = {.log_dir = dir};
+    static uint8_t buf[WF_PROTO_MAX_LOG_CHUNK];
+    size_t n = 99;
+    /* in chunks of at most cap, every byte as written */
+    uint64_t off = 0;
+    while (off < sizeof big) {
+        int64_t size = wf_shell_log_read(&opts, 5, "job.a", 2, "out", off, buf, sizeof buf, &n);
+        assert_true(size == (int64_t)sizeof big);
+        assert_true(n > 0 && n <= sizeof buf);
+        assert_memory_equal(buf, big + off, n);
+        off += n;
+    }
+    assert_true(wf_shell_log_read(&opts, 5, "job.a", 2, "out", off, buf, sizeof buf, &n) ==
+                (int64_t)sizeof big);
+    assert_int_equal(n, 0);
+    /* no file: the stream wrote nothing (or the attempt ran elsewhere) */
+    assert_true(wf_shell_log_read(&opts, 5, "job.a", 2, "err", 0, buf, 10, &n) ==
+                -WEFT_ENOTFOUND);
+    assert_true(wf_shell_log_read(&opts, 6, "job.a", 2, "out", 0, buf, 10, &n) ==
+                -WEFT_ENOTFOUND);
+    /* nothing outside the request's directory: names only, out or err only */
+    assert_true(wf_shell_log_read(&opts, 5, "../5/job.a", 2, "out", 0, buf, 10, &n) ==
+                -WEFT_EINVAL);
+    assert_true(wf_shell_log_read(&opts, 5, "job.a", 2, "out/..", 0, buf, 10, &n) ==
+                -WEFT_EINVAL);
+    assert_true(wf_shell_log_read(NULL, 5, "job.a", 2, "out", 0, buf, 10, &n) == -WEFT_EINVAL);
+    wf_shell_opts_t discard = {.log_dir = NULL};
+    assert_true(wf_shell_log_read(&discard, 5, "job.a", 2, "out", 0, buf, 10, &n) ==
+                -WEFT_ENOTFOUND);
+
+    /* through a worker: the board asks, the file answers */
+    fix_t f;
+    g_log_reader = wf_shell_log_read;
+    g_log_reader_arg = &opts;
+    fix_open(&f, "inproc", 1);
+    fb_logreq(f.fb, 3, 5, "job.a", 2, "out", 1000, 5);
+    wf_msg_t m;
+    assert_true(fb_expect(f.fb, WF_MSG_LOGDATA, &m, WF_TEST_DEADLINE_MS));
+    assert_int_equal(m.code, WEFT_OK);
+    assert_true(m.size == sizeof big);
+    assert_int_equal(m.data_len, 5);
+    assert_memory_equal(m.data, big + 1000, 5);
+    wf_msg_fini(&m);
+    fb_logreq(f.fb, 4, 5, "job.a", 2, "err", 0, WF_PROTO_MAX_LOG_CHUNK);
+    assert_true(fb_expect(f.fb, WF_MSG_LOGDATA, &m, WF_TEST_DEADLINE_MS));
+    assert_int_equal(m.code, WEFT_ENOTFOUND);
+    wf_msg_fini(&m);
+    fix_close(&f);
+    wf_test_rmtree(dir);
+    free(dir);
+}
+
 int
 main(void)
 {
@@ -1240,6 +1447,9 @@ main(void)
         cmocka_unit_test(test_consumer_error_from_board_reconnects_and_eversion_gives_up),
         cmocka_unit_test(test_consumer_silent_board_past_give_up_stops_attempts_and_keeps_reports),
         cmocka_unit_test(test_consumer_set_curve_checks_keys_and_state),
+        cmocka_unit_test(test_consumer_logreq_without_reader_is_not_found),
+        cmocka_unit_test(test_consumer_logreq_reads_through_the_reader),
+        cmocka_unit_test(test_consumer_shell_log_reader_reads_bounded_chunks),
     };
     seen_reset();
     int rc = cmocka_run_group_tests_name("consumer", tests, NULL, NULL);

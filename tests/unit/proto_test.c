@@ -144,6 +144,7 @@ s_decode(const uint8_t *buf, size_t len, wf_msg_t *m, char *why, size_t why_len)
 static const int s_all_kinds[] = {
     WF_MSG_HELLO, WF_MSG_HEARTBEAT, WF_MSG_PROGRESS, WF_MSG_DONE,  WF_MSG_FAILED, WF_MSG_BYE,
     WF_MSG_WELCOME, WF_MSG_JOB,     WF_MSG_CANCEL,   WF_MSG_ACK,   WF_MSG_ERROR,
+    WF_MSG_LOGREQ,  WF_MSG_LOGDATA,
 };
 #define S_NKINDS (sizeof s_all_kinds / sizeof s_all_kinds[0])
 
@@ -187,6 +188,11 @@ s_make(wf_msg_t *m, int kind, s_variant v)
         m->heartbeat_ms = 1;
         m->liveness = 1;
         m->code = 0;
+        m->corr = 0;
+        strcpy(m->stream, "out");
+        m->offset = 0;
+        m->max = 1;
+        m->size = 0;
         break;
     case V_MAX:
         m->ref = (wf_attempt_ref_t){ UINT64_MAX, WF_MAX_JOBS_PER_REQUEST - 1, UINT32_MAX };
@@ -220,7 +226,15 @@ s_make(wf_msg_t *m, int kind, s_variant v)
         m->timeout_ms = WF_MAX_TIMEOUT_MS;
         m->heartbeat_ms = WF_PROTO_MAX_HEARTBEAT_MS;
         m->liveness = WF_PROTO_MAX_LIVENESS;
-        m->code = WEFT_ERR_COUNT_ - 1;
+        /* LOGDATA carries bytes only with code 0 (an error carries none). */
+        m->code = kind == WF_MSG_LOGDATA ? WEFT_OK : WEFT_ERR_COUNT_ - 1;
+        m->corr = UINT64_MAX;
+        strcpy(m->stream, "err");
+        m->offset = WF_PROTO_MAX_LOG_OFFSET;
+        m->max = WF_PROTO_MAX_LOG_CHUNK;
+        m->size = WF_PROTO_MAX_LOG_OFFSET;
+        m->data = s_payload; /* 1 MiB + 1 bytes */
+        m->data_len = WF_PROTO_MAX_LOG_CHUNK;
         break;
     case V_TYPICAL:
         m->ref = (wf_attempt_ref_t){ 300, 70000, 2 };
@@ -249,7 +263,14 @@ s_make(wf_msg_t *m, int kind, s_variant v)
         m->timeout_ms = 60000;
         m->heartbeat_ms = 1000;
         m->liveness = 3;
-        m->code = WEFT_EPROTO;
+        m->code = kind == WF_MSG_LOGDATA ? WEFT_OK : WEFT_EPROTO;
+        m->corr = 17;
+        strcpy(m->stream, "out");
+        m->offset = 4096;
+        m->max = 65536;
+        m->size = 4103;
+        m->data = (const uint8_t *)"hello\nx";
+        m->data_len = 7;
         break;
     }
 }
@@ -314,6 +335,20 @@ s_assert_same(const wf_msg_t *src, const wf_msg_t *dec)
         exp.code = src->code;
         memcpy(exp.message, src->message, sizeof exp.message);
         break;
+    case WF_MSG_LOGREQ:
+        exp.corr = src->corr;
+        exp.ref = src->ref;
+        memcpy(exp.job, src->job, sizeof exp.job);
+        memcpy(exp.stream, src->stream, sizeof exp.stream);
+        exp.offset = src->offset;
+        exp.max = src->max;
+        break;
+    case WF_MSG_LOGDATA:
+        exp.corr = src->corr;
+        exp.code = src->code;
+        exp.size = src->size;
+        exp.data_len = src->data_len;
+        break;
     default:
         break;
     }
@@ -345,6 +380,12 @@ s_assert_same(const wf_msg_t *src, const wf_msg_t *dec)
     assert_int_equal(dec->heartbeat_ms, exp.heartbeat_ms);
     assert_int_equal(dec->liveness, exp.liveness);
     assert_int_equal(dec->code, exp.code);
+    assert_true(dec->corr == exp.corr);
+    assert_string_equal(dec->stream, exp.stream);
+    assert_true(dec->offset == exp.offset);
+    assert_int_equal(dec->max, exp.max);
+    assert_true(dec->size == exp.size);
+    assert_true(s_bytes_eq(dec->data, dec->data_len, src->data, exp.data_len));
 }
 
 static void
@@ -366,6 +407,8 @@ s_roundtrip(const wf_msg_t *m)
         assert_true(dec.payload >= buf && dec.payload + dec.payload_len <= buf + len);
     if (dec.result_len)
         assert_true(dec.result >= buf && dec.result + dec.result_len <= buf + len);
+    if (dec.data_len)
+        assert_true(dec.data >= buf && dec.data + dec.data_len <= buf + len);
     assert_int_equal(wf_msg_encode(&dec, &buf2, &len2), WEFT_OK);
     assert_int_equal(len2, len);
     assert_memory_equal(buf2, buf, len);
@@ -558,8 +601,10 @@ test_proto_kind_names(void **state)
     assert_string_equal(wf_msg_kind_name(WF_MSG_JOB), "JOB");
     assert_string_equal(wf_msg_kind_name(WF_MSG_ERROR), "ERROR");
     assert_string_equal(wf_msg_kind_name(0), "UNKNOWN");
-    assert_string_equal(wf_msg_kind_name(7), "UNKNOWN");
-    assert_string_equal(wf_msg_kind_name(21), "UNKNOWN");
+    assert_string_equal(wf_msg_kind_name(8), "UNKNOWN");
+    assert_string_equal(wf_msg_kind_name(WF_MSG_LOGREQ), "LOGREQ");
+    assert_string_equal(wf_msg_kind_name(WF_MSG_LOGDATA), "LOGDATA");
+    assert_string_equal(wf_msg_kind_name(22), "UNKNOWN");
     assert_string_equal(wf_msg_kind_name(-1), "UNKNOWN");
     for (size_t i = 0; i < S_NKINDS; i++)
         assert_string_not_equal(wf_msg_kind_name(s_all_kinds[i]), "UNKNOWN");
@@ -738,7 +783,7 @@ test_proto_rejects_unknown_kind(void **state)
     s_frame_t f;
     s_make(&m, WF_MSG_HEARTBEAT, V_MIN);
     s_frame_open(&f, &m);
-    uint64_t kinds[] = { 0, 7, 15, 21, 99, 1000, UINT64_MAX };
+    uint64_t kinds[] = { 0, 8, 15, 22, 99, 1000, UINT64_MAX };
     char want[64];
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         f.items[2] = s_o_uint(kinds[i]);
@@ -1289,6 +1334,80 @@ test_proto_decode_allocation_is_bounded_by_the_frame(void **state)
     free(buf);
 }
 
+/* ---- tests: log reads (LOGREQ, LOGDATA) --------------------------------------------------- */
+
+static void s_expect_encode(const wf_msg_t *m, int rc, const char *what);
+
+static void
+test_proto_log_messages_are_strict(void **state)
+{
+    (void)state;
+    /* LOGREQ: [sig, ver, kind, corr, req, idx, attempt, job, stream, offset, max] */
+    static const struct {
+        const char *s;
+        size_t len;
+    } streams[] = { { "OUT", 3 }, { "ou", 2 }, { "outx", 4 }, { "", 0 }, { "in", 2 },
+                    { "o\0t", 3 } };
+    for (size_t i = 0; i < sizeof streams / sizeof streams[0]; i++)
+        s_expect_field(WF_MSG_LOGREQ, 8, s_o_str(streams[i].s, streams[i].len), WEFT_EPROTO,
+                       "LOGREQ field 9 (stream): not \"out\" or \"err\"", streams[i].s);
+    s_expect_field(WF_MSG_LOGREQ, 8, s_o_str("err", 3), WEFT_OK, NULL, "stream err");
+    s_expect_field(WF_MSG_LOGREQ, 8, s_o_bin("out", 3), WEFT_EPROTO, "expected str",
+                   "stream as bin");
+    s_expect_field(WF_MSG_LOGREQ, 10, s_o_uint(0), WEFT_EPROTO, "out of range", "max 0");
+    s_expect_field(WF_MSG_LOGREQ, 10, s_o_uint(WF_PROTO_MAX_LOG_CHUNK + 1), WEFT_EPROTO,
+                   "out of range", "max over 1 MiB");
+    s_expect_field(WF_MSG_LOGREQ, 10, s_o_uint(WF_PROTO_MAX_LOG_CHUNK), WEFT_OK, NULL,
+                   "max 1 MiB");
+    s_expect_field(WF_MSG_LOGREQ, 9, s_o_uint(WF_PROTO_MAX_LOG_OFFSET + 1), WEFT_EPROTO,
+                   "out of range", "offset 2^63");
+    s_expect_field(WF_MSG_LOGREQ, 6, s_o_uint(0), WEFT_EPROTO, "out of range", "attempt 0");
+    s_expect_field(WF_MSG_LOGREQ, 7, s_o_str("../x", 4), WEFT_EPROTO, "bad character",
+                   "job with a slash");
+    s_expect_field(WF_MSG_LOGREQ, 3, s_o_neg(-1), WEFT_EPROTO, "expected uint", "negative corr");
+    /* LOGDATA: [sig, ver, kind, corr, code, size, data] */
+    s_expect_field(WF_MSG_LOGDATA, 4, s_o_uint(WEFT_ERR_COUNT_), WEFT_EPROTO, "out of range",
+                   "code");
+    s_expect_field(WF_MSG_LOGDATA, 5, s_o_uint(WF_PROTO_MAX_LOG_OFFSET + 1), WEFT_EPROTO,
+                   "out of range", "size 2^63");
+    s_expect_field(WF_MSG_LOGDATA, 6, s_o_bin(s_payload, WF_PROTO_MAX_LOG_CHUNK + 1),
+                   WEFT_ETOOBIG, "LOGDATA field 7 (data): 1048577 bytes exceed", "data");
+    s_expect_field(WF_MSG_LOGDATA, 6, s_o_str("hi", 2), WEFT_EPROTO, "expected bin",
+                   "data as str");
+    /* An error carries no size and no bytes; "no such log" is an error with neither. */
+    s_expect_field(WF_MSG_LOGDATA, 4, s_o_uint(WEFT_ENOTFOUND), WEFT_EPROTO,
+                   "an error code with a size or data", "ENOTFOUND with data");
+    wf_msg_t m;
+    wf_msg_init(&m, WF_MSG_LOGDATA);
+    m.corr = 9;
+    m.code = WEFT_ENOTFOUND;
+    s_roundtrip(&m);
+    m.size = 1;
+    s_expect_encode(&m, WEFT_EINVAL, "LOGDATA error with a size");
+    m.size = 0;
+    m.data = (const uint8_t *)"x";
+    m.data_len = 1;
+    s_expect_encode(&m, WEFT_EINVAL, "LOGDATA error with data");
+    /* The biggest LOGDATA fits a frame and decodes without allocating. */
+    s_make(&m, WF_MSG_LOGDATA, V_MAX);
+    uint8_t *buf;
+    size_t len;
+    char why[128];
+    assert_int_equal(wf_msg_encode(&m, &buf, &len), WEFT_OK);
+    assert_true(len <= (size_t)WF_MAX_WIRE_MSG);
+    s_count_start();
+    assert_int_equal(wf_msg_decode(buf, len, &m, why, sizeof why), WEFT_OK);
+    assert_int_equal(s_count_stop(), 0);
+    wf_msg_fini(&m);
+    free(buf);
+    /* The encoder checks the stream like the decoder. */
+    s_make(&m, WF_MSG_LOGREQ, V_TYPICAL);
+    strcpy(m.stream, "in");
+    s_expect_encode(&m, WEFT_EINVAL, "LOGREQ stream in");
+    memcpy(m.stream, "outs", 4); /* unterminated */
+    s_expect_encode(&m, WEFT_EINVAL, "LOGREQ stream unterminated");
+}
+
 /* ---- tests: the encoder refuses what the decoder rejects --------------------------------- */
 
 static void
@@ -1318,7 +1437,7 @@ test_proto_encode_refuses_invalid_messages(void **state)
     s_make(&m, WF_MSG_ACK, V_TYPICAL);
     assert_int_equal(wf_msg_encode(&m, NULL, &len), WEFT_EINVAL);
     assert_int_equal(wf_msg_encode(&m, &buf, NULL), WEFT_EINVAL);
-    int bad_kinds[] = { 0, 7, 15, 21, -1 };
+    int bad_kinds[] = { 0, 8, 15, 22, -1 };
     for (size_t i = 0; i < sizeof bad_kinds / sizeof bad_kinds[0]; i++) {
         m.kind = (wf_msg_kind)bad_kinds[i];
         s_expect_encode(&m, WEFT_EINVAL, "bad kind");
@@ -1533,6 +1652,7 @@ main(void)
         cmocka_unit_test(test_proto_rejects_empty_and_oversized_frames),
         cmocka_unit_test(test_proto_decode_allocation_is_bounded_by_the_frame),
         cmocka_unit_test(test_proto_encode_refuses_invalid_messages),
+        cmocka_unit_test(test_proto_log_messages_are_strict),
         cmocka_unit_test(test_proto_random_bytes_and_mutations_never_crash),
     };
     return cmocka_run_group_tests_name("proto", tests, s_group_setup, NULL);

@@ -1031,6 +1031,168 @@ s_pack_jobstate_variant(char *out, size_t cap, int bad_field, int version)
     return n;
 }
 
+/* ---- workers ---- */
+
+static wf_workerrec_t
+s_worker(uint32_t id, const char *name, const char *host, uint32_t pid)
+{
+    wf_workerrec_t w;
+    memset(&w, 0, sizeof w);
+    w.id = id;
+    w.pid = pid;
+    w.first_seen_ms = 1700000000000 + id;
+    snprintf(w.name, sizeof w.name, "%s", name);
+    snprintf(w.host, sizeof w.host, "%s", host);
+    return w;
+}
+
+static int
+s_commit_workers(fixture_t *f, const wf_workerrec_t *w, unsigned n)
+{
+    wf_batch_t *b = wf_batch_new(f->store);
+    for (unsigned i = 0; i < n; i++)
+        wf_batch_put_worker(b, &w[i]);
+    int rc = wf_store_commit(f->store, b, f->err, sizeof f->err);
+    wf_batch_destroy(&b);
+    return rc;
+}
+
+static void
+test_store_workers_are_kept_and_found_by_identity(void **state)
+{
+    fixture_t *f = *state;
+    s_open(f, 0, 0);
+    assert_int_equal(wf_store_next_worker(f->store), 1);
+    char longname[WF_MAX_NAME + 1];
+    memset(longname, 'n', WF_MAX_NAME);
+    longname[WF_MAX_NAME] = '\0';
+    wf_workerrec_t w[3] = {s_worker(1, "local", "host-a", 100), s_worker(2, "w1", "host-b", 7),
+                           s_worker(3, longname, longname, UINT32_MAX)};
+    assert_int_equal(s_commit_workers(f, w, 3), WEFT_OK);
+
+    for (unsigned i = 0; i < 3; i++) {
+        wf_workerrec_t got;
+        assert_int_equal(wf_store_get_worker(f->store, w[i].id, &got), WEFT_OK);
+        assert_int_equal(got.id, w[i].id);
+        assert_int_equal(got.pid, w[i].pid);
+        assert_true(got.first_seen_ms == w[i].first_seen_ms);
+        assert_string_equal(got.name, w[i].name);
+        assert_string_equal(got.host, w[i].host);
+        uint32_t id = 0;
+        assert_int_equal(wf_store_find_worker(f->store, w[i].name, w[i].host, w[i].pid, &id),
+                         WEFT_OK);
+        assert_int_equal(id, w[i].id);
+    }
+    /* The identity is the whole triple: another pid, host or name is another worker. */
+    uint32_t id = 99;
+    assert_int_equal(wf_store_find_worker(f->store, "w1", "host-b", 8, &id), WEFT_ENOTFOUND);
+    assert_int_equal(wf_store_find_worker(f->store, "w1", "host-a", 7, &id), WEFT_ENOTFOUND);
+    /* host and name are not confused by where the separator falls */
+    assert_int_equal(wf_store_find_worker(f->store, "host-b", "w1", 7, &id), WEFT_ENOTFOUND);
+    assert_int_equal(id, 99);
+    assert_int_equal(wf_store_find_worker(f->store, NULL, "h", 1, &id), WEFT_EINVAL);
+    wf_workerrec_t got;
+    assert_int_equal(wf_store_get_worker(f->store, 0, &got), WEFT_ENOTFOUND);
+    assert_int_equal(wf_store_get_worker(f->store, 4, &got), WEFT_ENOTFOUND);
+
+    /* A commit refuses what could not be read back, and writes nothing of the batch. */
+    wf_workerrec_t bad[2] = {s_worker(4, "ok", "h", 1), s_worker(0, "zero", "h", 1)};
+    assert_int_equal(s_commit_workers(f, bad, 2), WEFT_EINVAL);
+    bad[1] = s_worker(5, "a b", "h", 1);
+    assert_int_equal(s_commit_workers(f, bad, 2), WEFT_EINVAL);
+    assert_int_equal(wf_store_get_worker(f->store, 4, &got), WEFT_ENOTFOUND);
+
+    /* Ids are never reused: the next one is above every stored one. */
+    s_reopen(f, 0, 0);
+    assert_int_equal(wf_store_next_worker(f->store), 4);
+    assert_int_equal(wf_store_get_worker(f->store, 2, &got), WEFT_OK);
+    assert_string_equal(got.name, "w1");
+}
+
+static void
+test_store_jobstate_keeps_its_worker(void **state)
+{
+    fixture_t *f = *state;
+    s_open(f, 0, 0);
+    wf_reqspec_t rs;
+    s_spec3(&rs);
+    assert_int_equal(s_commit_new(f, 1, &rs), WEFT_OK);
+    wf_jobstate_t st;
+    assert_int_equal(wf_store_get_job(f->store, 1, 0, NULL, &st), WEFT_OK);
+    assert_int_equal(st.worker, 0); /* never ran */
+    wf_jobstate_fini(&st);
+    wf_jobstate_t running = {.state = WEFT_JOB_RUNNING, .reason = WEFT_REASON_LEASED,
+                             .attempt = 1, .cause = WF_NO_JOB, .worker = 7};
+    wf_jobstate_t other = {.state = WEFT_JOB_RUNNING, .reason = WEFT_REASON_LEASED,
+                           .attempt = 3, .cause = WF_NO_JOB, .worker = UINT32_MAX};
+    wf_batch_t *b = wf_batch_new(f->store);
+    wf_batch_put_jobstate(b, 1, 0, &running);
+    wf_batch_put_jobstate(b, 1, 1, &other);
+    assert_int_equal(wf_store_commit(f->store, b, f->err, sizeof f->err), WEFT_OK);
+    wf_batch_destroy(&b);
+    s_reopen(f, 0, 0);
+    assert_int_equal(wf_store_get_job(f->store, 1, 0, NULL, &st), WEFT_OK);
+    assert_int_equal(st.worker, 7);
+    assert_int_equal(st.attempt, 1);
+    wf_jobstate_fini(&st);
+    assert_int_equal(wf_store_get_job(f->store, 1, 1, NULL, &st), WEFT_OK);
+    assert_int_equal(st.worker, UINT32_MAX);
+    wf_jobstate_fini(&st);
+    wf_reqspec_fini(&rs);
+}
+
+/* Drop a named database with raw LMDB, as a store written before it existed would lack it. */
+static void
+s_raw_drop(const char *dir, const char *db)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
+    assert_int_equal(mdb_drop(txn, dbi, 1), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+static void
+test_store_without_worker_databases_still_opens(void **state)
+{
+    fixture_t *f = *state;
+    s_open(f, 0, 0);
+    wf_reqspec_t rs;
+    s_spec3(&rs);
+    assert_int_equal(s_commit_new(f, 1, &rs), WEFT_OK);
+    wf_workerrec_t w = s_worker(1, "local", "h", 1);
+    assert_int_equal(s_commit_workers(f, &w, 1), WEFT_OK);
+    wf_store_close(&f->store);
+    s_raw_drop(f->dir, "workers");
+    s_raw_drop(f->dir, "workerkeys");
+
+    /* Read-only (weft status while an older weft runs the directory): no workers, all else. */
+    wf_store_opts_t ro = {.readonly = true};
+    assert_int_equal(wf_store_open(&f->store, f->dir, &ro, f->err, sizeof f->err), WEFT_OK);
+    assert_int_equal(wf_store_next_worker(f->store), 1);
+    wf_workerrec_t got;
+    uint32_t id;
+    assert_int_equal(wf_store_get_worker(f->store, 1, &got), WEFT_ENOTFOUND);
+    assert_int_equal(wf_store_find_worker(f->store, "local", "h", 1, &id), WEFT_ENOTFOUND);
+    wf_jobstate_t st;
+    assert_int_equal(wf_store_get_job(f->store, 1, 2, NULL, &st), WEFT_OK);
+    wf_jobstate_fini(&st);
+    wf_store_close(&f->store);
+
+    /* Read-write creates them, empty, and workers are recorded from then on. */
+    s_open(f, 0, 0);
+    assert_int_equal(wf_store_next_worker(f->store), 1);
+    assert_int_equal(s_commit_workers(f, &w, 1), WEFT_OK);
+    assert_int_equal(wf_store_get_worker(f->store, 1, &got), WEFT_OK);
+    wf_reqspec_fini(&rs);
+}
+
 static void
 test_store_corrupt_records_are_estore(void **state)
 {
@@ -1053,6 +1215,7 @@ test_store_corrupt_records_are_estore(void **state)
         wf_jobstate_t st;
         assert_int_equal(wf_store_get_job(f->store, 1, 2, NULL, &st), WEFT_OK);
         assert_int_equal(st.cause, UINT32_MAX);
+        assert_int_equal(st.worker, 0); /* the first layout (15 fields): not recorded */
         wf_jobstate_fini(&st);
     }
 
@@ -1407,6 +1570,11 @@ main(void)
         cmocka_unit_test_setup_teardown(test_store_readers_on_other_threads_while_the_map_grows,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_corrupt_records_are_estore, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_workers_are_kept_and_found_by_identity, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_store_jobstate_keeps_its_worker, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_without_worker_databases_still_opens, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_store_stale_reader_of_a_killed_process_is_cleared,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_fault_on_any_write_is_all_or_nothing, setup,
