@@ -355,9 +355,10 @@ static void
 s_sync_counts(follow_t *f)
 {
     memset(f->count, 0, sizeof f->count);
+    /* States only: the stored read, not one round trip to the engine per READY job. */
     for (uint32_t i = 0; i < f->njobs; i++) {
         weft_job_info_t info;
-        if (weft_job_status_at(f->eng, f->id, i, &info) == WEFT_OK) {
+        if (weft_job_status_stored_at(f->eng, f->id, i, &info) == WEFT_OK) {
             f->state[i] = (uint8_t)info.state;
             if (!f->names[i])
                 f->names[i] = strdup(info.id);

@@ -800,6 +800,14 @@ weft_job_status_at(weft_engine_t *eng, weft_reqid_t id, uint32_t index, weft_job
 }
 
 int
+weft_job_status_stored_at(weft_engine_t *eng, weft_reqid_t id, uint32_t index, weft_job_info_t *out)
+{
+    if (!eng || !out)
+        return WEFT_EINVAL;
+    return wf_info_job_ex(eng->store, id, index, out, false);
+}
+
+int
 weft_job_status(weft_engine_t *eng, weft_reqid_t id, const char *job, weft_job_info_t *out)
 {
     uint32_t idx;

@@ -380,6 +380,13 @@ WEFT_EXPORT int weft_job_status(weft_engine_t *eng, weft_reqid_t id, const char 
                                 weft_job_info_t *out);
 WEFT_EXPORT int weft_job_status_at(weft_engine_t *eng, weft_reqid_t id, uint32_t index,
                                    weft_job_info_t *out);
+/* As weft_job_status_at, but a READY job's reason is the one stored with it rather than the
+ * live one (which of type, slot or pool it waits for is asked of the engine thread, one round
+ * trip per READY job), and worker and host are left empty (one more read each): a read
+ * transaction only, cheap enough to scan every job of a big request.  Also works on a
+ * read-only engine. */
+WEFT_EXPORT int weft_job_status_stored_at(weft_engine_t *eng, weft_reqid_t id, uint32_t index,
+                                          weft_job_info_t *out);
 /* The indexes of the job's parents (its needs), sorted: up to cap into buf; *n_p gets how many
  * there are.  Errors: ENOTFOUND. */
 WEFT_EXPORT int weft_job_needs(weft_engine_t *eng, weft_reqid_t id, uint32_t index, uint32_t *buf,

@@ -600,6 +600,16 @@ test_engine_control_calls_in_a_burst(void **state)
             assert_int_equal(info.state, WEFT_JOB_READY);
             assert_int_equal(info.reason, WEFT_REASON_WAIT_CONSUMER);
         }
+    /* The stored view: the same states, read without asking the engine thread. */
+    for (uint32_t i = 0; i < 2000; i++) {
+        weft_job_info_t info;
+        assert_int_equal(weft_job_status_stored_at(f->eng, rid, i, &info), WEFT_OK);
+        assert_int_equal(info.state, WEFT_JOB_READY);
+        assert_int_equal(info.index, i);
+    }
+    weft_job_info_t none;
+    assert_int_equal(weft_job_status_stored_at(f->eng, rid, 2000, &none), WEFT_ENOTFOUND);
+    assert_int_equal(weft_job_status_stored_at(NULL, rid, 0, &none), WEFT_EINVAL);
     weft_req_state st;
     assert_int_equal(weft_request_wait(f->eng, rid, 0, &st), WEFT_ETIMEDOUT);
     assert_int_equal(weft_request_cancel(f->eng, rid), WEFT_OK);
