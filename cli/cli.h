@@ -71,6 +71,10 @@ bool wf_cli_param_ok(const char *kv);
 /* Parse a --durability value ("full" or "process") into a weft_durability; prints an error
  * naming the verb and returns false if bad. */
 bool wf_cli_durability_ok(const char *verb, const char *arg, int *durability_p);
+/* Start `slots` local shell slots on eng: its own consumer serving `shell`, with the shell
+ * runner's log reader.  shell must outlive the engine.  Returns a weft_err. */
+struct wf_shell_opts;
+int wf_cli_start_shell_slots(weft_engine_t *eng, unsigned slots, struct wf_shell_opts *shell);
 /* Parse a --timeout value in seconds ("10", "0.5") into ms; prints an error naming the verb and
  * returns false if bad (cmd_client.c). */
 bool wf_cli_timeout_ok(const char *verb, const char *arg, int *ms_p);

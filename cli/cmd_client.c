@@ -687,12 +687,10 @@ out:
     return rc;
 }
 
-/* ---- verbs that name a request ---- */
-
-/* Parse the usual options of a verb taking REQUEST [JOB]; returns -1 after --help. */
+/* The options every client verb shares (--server, --timeout, --server-key, --key, --help);
+ * leaves optind at the first argument.  Returns -1 after --help, else an exit status. */
 static int
-s_parse_req_verb(const char *verb, int argc, char **argv, const char *help, int max_args,
-                 s_common_t *o, uint64_t *id_p, const char **job_p)
+s_parse_common(const char *verb, int argc, char **argv, const char *help, s_common_t *o)
 {
     static const struct option longopts[] = {
         {"server", required_argument, NULL, S_OPT_SERVER},
@@ -713,6 +711,17 @@ s_parse_req_verb(const char *verb, int argc, char **argv, const char *help, int 
         }
         rc = WF_EXIT_USAGE;
     }
+    return rc;
+}
+
+/* ---- verbs that name a request ---- */
+
+/* Parse the usual options of a verb taking REQUEST [JOB]; returns -1 after --help. */
+static int
+s_parse_req_verb(const char *verb, int argc, char **argv, const char *help, int max_args,
+                 s_common_t *o, uint64_t *id_p, const char **job_p)
+{
+    int rc = s_parse_common(verb, argc, argv, help, o);
     if (rc != WF_EXIT_OK)
         return rc;
     int nargs = argc - optind;
@@ -841,25 +850,7 @@ weft_cmd_retry(int argc, char **argv)
 static int
 s_parse_plain(const char *verb, int argc, char **argv, const char *help, s_common_t *o)
 {
-    static const struct option longopts[] = {
-        {"server", required_argument, NULL, S_OPT_SERVER},
-        {"timeout", required_argument, NULL, S_OPT_TIMEOUT},
-        {"server-key", required_argument, NULL, S_OPT_SERVER_KEY},
-        {"key", required_argument, NULL, S_OPT_KEY},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    int c, rc = WF_EXIT_OK;
-    optind = 1;
-    while (rc == WF_EXIT_OK && (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        if (s_common_opt(verb, c, o, &rc))
-            continue;
-        if (c == 'h') {
-            fputs(help, stdout);
-            return -1;
-        }
-        rc = WF_EXIT_USAGE;
-    }
+    int rc = s_parse_common(verb, argc, argv, help, o);
     if (rc == WF_EXIT_OK && optind != argc) {
         fprintf(stderr, "usage: weft %s [OPTIONS]  (weft %s --help)\n", verb, verb);
         rc = WF_EXIT_USAGE;

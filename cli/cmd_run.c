@@ -460,30 +460,6 @@ s_types_ok(const wf_workflow_t *wf)
     return ok;
 }
 
-/* The local shell slots: a consumer on the engine's own board, as weft_engine_start_consumers
- * starts one (named "local", one queued job per slot), with the shell runner's log reader
- * registered like every consumer of shell jobs (it answers a server's log reads: this engine
- * has no client endpoint, so none come, but the slots are the same everywhere). */
-static int
-s_start_local(weft_engine_t *eng, unsigned slots, wf_shell_opts_t *shell, weft_worker_t **w_p)
-{
-    weft_worker_t *w = NULL;
-    unsigned prefetch = slots < WF_MAX_SLOTS - slots ? slots : WF_MAX_SLOTS - slots;
-    int rc = weft_worker_new(&w, weft_engine_board_endpoint(eng), "local");
-    if (rc == WEFT_OK)
-        rc = weft_worker_register(w, "shell", wf_shell_handler, shell);
-    if (rc == WEFT_OK)
-        rc = weft_worker_set_prefetch(w, prefetch);
-    if (rc == WEFT_OK)
-        rc = weft_worker_set_log_reader(w, wf_shell_log_read, shell);
-    if (rc == WEFT_OK)
-        rc = weft_worker_start(w, slots);
-    if (rc != WEFT_OK)
-        weft_worker_destroy(&w);
-    *w_p = w;
-    return rc;
-}
-
 int
 weft_cmd_run(int argc, char **argv)
 {
@@ -498,7 +474,6 @@ weft_cmd_run(int argc, char **argv)
     wf_diags_t diags = {0};
     weft_request_t *req = NULL;
     weft_engine_t *eng = NULL;
-    weft_worker_t *local = NULL; /* the N local shell slots */
     weft_events_t *ev = NULL;
     char *state = NULL, *logs = NULL, *session = NULL;
     follow_t f = {0};
@@ -623,7 +598,7 @@ weft_cmd_run(int argc, char **argv)
         fflush(stdout);
     }
 
-    rc = s_start_local(eng, (unsigned)o.jobs, &shell, &local);
+    rc = wf_cli_start_shell_slots(eng, (unsigned)o.jobs, &shell);
     if (rc != WEFT_OK) {
         fprintf(stderr, "weft run: cannot start %d local slots: %s\n", o.jobs, weft_strerror(rc));
         goto out;
@@ -643,8 +618,7 @@ weft_cmd_run(int argc, char **argv)
         fprintf(stderr, "\nweft: interrupted: stopping %u running job%s\n",
                 f.count[WEFT_JOB_RUNNING], f.count[WEFT_JOB_RUNNING] == 1 ? "" : "s");
         weft_events_close(&ev);
-        weft_worker_destroy(&local); /* stops the slots: process groups killed, jobs requeued */
-        weft_engine_close(&eng);
+        weft_engine_close(&eng); /* stops the slots first: groups killed, jobs requeued */
         fprintf(stderr, "weft: state saved in %s; run the same command again to resume\n", state);
         exit_code = WF_EXIT_INTERRUPTED;
     } else if (final < 0) {
@@ -659,7 +633,6 @@ weft_cmd_run(int argc, char **argv)
 
 out:
     weft_events_close(&ev);
-    weft_worker_destroy(&local);
     weft_engine_close(&eng);
     weft_request_destroy(&req);
     wf_workflow_free(&wf);

@@ -68,29 +68,6 @@ s_split_bind(const char *bind, char *prefix, size_t cap, long *port)
     return true;
 }
 
-/* The local shell slots: a consumer on the engine's own board, as weft_engine_start_consumers
- * starts one (named "local", one queued job per slot), with the shell runner's log reader,
- * so `weft logs --server` reads what these slots ran (their logs are in STATE/logs). */
-static int
-s_start_local(weft_engine_t *eng, unsigned slots, wf_shell_opts_t *shell, weft_worker_t **w_p)
-{
-    weft_worker_t *w = NULL;
-    unsigned prefetch = slots < WF_MAX_SLOTS - slots ? slots : WF_MAX_SLOTS - slots;
-    int rc = weft_worker_new(&w, weft_engine_board_endpoint(eng), "local");
-    if (rc == WEFT_OK)
-        rc = weft_worker_register(w, "shell", wf_shell_handler, shell);
-    if (rc == WEFT_OK)
-        rc = weft_worker_set_prefetch(w, prefetch);
-    if (rc == WEFT_OK)
-        rc = weft_worker_set_log_reader(w, wf_shell_log_read, shell);
-    if (rc == WEFT_OK)
-        rc = weft_worker_start(w, slots);
-    if (rc != WEFT_OK)
-        weft_worker_destroy(&w);
-    *w_p = w;
-    return rc;
-}
-
 int
 weft_cmd_serve(int argc, char **argv)
 {
@@ -190,9 +167,8 @@ weft_cmd_serve(int argc, char **argv)
     char *logs = wf_cli_logs_dir(state);
     static wf_shell_opts_t shell;
     shell.log_dir = logs;
-    weft_worker_t *local = NULL;
     if (local_slots > 0) {
-        rc = s_start_local(eng, (unsigned)local_slots, &shell, &local);
+        rc = wf_cli_start_shell_slots(eng, (unsigned)local_slots, &shell);
         if (rc != WEFT_OK)
             fprintf(stderr, "weft serve: cannot start local slots: %s\n", weft_strerror(rc));
     }
@@ -214,8 +190,7 @@ weft_cmd_serve(int argc, char **argv)
     }
     printf("weft serve: %s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     fflush(stdout);
-    weft_worker_destroy(&local); /* the slots first: their jobs go back to the board */
-    weft_engine_close(&eng);
+    weft_engine_close(&eng); /* the slots first: their jobs go back to the board */
     free(logs);
     return WF_EXIT_OK;
 }

@@ -275,6 +275,11 @@ s_parse(int argc, char **argv, worker_opts_t *o)
                         "$" S_ENDPOINT_ENV "  (weft worker --help)\n");
         return WF_EXIT_USAGE;
     }
+    if (o->slots + o->prefetch > (long)WF_MAX_SLOTS) {
+        fprintf(stderr, "weft worker: --slots %ld and --prefetch %ld together may not exceed %u\n",
+                o->slots, o->prefetch, (unsigned)WF_MAX_SLOTS);
+        return WF_EXIT_USAGE;
+    }
     if (!o->server_key != !o->key) {
         fprintf(stderr, "weft worker: CURVE needs both the server's public key (--server-key or "
                         "$" S_SERVER_KEY_ENV ") and this worker's key file (--key or $" S_KEY_ENV

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "shell.h"
 #include "proto.h"
 #include "workflow.h"
 
@@ -367,4 +368,15 @@ wf_cli_durability_ok(const char *verb, const char *arg, int *durability_p)
     }
     fprintf(stderr, "weft %s: --durability wants 'full' or 'process', got '%s'\n", verb, arg);
     return false;
+}
+
+int
+wf_cli_start_shell_slots(weft_engine_t *eng, unsigned slots, struct wf_shell_opts *shell)
+{
+    int rc = weft_engine_register(eng, "shell", wf_shell_handler, shell);
+    if (rc == WEFT_OK)
+        rc = weft_engine_set_log_reader(eng, wf_shell_log_read, shell);
+    if (rc == WEFT_OK)
+        rc = weft_engine_start_consumers(eng, slots);
+    return rc;
 }

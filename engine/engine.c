@@ -56,6 +56,8 @@ struct weft_engine {
     uint32_t nhandlers;
     weft_worker_t *local;
     int prefetch;             /* WEFT_OPT_PREFETCH for the local consumer */
+    weft_log_reader_fn *log_reader; /* for the local consumer; NULL: none */
+    void *log_reader_arg;
     /* Idle control DEALERs, reused: a socket per call would leave closed sockets for ZeroMQ's
      * reaper to collect, and a burst of calls could outrun it past ZMQ_MAX_SOCKETS (czmq then
      * aborts).  A socket is only pooled after its reply arrived, so none holds a stale one. */
@@ -439,6 +441,18 @@ weft_engine_register(weft_engine_t *eng, const char *type, weft_handler_fn *fn, 
 }
 
 int
+weft_engine_set_log_reader(weft_engine_t *eng, weft_log_reader_fn *fn, void *arg)
+{
+    if (!eng || !fn)
+        return WEFT_EINVAL;
+    if (eng->local || eng->readonly)
+        return WEFT_ESTATE;
+    eng->log_reader = fn;
+    eng->log_reader_arg = arg;
+    return WEFT_OK;
+}
+
+int
 weft_engine_start_consumers(weft_engine_t *eng, unsigned threads)
 {
     if (!eng || threads == 0 || threads > WF_MAX_SLOTS || eng->nhandlers == 0)
@@ -456,6 +470,8 @@ weft_engine_start_consumers(weft_engine_t *eng, unsigned threads)
         prefetch = WF_MAX_SLOTS - threads;
     if (rc == WEFT_OK)
         rc = weft_worker_set_prefetch(w, prefetch);
+    if (rc == WEFT_OK && eng->log_reader)
+        rc = weft_worker_set_log_reader(w, eng->log_reader, eng->log_reader_arg);
     if (rc == WEFT_OK)
         rc = weft_worker_start(w, threads);
     if (rc != WEFT_OK) {

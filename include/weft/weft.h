@@ -278,6 +278,10 @@ typedef int64_t(weft_log_reader_fn)(void *arg, weft_reqid_t req, const char *job
                                     uint32_t attempt, const char *stream, uint64_t offset,
                                     void *buf, size_t cap, size_t *len_p);
 WEFT_EXPORT int weft_worker_set_log_reader(weft_worker_t *w, weft_log_reader_fn *fn, void *arg);
+/* The log reader of this engine's local consumers (see weft_worker_set_log_reader): a server
+ * with local slots answers `weft logs --server` for what they ran through it.  Before
+ * weft_engine_start_consumers.  Errors: EINVAL (eng or fn NULL), ESTATE (consumers started). */
+WEFT_EXPORT int weft_engine_set_log_reader(weft_engine_t *eng, weft_log_reader_fn *fn, void *arg);
 WEFT_EXPORT int weft_worker_start(weft_worker_t *w, unsigned slots);
 WEFT_EXPORT void weft_worker_destroy(weft_worker_t **w_p);
 

@@ -441,6 +441,11 @@ frc=0; wait "$follow_pid" || frc=$?
 check "  ... with exit 0 and everything it wrote" \
     eval '[ "$frc" = 0 ] && [ "$(cat "$T/follow.txt")" = "$(printf "first\nsecond")" ]'
 
+# ---- a worker asked for more than slots + prefetch allow: refused before it starts ----
+w worker --connect tcp://127.0.0.1:1 --slots 2 --prefetch 4095
+check "worker --slots 2 --prefetch 4095 exits 2" [ "$rc" = 2 ]
+check "  ... saying why" err_has 'may not exceed 4096'
+
 # ---- unknown requests and jobs ----
 ws watch 99999
 check "watch of an unknown request exits 2" [ "$rc" = 2 ]
