@@ -8,11 +8,15 @@
  * Processes of one attempt:
  *   runner thread --request--> spawner (one per weft process) --vfork+exec--> shell --> ...
  * The handler prepares the attempt in weft (decode, pipes, argv and envp), hands the fds and
- * the flat request to the spawner and then waits in one poll loop on four fds: the progress
- * pipe, the stdout and stderr pipes, and the attempt's socket, where the spawner reports the
- * shell's start and, once it has SIGKILLed what the shell left in its group, the shell's wait
- * status.  Cancel is a message on that socket; so is the handler's own end (closing it SIGKILLs
- * the group), and weft's death (EOF on the spawner's control socket).  Nothing here forks.
+ * the flat request to the spawner without waiting for the start (wf_spawn_submit), and then
+ * waits in one poll loop on the progress pipe, the stdout and stderr pipes, and the attempt's
+ * socket, where the spawner reports the shell's start and, once it has SIGKILLed what the
+ * shell left in its group, the shell's wait status.  The spawner keeps its copies of the pipes
+ * open until that status is sent, so while a pipe is open the socket is polled only for the
+ * spawner's death: an attempt of a silent command wakes this thread once, when everything has
+ * ended, instead of three times (start, pipes' end, status).  Cancel is a message on that
+ * socket; so is the handler's own end (closing it SIGKILLs the group), and weft's death (EOF
+ * on the spawner's control socket).  Nothing here forks.
  *
  * Output.  The command's stdout and stderr are pipes, not files: creating a file costs more
  * CPU on ext4 (0.2-1 ms) than spawning the process, and most commands of a build graph print
@@ -1059,7 +1063,7 @@ s_run(s_proc_t *p, weft_job_t *job, const wf_shell_opts_t *opts)
         .fds = {-1, p->out[S_OUT].wr, p->out[S_ERR].wr, p->prog_w},
     };
     int stage = 0, err = 0;
-    int rc = wf_spawn_start(&p->sp, &req, &stage, &err);
+    int rc = wf_spawn_submit(&p->sp, &req, &stage, &err);
     /* The spawner holds its own copies (and the shell its own) from here on. */
     s_close(&p->out[S_OUT].wr);
     s_close(&p->out[S_ERR].wr);
@@ -1074,13 +1078,20 @@ s_run(s_proc_t *p, weft_job_t *job, const wf_shell_opts_t *opts)
     bool killed = false;
     int status = 0;
     wf_spawn_state st = WF_SPAWN_RUNNING;
+    int64_t looked = s_now_ms(); /* when the attempt's socket was last read */
     for (;;) {
+        /* The pipes end only after the spawner has sent the shell's EXIT (spawner.h), so
+         * while one is open the socket is polled for the spawner's death alone (events 0):
+         * START and EXIT do not wake us, the pipes' end does, and we read both then.  A
+         * process that escaped the group may hold a pipe past the shell's exit: the socket
+         * is read at least every S_POLL_MS, so that costs at most that long. */
+        bool piped = p->prog_r >= 0 || p->out[S_OUT].rd >= 0 || p->out[S_ERR].rd >= 0;
         /* A closed pipe is -1, which poll skips. */
         struct pollfd pf[4] = {
             {p->prog_r, POLLIN, 0},
             {p->out[S_OUT].rd, POLLIN, 0},
             {p->out[S_ERR].rd, POLLIN, 0},
-            {p->sp.sock, POLLIN, 0},
+            {p->sp.sock, piped ? 0 : POLLIN, 0},
         };
         int timeout = S_POLL_MS;
         if (term_at && !killed) {
@@ -1093,8 +1104,13 @@ s_run(s_proc_t *p, weft_job_t *job, const wf_shell_opts_t *opts)
         for (int i = 0; i < 2; i++)
             if (pf[1 + i].revents)
                 s_stream_ready(p, &p->out[i], pf[1 + i].revents, S_DRAIN_TURN);
-        if (pf[3].revents && (st = wf_spawn_poll(&p->sp, &status)) != WF_SPAWN_RUNNING)
-            break;
+        int64_t now = s_now_ms();
+        piped = p->prog_r >= 0 || p->out[S_OUT].rd >= 0 || p->out[S_ERR].rd >= 0;
+        if (pf[3].revents || !piped || now - looked >= S_POLL_MS) {
+            looked = now;
+            if ((st = wf_spawn_poll(&p->sp, &status)) != WF_SPAWN_RUNNING)
+                break;
+        }
         if (weft_job_cancelled(job)) {
             if (!term_at) {
                 (void)wf_spawn_kill(&p->sp, SIGTERM);
@@ -1110,6 +1126,17 @@ s_run(s_proc_t *p, weft_job_t *job, const wf_shell_opts_t *opts)
     s_finish_output(p, job);
     pid_t spawner = p->sp.spawner;
     wf_spawn_close(&p->sp);
+    if (st == WF_SPAWN_FAILED || (st == WF_SPAWN_LOST && p->sp.pid == 0)) {
+        /* Not started, or the spawner died with the request (not sent again: the child may
+         * have started and died by PDEATHSIG). */
+        if (st == WF_SPAWN_LOST) {
+            p->sp.stage = WF_SPAWN_STAGE_SPAWNER;
+            p->sp.err = EPIPE;
+        }
+        s_start_error(p, p->sp.stage, p->sp.err, msg, sizeof msg);
+        weft_job_set_error(job, msg);
+        return S_EXIT_NOT_RUN;
+    }
 
     if (term_at) {
         s_set_error(job, p, "cancelled");

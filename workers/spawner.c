@@ -16,7 +16,9 @@
  *   signalled only while its slot exists, i.e. while its leader is alive or an unreaped
  *   zombie, so the pgid cannot name anyone else's group;
  * - replies on an attempt's socket are fixed-size s_msg_t records: START or ERROR once, then
- *   EXIT once; weft sends SIGNAL records.  SEQPACKET keeps each record whole.
+ *   EXIT once; weft sends SIGNAL records.  SEQPACKET keeps each record whole;
+ * - s_att[i].held are the fds the child was given; they close only after its EXIT is sent (or
+ *   at once when the start fails, after its ERROR), so a pipe's EOF implies the record is there.
  *
  * Workload: per child one request (inline up to WF_SPAWN_INLINE_MAX), one clone, about ten
  * syscalls in the spawner and a few in weft; the spawner sleeps in poll otherwise.
@@ -83,6 +85,7 @@ typedef struct s_att {
     int sock; /* -1 once weft closed its end */
     int pidfd;
     pid_t pid; /* also the pgid */
+    int held[4]; /* the child's fds as received (-1: none), kept until EXIT is sent */
 } s_att_t;
 
 /* What the vfork child needs; stage and err are written by the child into this (shared)
@@ -246,6 +249,7 @@ s_on_request(void)
     if (nf == 0)
         return; /* nowhere to answer */
     int sock = fds[0];
+    int held[4] = {-1, -1, -1, -1}; /* the child's fds once clone has run */
     int stage = WF_SPAWN_STAGE_SPAWNER, err = EPROTO;
     char *body = NULL;
     size_t mapped = 0;
@@ -305,8 +309,14 @@ s_on_request(void)
     if (mapped)
         munmap(body, mapped);
     mapped = 0;
-    for (int i = 1; i < nf; i++)
-        close(fds[i]); /* the child has its copies: pipes must see EOF when it closes them */
+    /* The child has its copies.  Ours stay open until its EXIT is sent (s_on_exit): so a
+     * pipe the handler reads ends only after the record that says why, and the handler,
+     * waiting on its pipes alone, wakes once per attempt (spawner.h). */
+    for (int i = 0, k = 1; i < 4; i++)
+        if (h.flags & (1u << i))
+            held[i] = fds[k++];
+    if (h.flags & S_BODY_MEMFD)
+        close(fds[nf - 1]);
     nf = 1;
     if (pid < 0) {
         err = clone_err;
@@ -321,7 +331,7 @@ s_on_request(void)
         goto fail;
     }
     int i = s_natt++;
-    s_att[i] = (s_att_t){sock, pidfd, pid};
+    s_att[i] = (s_att_t){sock, pidfd, pid, {held[0], held[1], held[2], held[3]}};
     s_pfd[1 + 2 * i] = (struct pollfd){sock, POLLIN, 0};
     s_pfd[2 + 2 * i] = (struct pollfd){pidfd, POLLIN, 0};
     s_reply(sock, S_MSG_START, (int32_t)pid, 0);
@@ -333,6 +343,9 @@ fail:
     s_reply(sock, S_MSG_ERROR, stage, err);
     for (int k = 0; k < nf; k++)
         close(fds[k]);
+    for (int k = 0; k < 4; k++) /* after the ERROR, as after an EXIT */
+        if (held[k] >= 0)
+            close(held[k]);
 }
 
 static void
@@ -365,6 +378,9 @@ s_on_exit(int i)
         s_reply(a->sock, S_MSG_EXIT, rc == 0 ? s_status(&si) : (SIGKILL & 0x7f), 0);
         close(a->sock);
     }
+    for (int k = 0; k < 4; k++)
+        if (a->held[k] >= 0)
+            close(a->held[k]);
     close(a->pidfd);
     s_remove(i);
 }
@@ -445,7 +461,7 @@ s_serve(int ctl)
     s_max_att = WF_SPAWN_MAX_CHILDREN;
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
-        rlim_t fit = rl.rlim_cur > 16 ? (rl.rlim_cur - 16) / 2 : 1;
+        rlim_t fit = rl.rlim_cur > 16 ? (rl.rlim_cur - 16) / 6 : 1;
         if (fit < (rlim_t)s_max_att)
             s_max_att = (int)fit;
     }
@@ -660,7 +676,7 @@ s_start_fail(wf_spawn_t *sp, int *stage_p, int *err_p, int stage, int err)
 }
 
 int
-wf_spawn_start(wf_spawn_t *sp, const wf_spawn_req_t *req, int *stage_p, int *err_p)
+wf_spawn_submit(wf_spawn_t *sp, const wf_spawn_req_t *req, int *stage_p, int *err_p)
 {
     int stage_dummy, err_dummy;
     if (!stage_p)
@@ -747,23 +763,39 @@ wf_spawn_start(wf_spawn_t *sp, const wf_spawn_req_t *req, int *stage_p, int *err
         return s_start_fail(sp, stage_p, err_p, WF_SPAWN_STAGE_LOCAL, err);
     sp->spawner = spawner;
     sp->gen = gen;
+    return 0;
+}
 
+int
+wf_spawn_start(wf_spawn_t *sp, const wf_spawn_req_t *req, int *stage_p, int *err_p)
+{
+    int stage_dummy, err_dummy;
+    if (!stage_p)
+        stage_p = &stage_dummy;
+    if (!err_p)
+        err_p = &err_dummy;
+    if (wf_spawn_submit(sp, req, stage_p, err_p) != 0)
+        return -1;
     /* The spawner answers once the child has exec'd or failed: a short wait. */
-    s_msg_t r;
-    ssize_t n;
-    do {
-        n = recv(sp->sock, &r, sizeof r, 0);
-    } while (n < 0 && errno == EINTR);
-    if (n == sizeof r && r.kind == S_MSG_START && r.a > 0) {
-        sp->pid = (pid_t)r.a;
-        return 0;
+    for (;;) {
+        struct pollfd pf = {sp->sock, POLLIN, 0};
+        if (poll(&pf, 1, -1) < 0 && errno != EINTR)
+            return s_start_fail(sp, stage_p, err_p, WF_SPAWN_STAGE_LOCAL, errno);
+        int status = 0;
+        wf_spawn_state st = wf_spawn_poll(sp, &status);
+        if (st == WF_SPAWN_FAILED)
+            return s_start_fail(sp, stage_p, err_p, sp->stage, sp->err);
+        if (st == WF_SPAWN_LOST && sp->pid == 0) /* it died with the request */
+            return s_start_fail(sp, stage_p, err_p, WF_SPAWN_STAGE_SPAWNER, EPIPE);
+        if (sp->pid > 0) {
+            /* Started.  An EXIT read meanwhile is kept for the caller's wf_spawn_poll. */
+            if (st == WF_SPAWN_EXITED || st == WF_SPAWN_LOST) {
+                sp->early = st;
+                sp->early_status = status;
+            }
+            return 0;
+        }
     }
-    if (n == sizeof r && r.kind == S_MSG_ERROR)
-        return s_start_fail(sp, stage_p, err_p, r.a, r.b);
-    /* EOF: the spawner died with the request.  The child may have started (and died by
-     * PDEATHSIG), so the request is not sent again. */
-    s_bury(gen);
-    return s_start_fail(sp, stage_p, err_p, WF_SPAWN_STAGE_SPAWNER, EPIPE);
 }
 
 wf_spawn_state
@@ -771,22 +803,37 @@ wf_spawn_poll(wf_spawn_t *sp, int *status_p)
 {
     if (!sp || sp->sock < 0)
         return WF_SPAWN_LOST;
+    if (sp->early != WF_SPAWN_RUNNING) { /* read by wf_spawn_start */
+        if (status_p)
+            *status_p = sp->early_status;
+        return (wf_spawn_state)sp->early;
+    }
     for (;;) {
         s_msg_t r;
         ssize_t n = recv(sp->sock, &r, sizeof r, MSG_DONTWAIT);
-        if (n == sizeof r && r.kind == S_MSG_EXIT) {
+        if (n == sizeof r && r.kind == S_MSG_START && r.a > 0 && sp->pid == 0) {
+            sp->pid = (pid_t)r.a;
+            continue;
+        }
+        if (n == sizeof r && r.kind == S_MSG_ERROR && sp->pid == 0) {
+            sp->stage = r.a;
+            sp->err = r.b;
+            return WF_SPAWN_FAILED;
+        }
+        if (n == sizeof r && r.kind == S_MSG_EXIT && sp->pid > 0) {
             if (status_p)
                 *status_p = r.a;
             return WF_SPAWN_EXITED;
         }
         if (n > 0)
-            continue; /* nothing else is sent after START */
+            continue; /* nothing else is sent (a record out of order is ignored) */
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return WF_SPAWN_RUNNING;
         /* EOF before EXIT: the spawner is gone.  Its exit sends the PDEATHSIGs only after its
-         * fds are closed, so the leader may still be alive here and the pgid surely ours. */
+         * fds are closed, so the leader may still be alive here and the pgid surely ours.  With
+         * no START yet, the child may have started and died by PDEATHSIG: its pid is unknown. */
         if (sp->pid > 0)
             kill(-sp->pid, SIGKILL);
         s_bury(sp->gen);

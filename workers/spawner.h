@@ -25,7 +25,13 @@
  *     a directory is given), umask, rlimits and nice value: weft's as they were at the
  *     spawner's fork.  A failing step is reported as {stage, errno} through memory shared
  *     with the suspended spawner (as glibc's posix_spawn does), then _exit(127);
- *     wf_spawn_start returns only once the child has exec'd or failed;
+ *     wf_spawn_start returns only once the child has exec'd or failed; wf_spawn_submit
+ *     returns once the request is sent, and wf_spawn_poll then tells the start or failure;
+ *   - the spawner keeps its copies of the child's fds open until it has sent the child's
+ *     exit status: a pipe given to the child reads EOF only after that record is on the
+ *     attempt's socket.  So a caller may wait on its pipes alone, with the socket polled for
+ *     POLLHUP only (events 0: the spawner's own death), and find START and EXIT waiting when
+ *     the pipes end: one wake-up per attempt instead of three;
  *   - when the child exits, the spawner waits for it with WNOWAIT (the zombie keeps the pid,
  *     so the group id, from being reused), SIGKILLs the group (nothing the child left in it
  *     outlives it), reaps it, and sends its wait status on the attempt's socket;
@@ -45,10 +51,11 @@
  *     sent again (the child may have started): that start fails with EPIPE;
  *   - limits: a child that leaves its group (setsid, setpgid, job control) escapes every kill
  *     above.  At most WF_SPAWN_MAX_CHILDREN children run at once per spawner, fewer if
- *     RLIMIT_NOFILE is low (about half of it); more fail with EAGAIN.  The spawner shares
+ *     RLIMIT_NOFILE is low (see below); more fail with EAGAIN.  The spawner shares
  *     weft's memory copy-on-write from its fork, so in a process that grows big start it
- *     early (wf_spawner_prestart).  Needs Linux >= 5.2 (CLONE_PIDFD); close_range is used
- *     where present.
+ *     early (wf_spawner_prestart).  Each child holds up to six of the spawner's fds (its
+ *     socket, pidfd and the four it was given), so RLIMIT_NOFILE caps children at about a
+ *     sixth of it.  Needs Linux >= 5.2 (CLONE_PIDFD); close_range is used where present.
  *
  * Threads: every function here may be called from any thread; a wf_spawn_t belongs to one
  * thread at a time.  Workload: one request, two replies and a few syscalls per child; the
@@ -91,20 +98,26 @@ typedef struct wf_spawn_req {
                           still owns (and closes) them */
 } wf_spawn_req_t;
 
-/* One child, seen from weft.  Fill by wf_spawn_start; end with wf_spawn_close. */
+/* One child, seen from weft.  Fill by wf_spawn_start or wf_spawn_submit; end with
+ * wf_spawn_close. */
 typedef struct wf_spawn {
     int sock;          /* poll for POLLIN; then call wf_spawn_poll.  -1 once closed */
-    pid_t pid;         /* the child, and its process group id */
+    pid_t pid;         /* the child, and its process group id; 0 until its START is read */
     pid_t spawner;     /* the spawner that runs it */
     unsigned long gen; /* that spawner's generation */
+    int stage, err;    /* after WF_SPAWN_FAILED: where and why the start failed */
+    int early;         /* wf_spawn_start's: an outcome read while waiting for START */
+    int early_status;
 } wf_spawn_t;
 
 /* What wf_spawn_poll found. */
 typedef enum wf_spawn_state {
-    WF_SPAWN_RUNNING = 0, /* nothing yet */
+    WF_SPAWN_RUNNING = 0, /* nothing yet (started or not: sp->pid says) */
     WF_SPAWN_EXITED,      /* *status_p is the child's wait status; its group got SIGKILL */
-    WF_SPAWN_LOST         /* the spawner died: the child died by PDEATHSIG, and its group got
-                             SIGKILL from weft; no status */
+    WF_SPAWN_LOST,        /* the spawner died: the child died by PDEATHSIG, and its group got
+                             SIGKILL from weft (if its START had come: sp->pid); no status */
+    WF_SPAWN_FAILED       /* after wf_spawn_submit: the start failed, sp->stage and sp->err
+                             say where and why (as wf_spawn_start's *stage_p and *err_p) */
 } wf_spawn_state;
 
 /*
@@ -114,6 +127,13 @@ typedef enum wf_spawn_state {
  * the request, EINVAL for a NULL argument or a bad req) saying why; *sp is then closed.
  */
 int wf_spawn_start(wf_spawn_t *sp, const wf_spawn_req_t *req, int *stage_p, int *err_p);
+
+/* Send req to the spawner (forked first if need be) and return without waiting for the start.
+ * Returns 0 with *sp open (sp->pid 0), or -1 with *stage_p (WF_SPAWN_STAGE_LOCAL) and *err_p
+ * as for wf_spawn_start; the start itself is then told by wf_spawn_poll: RUNNING with
+ * sp->pid set once started, FAILED, or LOST (sp->pid 0: it died with the request, which is
+ * not sent again). */
+int wf_spawn_submit(wf_spawn_t *sp, const wf_spawn_req_t *req, int *stage_p, int *err_p);
 
 /* Non-blocking: what has the spawner said about this child?  Call when sp->sock is readable
  * (or at any time).  After EXITED or LOST, only wf_spawn_close remains to do. */

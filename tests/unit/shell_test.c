@@ -24,6 +24,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
@@ -1241,6 +1242,61 @@ test_shell_spawner_reports_stage_and_status(void **state)
     s_assert_gone(pid);
 }
 
+/* wf_spawn_submit: the start is told by wf_spawn_poll, and a pipe given to the child ends only
+ * after the spawner has sent its EXIT, so a caller that waits on the pipe alone finds the
+ * outcome already there (spawner.h). */
+static void
+test_shell_spawner_submit_and_exit_before_eof(void **state)
+{
+    (void)state;
+    char *envp[] = {NULL};
+    int stage = 0, err = 0, status = -1;
+    wf_spawn_t sp;
+
+    char *bad[] = {"x", NULL};
+    wf_spawn_req_t req = {.path = "/nonexistent/x", .argv = bad, .envp = envp,
+                          .fds = {-1, -1, -1, -1}};
+    assert_int_equal(wf_spawn_submit(&sp, &req, &stage, &err), 0);
+    assert_int_equal(sp.pid, 0);
+    struct pollfd pf = {sp.sock, POLLIN, 0};
+    assert_int_equal(poll(&pf, 1, WF_TEST_DEADLINE_MS), 1);
+    assert_int_equal(wf_spawn_poll(&sp, &status), WF_SPAWN_FAILED);
+    assert_int_equal(sp.stage, WF_SPAWN_STAGE_EXEC);
+    assert_int_equal(sp.err, ENOENT);
+    wf_spawn_close(&sp);
+
+    for (int round = 0; round < 20; round++) {
+        int fds[2];
+        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+        /* The child's group includes a short-lived grandchild holding the pipe too. */
+        char *argv[] = {"sh", "-c", "echo out; (sleep 0.01; echo late) & exit 3", NULL};
+        req = (wf_spawn_req_t){.path = "/bin/sh", .argv = argv, .envp = envp,
+                               .fds = {-1, fds[1], -1, -1}};
+        assert_int_equal(wf_spawn_submit(&sp, &req, &stage, &err), 0);
+        close(fds[1]);
+        char buf[256];
+        size_t got = 0;
+        for (;;) {
+            struct pollfd q = {fds[0], POLLIN, 0};
+            assert_int_equal(poll(&q, 1, WF_TEST_DEADLINE_MS), 1);
+            ssize_t n = read(fds[0], buf + got, sizeof buf - 1 - got);
+            assert_true(n >= 0);
+            if (n == 0)
+                break;
+            got += (size_t)n;
+        }
+        close(fds[0]);
+        buf[got] = '\0';
+        assert_true(strncmp(buf, "out\n", 4) == 0);
+        /* EOF came: EXIT is on the socket already, START before it. */
+        assert_int_equal(wf_spawn_poll(&sp, &status), WF_SPAWN_EXITED);
+        assert_true(sp.pid > 0);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 3);
+        wf_spawn_close(&sp);
+    }
+}
+
 /* ---- volume and retries -------------------------------------------------------------------- */
 
 static void
@@ -1591,6 +1647,7 @@ main(int argc, char **argv)
         S_T(test_shell_big_command_and_environment_are_passed_whole),
         S_T(test_shell_many_attempts_at_once_leak_no_fd),
         cmocka_unit_test(test_shell_spawner_reports_stage_and_status),
+        cmocka_unit_test(test_shell_spawner_submit_and_exit_before_eof),
         S_T(test_shell_big_output_completes),
         S_T(test_shell_retry_gets_fresh_logs_per_attempt),
         S_T(test_shell_silent_stream_leaves_no_log_file),
