@@ -1,7 +1,7 @@
 /*
  * mp_reader.h -- a cursor that reads msgpack in place: the one msgpack reader of proto/, used
- * by both wire decoders (proto.c, client.c) and by the bounds walk (msgpack_safe.c).
- * Internal to proto/.
+ * by both wire decoders (proto.c, client.c), by the bounds walk (msgpack_safe.c), and by the
+ * shell runner's payload decoder (workers/shell.c).  Not part of the public API.
  *
  * wf_mp_next() reads one value's header and moves the cursor past it: a scalar, str, bin or ext
  * is consumed whole (str and bin point into the buffer: nothing is copied), an array or a map

@@ -60,6 +60,7 @@
  */
 #include "shell.h"
 
+#include "mp_reader.h"
 #include "proto.h"
 #include "spawner.h"
 
@@ -266,51 +267,60 @@ s_bad(char *why, size_t cap, const char *fmt, ...)
     return WEFT_EPROTO;
 }
 
+/* A str value: wf_msgpack_safe has checked the whole payload already, so a failed read here
+ * can only be a value of another type. */
 static bool
-s_key_is(const msgpack_object *k, const char *name)
+s_read_str(wf_mp_rd_t *r, wf_mp_val_t *v)
 {
-    size_t n = strlen(name);
-    return k->via.str.size == n && memcmp(k->via.str.ptr, name, n) == 0;
+    return wf_mp_next(r, v) && v->type == WF_MP_STR;
 }
 
-/* A str object with no NUL byte, copied out. */
 static bool
-s_str_copy(const msgpack_object *o, char **out)
+s_key_is(const wf_mp_val_t *k, const char *name)
 {
-    if (o->type != MSGPACK_OBJECT_STR || memchr(o->via.str.ptr, '\0', o->via.str.size))
+    size_t n = strlen(name);
+    return k->len == n && memcmp(k->ptr, name, n) == 0;
+}
+
+/* A str value with no NUL byte, copied out. */
+static bool
+s_str_copy(wf_mp_rd_t *r, char **out)
+{
+    wf_mp_val_t v;
+    if (!s_read_str(r, &v) || memchr(v.ptr, '\0', v.len))
         return false;
-    *out = s_strndup(o->via.str.ptr, o->via.str.size);
+    *out = s_strndup((const char *)v.ptr, v.len);
     return true;
 }
 
 static int
-s_decode_env(const msgpack_object *o, wf_shell_payload_t *out, char *why, size_t cap)
+s_decode_env(wf_mp_rd_t *r, wf_shell_payload_t *out, char *why, size_t cap)
 {
-    if (o->type != MSGPACK_OBJECT_MAP)
+    wf_mp_val_t m;
+    if (!wf_mp_next(r, &m) || m.type != WF_MP_MAP)
         return s_bad(why, cap, "\"env\" is not a map");
-    uint32_t n = o->via.map.size;
+    uint32_t n = m.len;
     if (n > WF_SHELL_MAX_ENV)
         return s_bad(why, cap, "\"env\" has more than %u entries", (unsigned)WF_SHELL_MAX_ENV);
     out->env = s_alloc((n ? n : 1) * sizeof *out->env);
     for (uint32_t i = 0; i < n; i++) {
-        const msgpack_object *k = &o->via.map.ptr[i].key;
-        const msgpack_object *v = &o->via.map.ptr[i].val;
-        if (k->type != MSGPACK_OBJECT_STR || !s_env_name_ok(k->via.str.ptr, k->via.str.size))
+        wf_mp_val_t k, v;
+        if (!s_read_str(r, &k) || !s_env_name_ok((const char *)k.ptr, k.len))
             return s_bad(why, cap, "env entry %u: bad variable name", i + 1);
-        if (v->type != MSGPACK_OBJECT_STR || memchr(v->via.str.ptr, '\0', v->via.str.size))
+        if (!s_read_str(r, &v) || memchr(v.ptr, '\0', v.len))
             return s_bad(why, cap, "env entry %u: value is not a string without NUL", i + 1);
+        /* Names are compared as the "NAME=" prefixes of the entries built so far. */
         for (uint32_t j = 0; j < i; j++) {
-            const msgpack_object *kj = &o->via.map.ptr[j].key;
-            if (kj->via.str.size == k->via.str.size &&
-                memcmp(kj->via.str.ptr, k->via.str.ptr, k->via.str.size) == 0)
+            const char *e = out->env[j];
+            if (strncmp(e, (const char *)k.ptr, k.len) == 0 && e[k.len] == '=')
                 return s_bad(why, cap, "env entry %u: duplicate name", i + 1);
         }
-        size_t kl = k->via.str.size, vl = v->via.str.size;
+        size_t kl = k.len, vl = v.len;
         char *e = s_alloc(kl + 1 + vl + 1);
-        memcpy(e, k->via.str.ptr, kl);
+        memcpy(e, k.ptr, kl);
         e[kl] = '=';
         if (vl)
-            memcpy(e + kl + 1, v->via.str.ptr, vl);
+            memcpy(e + kl + 1, v.ptr, vl);
         e[kl + 1 + vl] = '\0';
         out->env[out->nenv++] = e;
     }
@@ -318,33 +328,33 @@ s_decode_env(const msgpack_object *o, wf_shell_payload_t *out, char *why, size_t
 }
 
 static int
-s_decode_map(const msgpack_object *o, wf_shell_payload_t *out, char *why, size_t cap)
+s_decode_map(wf_mp_rd_t *r, wf_shell_payload_t *out, char *why, size_t cap)
 {
-    if (o->type != MSGPACK_OBJECT_MAP)
+    wf_mp_val_t m;
+    if (!wf_mp_next(r, &m) || m.type != WF_MP_MAP)
         return s_bad(why, cap, "not a map");
     bool have_env = false;
-    for (uint32_t i = 0; i < o->via.map.size; i++) {
-        const msgpack_object *k = &o->via.map.ptr[i].key;
-        const msgpack_object *v = &o->via.map.ptr[i].val;
-        if (k->type != MSGPACK_OBJECT_STR)
+    for (uint32_t i = 0; i < m.len; i++) {
+        wf_mp_val_t k;
+        if (!s_read_str(r, &k))
             return s_bad(why, cap, "a key is not a string");
-        if (s_key_is(k, "run")) {
+        if (s_key_is(&k, "run")) {
             if (out->run)
                 return s_bad(why, cap, "duplicate key \"run\"");
-            if (!s_str_copy(v, &out->run))
+            if (!s_str_copy(r, &out->run))
                 return s_bad(why, cap, "\"run\" is not a string without NUL");
-        } else if (s_key_is(k, "cwd")) {
+        } else if (s_key_is(&k, "cwd")) {
             if (out->cwd)
                 return s_bad(why, cap, "duplicate key \"cwd\"");
-            if (!s_str_copy(v, &out->cwd))
+            if (!s_str_copy(r, &out->cwd))
                 return s_bad(why, cap, "\"cwd\" is not a string without NUL");
             if (!out->cwd[0])
                 return s_bad(why, cap, "\"cwd\" is empty");
-        } else if (s_key_is(k, "env")) {
+        } else if (s_key_is(&k, "env")) {
             if (have_env)
                 return s_bad(why, cap, "duplicate key \"env\"");
             have_env = true;
-            int rc = s_decode_env(v, out, why, cap);
+            int rc = s_decode_env(r, out, why, cap);
             if (rc != WEFT_OK)
                 return rc;
         } else {
@@ -356,7 +366,8 @@ s_decode_map(const msgpack_object *o, wf_shell_payload_t *out, char *why, size_t
     return WEFT_OK;
 }
 
-/* wf_shell_payload_decode with a reason for the error message. */
+/* wf_shell_payload_decode with a reason for the error message.  The payload is read in place
+ * (proto/mp_reader.h): nothing is allocated but the decoded strings themselves. */
 static int
 s_decode(const void *buf, size_t len, wf_shell_payload_t *out, char *why, size_t cap)
 {
@@ -367,21 +378,12 @@ s_decode(const void *buf, size_t len, wf_shell_payload_t *out, char *why, size_t
         return s_bad(why, cap, "empty");
     if (len > WF_MAX_PAYLOAD)
         return s_bad(why, cap, "over %u bytes", (unsigned)WF_MAX_PAYLOAD);
-    /* Bounds every container count by the bytes present before msgpack-c allocates from it. */
+    /* Exactly one well-formed value, every count bounded by the bytes present: so the walk
+     * below meets only type errors, and a malformed payload is called that first. */
     if (!wf_msgpack_safe(buf, len, WF_MAX_DEPTH))
         return s_bad(why, cap, "malformed msgpack");
-    msgpack_unpacked up;
-    size_t off = 0;
-    msgpack_unpacked_init(&up);
-    msgpack_unpack_return ur = msgpack_unpack_next(&up, buf, len, &off);
-    int rc;
-    if (ur == MSGPACK_UNPACK_NOMEM_ERROR)
-        abort(); /* OOM policy; the pre-walk bounded the zone to a few times len */
-    if (ur != MSGPACK_UNPACK_SUCCESS || off != len)
-        rc = s_bad(why, cap, "malformed msgpack");
-    else
-        rc = s_decode_map(&up.data, out, why, cap);
-    msgpack_unpacked_destroy(&up);
+    wf_mp_rd_t r = {buf, (const uint8_t *)buf + len};
+    int rc = s_decode_map(&r, out, why, cap);
     if (rc != WEFT_OK)
         wf_shell_payload_fini(out);
     return rc;
