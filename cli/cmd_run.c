@@ -475,7 +475,8 @@ weft_cmd_run(int argc, char **argv)
     weft_request_t *req = NULL;
     weft_engine_t *eng = NULL;
     weft_events_t *ev = NULL;
-    char *state = NULL, *logs = NULL, *session = NULL;
+    char *state = NULL, *logs = NULL, *session = NULL, *name = NULL;
+    size_t njobs = 0;
     follow_t f = {0};
     diff_t d = {0};
 
@@ -576,6 +577,14 @@ weft_cmd_run(int argc, char **argv)
             }
         }
     }
+    /* From here on the run needs only the workflow's name and size.  The workflow is freed
+     * before the engine takes its own copy of the request, and the request once submitted:
+     * at 10^6 jobs each is hundreds of MB, and the three together set the peak. */
+    njobs = wf->njobs;
+    name = strdup(wf->name);
+    if (!name)
+        abort();
+    wf_workflow_free(&wf);
     if (!id) {
         rc = weft_request_submit(eng, req, &id);
         if (rc != WEFT_OK) {
@@ -583,18 +592,19 @@ weft_cmd_run(int argc, char **argv)
             goto out;
         }
     }
+    weft_request_destroy(&req);
     if (o.verbosity > 0) {
         if (strcmp(what, "run") == 0)
-            printf("weft: running %s (%zu jobs, run %llu, -j %d)\n", wf->name, wf->njobs,
+            printf("weft: running %s (%zu jobs, run %llu, -j %d)\n", name, njobs,
                    (unsigned long long)id, o.jobs);
         else if (strcmp(what, "resume") == 0)
-            printf("weft: resuming run %llu of %s\n", (unsigned long long)id, wf->name);
+            printf("weft: resuming run %llu of %s\n", (unsigned long long)id, name);
         else if (strcmp(what, "rescue") == 0)
             printf("weft: re-running the failed and cancelled jobs of run %llu of %s\n",
-                   (unsigned long long)id, wf->name);
+                   (unsigned long long)id, name);
         else
             printf("weft: running the changed jobs of %s and their dependents (run %llu)\n",
-                   wf->name, (unsigned long long)id);
+                   name, (unsigned long long)id);
         fflush(stdout);
     }
 
@@ -605,7 +615,7 @@ weft_cmd_run(int argc, char **argv)
     }
     f.eng = eng;
     f.id = id;
-    f.njobs = (uint32_t)wf->njobs;
+    f.njobs = (uint32_t)njobs;
     f.state = calloc(f.njobs ? f.njobs : 1, 1);
     f.names = calloc(f.njobs ? f.njobs : 1, sizeof *f.names);
     f.verbosity = o.verbosity;
@@ -626,7 +636,7 @@ weft_cmd_run(int argc, char **argv)
         exit_code = WF_EXIT_FAILED;
     } else {
         if (o.verbosity > 0 || final != WEFT_REQ_SUCCEEDED)
-            s_summary(&f, wf->name, final, s_now_ms() - f.t0);
+            s_summary(&f, name, final, s_now_ms() - f.t0);
         exit_code = final == WEFT_REQ_SUCCEEDED ? WF_EXIT_OK : WF_EXIT_FAILED;
     }
     free(filecopy);
@@ -646,6 +656,7 @@ out:
     free(state);
     free(logs);
     free(session);
+    free(name);
     free(o.params);
     return exit_code;
 }

@@ -18,11 +18,17 @@
  * Workload: a file of at most WF_WORKFLOW_MAX_FILE (256 MiB) with up to WF_MAX_JOBS_PER_REQUEST
  * jobs.  Every pass is linear in the file (hash maps for ids and duplicate keys; an iterative
  * Tarjan for cycles, no recursion over jobs); "did you mean" suggestions draw on a bounded
- * budget of edit-distance work so a file full of typos stays fast.  Memory for the tree comes
- * from one arena freed at the end of the load.
+ * budget of edit-distance work so a file full of typos stays fast.
+ *
+ * Memory, which at 10^6 jobs is what bounds the load (bench/scale.c): the tree comes from one
+ * arena, and is freed with the file's text as soon as the jobs have been read from it, before
+ * the graph checks.  What the jobs keep (ids, needs, commands...) goes into a second arena that
+ * becomes the workflow's: a malloc per string would cost 16 to 32 bytes more each, and the peak
+ * (text + tree + jobs) is where a big file is refused or not.
  */
 #include "workflow.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -33,6 +39,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -196,17 +203,50 @@ s_diag_push(wf_diags_t *d, wf_diag_level level, const char *file, int line, int 
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* The tree: what the YAML events become.  Arena-allocated; lives for one load.               */
+/* Arenas: the tree (lives until the jobs are read) and the workflow's jobs (workflow.h).     */
 
 typedef struct s_chunk {
     struct s_chunk *next;
-    size_t used, cap;
+    size_t used, cap, size; /* size: of the whole mapping */
     max_align_t data[];
 } s_chunk_t;
 
-typedef struct s_arena {
+typedef struct wf_wfarena {
     s_chunk_t *head;
 } s_arena_t;
+
+/* Mappings start small and double up to S_CHUNK_MAX; only the pages touched count, so a short
+ * file costs a page or two and a big one few system calls. */
+#define S_CHUNK_MIN ((size_t)64 << 10)
+#define S_CHUNK_MAX ((size_t)4 << 20)
+
+/*
+ * Chunks are mapped, not malloc'd, so that freeing an arena gives its pages back at once.  A
+ * malloc'd chunk mostly ends up in the middle of the heap, below what was allocated after it
+ * (a request built from the workflow), and stays resident until a later allocation of the
+ * same thread reuses it; what follows a load mostly does not (the engine's copy of a request
+ * is one large block, and the engine works on its own thread).  Measured at 10^6 jobs: 40 MB
+ * of freed chunks still resident when the request was submitted.
+ */
+static s_chunk_t *
+s_chunk_new(s_chunk_t *prev, size_t n)
+{
+    size_t size = !prev ? S_CHUNK_MIN : prev->size < S_CHUNK_MAX ? 2 * prev->size : S_CHUNK_MAX;
+    if (n > size - sizeof(s_chunk_t)) {
+        size_t page = (size_t)sysconf(_SC_PAGESIZE);
+        if (n > SIZE_MAX - sizeof(s_chunk_t) - page)
+            abort();
+        size = (n + sizeof(s_chunk_t) + page - 1) / page * page;
+    }
+    s_chunk_t *c = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (c == MAP_FAILED)
+        abort();
+    c->next = prev;
+    c->used = 0;
+    c->cap = size - sizeof *c;
+    c->size = size;
+    return c;
+}
 
 /* n bytes aligned to `align` (a power of two, at most that of max_align_t). */
 static void *
@@ -214,14 +254,8 @@ s_arena_alloc_aligned(s_arena_t *a, size_t n, size_t align)
 {
     if (a->head)
         a->head->used = (a->head->used + align - 1) & ~(align - 1);
-    if (!a->head || a->head->used > a->head->cap || a->head->cap - a->head->used < n) {
-        size_t cap = n > (1u << 20) ? n : (1u << 20);
-        s_chunk_t *c = s_malloc(sizeof *c + cap);
-        c->next = a->head;
-        c->used = 0;
-        c->cap = cap;
-        a->head = c;
-    }
+    if (!a->head || a->head->used > a->head->cap || a->head->cap - a->head->used < n)
+        a->head = s_chunk_new(a->head, n);
     void *p = (char *)a->head->data + a->head->used;
     a->head->used += n;
     return p;
@@ -233,13 +267,42 @@ s_arena_alloc(s_arena_t *a, size_t n)
     return s_arena_alloc_aligned(a, n, sizeof(void *));
 }
 
+static void *
+s_arena_dup(s_arena_t *a, const void *p, size_t n, size_t align)
+{
+    void *d = s_arena_alloc_aligned(a, n ? n : 1, align);
+    if (n)
+        memcpy(d, p, n);
+    return d;
+}
+
+static char *
+s_arena_strndup(s_arena_t *a, const char *s, size_t n)
+{
+    char *d = s_arena_alloc_aligned(a, n + 1, 1);
+    memcpy(d, s, n);
+    d[n] = 0;
+    return d;
+}
+
+/* A heap string moved into the arena (s_subst's result): the heap copy is freed. */
+static char *
+s_arena_take(s_arena_t *a, char *s)
+{
+    if (!s)
+        return NULL;
+    char *d = s_arena_strndup(a, s, strlen(s));
+    free(s);
+    return d;
+}
+
 static void
 s_arena_fini(s_arena_t *a)
 {
     while (a->head) {
         s_chunk_t *c = a->head;
         a->head = c->next;
-        free(c);
+        munmap(c, c->size);
     }
 }
 
@@ -250,28 +313,33 @@ _Static_assert(WF_WORKFLOW_MAX_FILE <= UINT32_MAX / 2, "node fields are 32-bit")
 typedef enum s_kind { S_SCALAR = 0, S_MAP, S_SEQ } s_kind;
 typedef enum s_type { T_NULL = 0, T_BOOL, T_INT, T_FLOAT, T_STR } s_type;
 
+/* 48 bytes: a big file has several nodes per job, and the tree is most of the load's peak. */
 typedef struct s_node {
-    uint8_t kind;      /* s_kind */
-    uint8_t type;      /* s_type, scalars only */
-    uint8_t style;     /* enum fy_scalar_style, scalars only */
-    bool bad;          /* already reported: check nothing more about it */
-    uint32_t len;      /* scalar text length (a file is under 4 GiB: WF_WORKFLOW_MAX_FILE) */
-    int32_t line, col; /* 1-based, where a message about this node points */
-    int32_t sline, scol, eline, ecol; /* 0-based marks of the content (for columns inside it) */
-    uint32_t spos, epos;              /* the content's byte range in the source */
+    uint8_t kind;        /* s_kind */
+    uint8_t type;        /* s_type, scalars only */
+    uint8_t style;       /* enum fy_scalar_style, scalars only */
+    bool bad;            /* already reported: check nothing more about it */
+    uint32_t len;        /* scalar text length (a file is under 4 GiB: WF_WORKFLOW_MAX_FILE) */
+    int32_t line, col;   /* 1-based, where a message about this node points */
+    int32_t scol;        /* 0-based column where the content starts, on `line` (see s_loc_in) */
+    uint32_t spos, epos; /* the content's byte range in the source */
     uint32_t nkids;
     const char *text;     /* scalars: NUL-terminated copy (may hold NULs: see len) */
     struct s_node **kids; /* maps: key, value, key, value...; lists: items */
 } s_node_t;
+_Static_assert(sizeof(s_node_t) <= 48, "a node is 48 bytes at most");
 
 /* ------------------------------------------------------------------------------------------ */
 /* A string -> uint32 hash map over borrowed keys (ids, duplicate keys).                      */
 
+/* 16 bytes: the job map has two slots per job.  Keys are at most a file's size (under 4 GiB);
+ * a longer key (a -p argument) is never present. */
 typedef struct s_slot {
     const char *k;
-    size_t len;
+    uint32_t len;
     uint32_t val;
 } s_slot_t;
+_Static_assert(sizeof(s_slot_t) <= 16, "a slot is 16 bytes at most");
 
 typedef struct s_strmap {
     s_slot_t *slots;
@@ -308,7 +376,7 @@ s_strmap_fini(s_strmap_t *m)
 }
 
 static s_slot_t *
-s_strmap_slot(s_strmap_t *m, const char *k, size_t len)
+s_strmap_slot(s_strmap_t *m, const char *k, uint32_t len)
 {
     size_t i = (size_t)s_hash(k, len) & (m->cap - 1);
     while (m->slots[i].k) {
@@ -323,9 +391,9 @@ s_strmap_slot(s_strmap_t *m, const char *k, size_t len)
 static bool
 s_strmap_get(const s_strmap_t *m, const char *k, size_t len, uint32_t *val)
 {
-    if (!m->cap)
+    if (!m->cap || len > UINT32_MAX)
         return false;
-    s_slot_t *s = s_strmap_slot((s_strmap_t *)m, k, len);
+    s_slot_t *s = s_strmap_slot((s_strmap_t *)m, k, (uint32_t)len);
     if (!s->k)
         return false;
     if (val)
@@ -348,13 +416,14 @@ s_strmap_put(s_strmap_t *m, const char *k, size_t len, uint32_t val, uint32_t *o
         free(m->slots);
         *m = bigger;
     }
-    s_slot_t *s = s_strmap_slot(m, k, len);
+    assert(len <= UINT32_MAX); /* keys come from the file */
+    s_slot_t *s = s_strmap_slot(m, k, (uint32_t)len);
     if (s->k) {
         if (old)
             *old = s->val;
         return false;
     }
-    *s = (s_slot_t){k, len, val};
+    *s = (s_slot_t){k, (uint32_t)len, val};
     m->n++;
     return true;
 }
@@ -399,22 +468,23 @@ static const char *const s_top_keys[TK_COUNT] = {
     "name", "description", "params", "pools", "defaults", "jobs",
 };
 
-/* What the loader knows about one job beyond wf_wfjob_t. */
+/* What the loader knows about one job beyond wf_wfjob_t, while it reads that job.  One at a
+ * time: kept for every job, it was the largest part of a big file's peak after the tree. */
 typedef struct s_jobx {
     s_node_t *key;          /* the job id's node */
     s_node_t *val[K_COUNT]; /* value nodes of the keys the job sets (NULL: not set) */
     s_node_t *kn[K_COUNT];  /* their key nodes */
     bool ok[K_COUNT];       /* the key is set and its value is valid */
-    bool valid;             /* id valid and unique, value a mapping */
     bool merge;             /* the job's mapping has a (refused) merge key */
 } s_jobx_t;
 
 typedef struct s_ld {
     const char *path;
     wf_diags_t *diags;
-    bool full; /* diagnostics are at their cap: stop looking */
-    s_arena_t arena;
+    bool full;       /* diagnostics are at their cap: stop looking */
+    s_arena_t arena; /* the tree */
     s_node_t *root;
+    s_arena_t mem; /* what the jobs point to: becomes the workflow's arena */
     size_t suggest_budget;
     size_t expansion; /* bytes added by substitution and defaults so far */
     bool expansion_reported;
@@ -439,11 +509,12 @@ typedef struct s_ld {
     /* jobs */
     size_t njobs;
     wf_wfjob_t *jobs;
-    s_jobx_t *jx;
-    s_strmap_t jobmap;
+    bool *valid;       /* job i: id valid and unique, value a mapping */
+    s_strmap_t jobmap; /* keys: the jobs' ids (in mem) */
 
+    char *shell; /* the default type, one copy in mem */
     char *name, *description;
-    const char *src; /* the file's bytes, while parsing and checking */
+    char *src; /* the file's bytes (owned), until the jobs are read */
     size_t srclen;
 } s_ld_t;
 
@@ -798,15 +869,13 @@ s_node_new(s_ld_t *ld, s_kind kind, const struct fy_mark *sm, const struct fy_ma
     s_node_t *n = s_arena_alloc(&ld->arena, sizeof *n);
     memset(n, 0, sizeof *n);
     n->kind = (uint8_t)kind;
-    n->sline = sm && sm->line >= 0 ? sm->line : 0;
+    int sline = sm && sm->line >= 0 ? sm->line : 0;
     n->scol = sm && sm->column >= 0 ? sm->column : 0;
-    n->eline = em && em->line >= 0 ? em->line : n->sline;
-    n->ecol = em && em->column >= 0 ? em->column : n->scol;
     size_t spos = sm && sm->input_pos <= ld->srclen ? sm->input_pos : 0;
     size_t epos = em && em->input_pos <= ld->srclen ? em->input_pos : spos;
     n->spos = (uint32_t)spos;
     n->epos = (uint32_t)(epos < spos ? spos : epos);
-    n->line = n->sline + 1;
+    n->line = sline + 1;
     n->col = n->scol + 1;
     n->text = "";
     return n;
@@ -1244,7 +1313,7 @@ s_loc_in(const s_ld_t *ld, const s_node_t *n, size_t off, int *line, int *col)
     }
     if (seen != total || found == SIZE_MAX)
         return;
-    int l = n->sline, c = n->scol;
+    int l = n->line - 1, c = n->scol;
     for (size_t i = 0; i < found; i++) {
         unsigned char ch = (unsigned char)src[i];
         if (ch == '\n') {
@@ -1738,22 +1807,6 @@ s_str_list_free(char **v, size_t n)
     free(v);
 }
 
-static void
-s_job_fini(wf_wfjob_t *j)
-{
-    free(j->id);
-    free(j->type);
-    free(j->run);
-    s_str_list_free(j->env, j->nenv);
-    free(j->cwd);
-    free(j->with);
-    s_str_list_free(j->needs, j->nneeds);
-    free(j->need_line);
-    free(j->need_col);
-    free(j->pool);
-    memset(j, 0, sizeof *j);
-}
-
 static bool
 s_parse_env(s_ld_t *ld, const s_node_t *v, wf_wfjob_t *j)
 {
@@ -1768,7 +1821,7 @@ s_parse_env(s_ld_t *ld, const s_node_t *v, wf_wfjob_t *j)
     bool ok = true;
     s_strmap_t seen;
     s_strmap_init(&seen, n);
-    j->env = s_calloc(n + 1, sizeof *j->env);
+    j->env = s_arena_alloc(&ld->mem, (n + 1) * sizeof *j->env);
     j->nenv = 0;
     for (size_t i = 0; i < n && !ld->full; i++) {
         s_node_t *k = v->kids[2 * i], *val = v->kids[2 * i + 1];
@@ -1802,13 +1855,15 @@ s_parse_env(s_ld_t *ld, const s_node_t *v, wf_wfjob_t *j)
             ok = false;
             continue;
         }
-        s_buf_t e = {0};
-        s_buf_add(&e, k->text, k->len);
-        s_buf_add(&e, "=", 1);
-        s_buf_str(&e, sv);
+        size_t vl = strlen(sv);
+        char *e = s_arena_alloc_aligned(&ld->mem, k->len + 1 + vl + 1, 1);
+        memcpy(e, k->text, k->len);
+        e[k->len] = '=';
+        memcpy(e + k->len + 1, sv, vl + 1);
         free(sv);
-        j->env[j->nenv++] = s_buf_take(&e);
+        j->env[j->nenv++] = e;
     }
+    j->env[j->nenv] = NULL;
     s_strmap_fini(&seen);
     return ok;
 }
@@ -1834,9 +1889,9 @@ s_parse_needs(s_ld_t *ld, const s_node_t *v, wf_wfjob_t *j)
         return false;
     }
     bool ok = true;
-    j->needs = s_calloc(n + 1, sizeof *j->needs);
-    j->need_line = s_calloc(n + 1, sizeof *j->need_line);
-    j->need_col = s_calloc(n + 1, sizeof *j->need_col);
+    j->needs = s_arena_alloc(&ld->mem, n * sizeof *j->needs);
+    j->need_line = s_arena_alloc_aligned(&ld->mem, n * sizeof *j->need_line, sizeof(int));
+    j->need_col = s_arena_alloc_aligned(&ld->mem, n * sizeof *j->need_col, sizeof(int));
     j->nneeds = 0;
     for (size_t i = 0; i < n && !ld->full; i++) {
         const s_node_t *it = items[i];
@@ -1849,7 +1904,7 @@ s_parse_needs(s_ld_t *ld, const s_node_t *v, wf_wfjob_t *j)
             ok = false;
             continue;
         }
-        j->needs[j->nneeds] = s_strndup(it->text, it->len);
+        j->needs[j->nneeds] = s_arena_strndup(&ld->mem, it->text, it->len);
         j->need_line[j->nneeds] = it->line;
         j->need_col[j->nneeds] = it->col;
         j->nneeds++;
@@ -1874,7 +1929,7 @@ s_parse_key(s_ld_t *ld, s_jk k, const s_node_t *v, wf_wfjob_t *j)
             s_err(ld, v, "'run' is empty");
             return false;
         }
-        j->run = s_subst(ld, v, "'run'");
+        j->run = s_arena_take(&ld->mem, s_subst(ld, v, "'run'"));
         return j->run != NULL;
     }
     case K_TYPE:
@@ -1885,8 +1940,7 @@ s_parse_key(s_ld_t *ld, s_jk k, const s_node_t *v, wf_wfjob_t *j)
                   s_show(b, v->text, v->len), WF_MAX_NAME);
             return false;
         }
-        free(j->type);
-        j->type = s_strndup(v->text, v->len);
+        j->type = s_arena_strndup(&ld->mem, v->text, v->len);
         return true;
     case K_NEEDS:
         return s_parse_needs(ld, v, j);
@@ -1919,8 +1973,7 @@ s_parse_key(s_ld_t *ld, s_jk k, const s_node_t *v, wf_wfjob_t *j)
                   ld->npools ? "" : " (no pools are declared)", s_mean(mb, sg));
             return false;
         }
-        free(j->pool);
-        j->pool = s_strndup(v->text, v->len);
+        j->pool = s_arena_strndup(&ld->mem, v->text, v->len);
         return true;
     }
     case K_WHEN: {
@@ -1953,7 +2006,7 @@ s_parse_key(s_ld_t *ld, s_jk k, const s_node_t *v, wf_wfjob_t *j)
             s_err(ld, v, "'cwd' is empty");
             return false;
         }
-        j->cwd = s_subst(ld, v, "'cwd'");
+        j->cwd = s_arena_take(&ld->mem, s_subst(ld, v, "'cwd'"));
         return j->cwd != NULL;
     case K_WITH: {
         if (!s_want_map(ld, v, "'with'"))
@@ -1968,8 +2021,7 @@ s_parse_key(s_ld_t *ld, s_jk k, const s_node_t *v, wf_wfjob_t *j)
             ok = false;
         }
         if (ok) {
-            j->with = s_malloc(sb.size);
-            memcpy(j->with, sb.data, sb.size);
+            j->with = s_arena_dup(&ld->mem, sb.data, sb.size, 1);
             j->with_len = sb.size;
         }
         msgpack_sbuffer_destroy(&sb);
@@ -2001,9 +2053,11 @@ s_defaults(s_ld_t *ld, const s_node_t *map)
     }
 }
 
-/* A copy of defaults' env for one job; NULL (and *n_p 0) once the expansion budget is spent. */
+/* Defaults' env for one job: the jobs share defaults' list, but each is counted against the
+ * expansion budget as the copy it stands for (what the request will hold).  NULL (and *n_p 0)
+ * once the budget is spent. */
 static char **
-s_dup_list(s_ld_t *ld, const s_node_t *at, char *const *v, size_t n, size_t *n_p)
+s_share_list(s_ld_t *ld, const s_node_t *at, char **v, size_t n, size_t *n_p)
 {
     size_t bytes = 0;
     for (size_t i = 0; i < n; i++)
@@ -2011,19 +2065,15 @@ s_dup_list(s_ld_t *ld, const s_node_t *at, char *const *v, size_t n, size_t *n_p
     *n_p = 0;
     if (!s_expand(ld, at, bytes))
         return NULL;
-    char **out = s_calloc(n + 1, sizeof *out);
-    for (size_t i = 0; i < n; i++)
-        out[i] = s_strdup(v[i]);
     *n_p = n;
-    return out;
+    return v;
 }
 
-/* Fill a job's unset keys from defaults, then check the rules that tie keys together. */
+/* Fill a job's unset keys from defaults, then check the rules that tie keys together.  What
+ * comes from defaults is shared, not copied: it is all in ld->mem. */
 static void
-s_finish_job(s_ld_t *ld, size_t idx)
+s_finish_job(s_ld_t *ld, wf_wfjob_t *j, const s_jobx_t *x)
 {
-    wf_wfjob_t *j = &ld->jobs[idx];
-    s_jobx_t *x = &ld->jx[idx];
     const wf_wfjob_t *d = &ld->def;
     const s_jobx_t *dx = &ld->defx;
     char b[300];
@@ -2032,12 +2082,15 @@ s_finish_job(s_ld_t *ld, size_t idx)
         if (dx->val[K_TYPE] && !dx->ok[K_TYPE])
             type_known = false;
         else if (dx->ok[K_TYPE])
-            j->type = s_strdup(d->type);
+            j->type = d->type;
     } else if (!x->ok[K_TYPE]) {
         type_known = false;
     }
-    if (!j->type)
-        j->type = s_strdup("shell");
+    if (!j->type) {
+        if (!ld->shell)
+            ld->shell = s_arena_strndup(&ld->mem, "shell", 5);
+        j->type = ld->shell;
+    }
 #define S_INHERIT(key, field)                                                                      \
     if (!x->val[key] && dx->ok[key])                                                               \
         j->field = d->field;
@@ -2049,14 +2102,14 @@ s_finish_job(s_ld_t *ld, size_t idx)
     S_INHERIT(K_WHEN, when)
 #undef S_INHERIT
     if (!x->val[K_POOL] && dx->ok[K_POOL])
-        j->pool = s_strdup(d->pool);
+        j->pool = d->pool;
     bool shell = strcmp(j->type, "shell") == 0;
     /* env and cwd from defaults apply to shell jobs only: they are shell-payload fields. */
     if (shell && !x->val[K_ENV] && dx->ok[K_ENV]) {
-        j->env = s_dup_list(ld, x->key, d->env, d->nenv, &j->nenv);
+        j->env = s_share_list(ld, x->key, d->env, d->nenv, &j->nenv);
     }
     if (shell && !x->val[K_CWD] && dx->ok[K_CWD] && s_expand(ld, x->key, strlen(d->cwd)))
-        j->cwd = s_strdup(d->cwd);
+        j->cwd = d->cwd;
     if (j->when == WEFT_WHEN_FAILURE && x->ok[K_WHEN] && !x->val[K_NEEDS])
         s_diag(ld, WF_DIAG_WARNING, x->val[K_WHEN]->line, x->val[K_WHEN]->col,
                "job '%s' runs on failure but needs nothing: it will always be skipped", j->id);
@@ -2110,13 +2163,12 @@ s_jobs(s_ld_t *ld, const s_node_t *key, const s_node_t *map)
     }
     ld->njobs = n;
     ld->jobs = s_calloc(n, sizeof *ld->jobs);
-    ld->jx = s_calloc(n, sizeof *ld->jx);
+    ld->valid = s_calloc(n, sizeof *ld->valid);
     s_strmap_init(&ld->jobmap, n);
     for (size_t i = 0; i < n && !ld->full; i++) {
         s_node_t *k = map->kids[2 * i], *v = map->kids[2 * i + 1];
         wf_wfjob_t *j = &ld->jobs[i];
-        s_jobx_t *x = &ld->jx[i];
-        x->key = k;
+        s_jobx_t x = {.key = k};
         j->line = k->line;
         j->col = k->col;
         j->lost_retries = 3;
@@ -2127,13 +2179,15 @@ s_jobs(s_ld_t *ld, const s_node_t *key, const s_node_t *map)
                   s_show(b, k->text, k->len), WF_MAX_NAME);
             continue;
         }
+        /* The map's key is the job's own copy: the tree is gone before the graph is checked. */
+        char *id = s_arena_strndup(&ld->mem, k->text, k->len);
         uint32_t first;
-        if (!s_strmap_put(&ld->jobmap, k->text, k->len, (uint32_t)i, &first)) {
-            const s_node_t *f = ld->jx[first].key;
+        if (!s_strmap_put(&ld->jobmap, id, k->len, (uint32_t)i, &first)) {
+            const wf_wfjob_t *f = &ld->jobs[first];
             s_err(ld, k, "duplicate job id '%s' (first at %d:%d)", k->text, f->line, f->col);
             continue;
         }
-        j->id = s_strndup(k->text, k->len);
+        j->id = id;
         if (v->bad)
             continue;
         if (v->kind != S_MAP) {
@@ -2141,16 +2195,16 @@ s_jobs(s_ld_t *ld, const s_node_t *key, const s_node_t *map)
                   s_tname(v));
             continue;
         }
-        x->valid = true;
+        ld->valid[i] = true;
         char where[WF_MAX_NAME + 16];
         snprintf(where, sizeof where, " in job '%s'", j->id);
-        x->merge = s_scan_keys(ld, v, s_job_keys, K_COUNT, x->val, x->kn, where);
+        x.merge = s_scan_keys(ld, v, s_job_keys, K_COUNT, x.val, x.kn, where);
         for (int kk = 0; kk < K_COUNT && !ld->full; kk++) {
-            if (x->val[kk])
-                x->ok[kk] = s_parse_key(ld, (s_jk)kk, x->val[kk], j);
+            if (x.val[kk])
+                x.ok[kk] = s_parse_key(ld, (s_jk)kk, x.val[kk], j);
         }
         if (!ld->full)
-            s_finish_job(ld, i);
+            s_finish_job(ld, j, &x);
     }
 }
 
@@ -2179,7 +2233,7 @@ s_job_ids(s_ld_t *ld)
 {
     const char **ids = s_calloc(ld->njobs + 1, sizeof *ids);
     for (size_t i = 0; i < ld->njobs; i++)
-        ids[i] = ld->jx[i].valid ? ld->jobs[i].id : NULL;
+        ids[i] = ld->valid[i] ? ld->jobs[i].id : NULL;
     return ids;
 }
 
@@ -2199,7 +2253,7 @@ s_resolve_needs(s_ld_t *ld, s_graph_t *g)
     for (size_t i = 0; i < n; i++) {
         g->off[i] = e;
         wf_wfjob_t *j = &ld->jobs[i];
-        if (!ld->jx[i].valid || ld->full)
+        if (!ld->valid[i] || ld->full)
             continue;
         size_t start = e;
         /* Duplicate needs: a scan of the few resolved so far, or a set for long lists. */
@@ -2211,7 +2265,7 @@ s_resolve_needs(s_ld_t *ld, s_graph_t *g)
             const char *nm = j->needs[k];
             size_t nl = strlen(nm);
             uint32_t p;
-            if (!s_strmap_get(&ld->jobmap, nm, nl, &p) || !ld->jx[p].valid) {
+            if (!s_strmap_get(&ld->jobmap, nm, nl, &p) || !ld->valid[p]) {
                 if (!ids)
                     ids = s_job_ids(ld);
                 const char *sg = s_suggest(ld, nm, nl, ids, n);
@@ -2439,27 +2493,36 @@ s_default_name(const char *path)
     return n ? s_strndup(base, n) : s_strdup("workflow");
 }
 
+/* Free the file's text and the tree, and everything that points into them: once the jobs are
+ * read, the rest of the checks (needs, cycles) look only at the jobs.  Freeing them here rather
+ * than at the end of the load keeps the graph checks' arrays out of the peak. */
+static void
+s_drop_source(s_ld_t *ld)
+{
+    s_arena_fini(&ld->arena);
+    ld->root = NULL;
+    free(ld->pnodes);
+    ld->pnodes = NULL;
+    memset(&ld->defx, 0, sizeof ld->defx);
+    free(ld->src);
+    ld->src = NULL;
+}
+
 static void
 s_ld_fini(s_ld_t *ld)
 {
-    s_arena_fini(&ld->arena);
+    s_drop_source(ld);
     s_str_list_free(ld->pnames, ld->nparams);
     s_str_list_free(ld->pvalues, ld->nparams);
-    free(ld->pnodes);
     free(ld->pbad);
     s_strmap_fini(&ld->pmap);
     s_str_list_free(ld->pool_names, ld->npools);
     free(ld->pool_limits);
     s_strmap_fini(&ld->poolmap);
-    s_job_fini(&ld->def);
-    if (ld->jobs) {
-        for (size_t i = 0; i < ld->njobs; i++) {
-            s_job_fini(&ld->jobs[i]);
-        }
-    }
     free(ld->jobs);
-    free(ld->jx);
+    free(ld->valid);
     s_strmap_fini(&ld->jobmap);
+    s_arena_fini(&ld->mem);
     free(ld->name);
     free(ld->description);
 }
@@ -2502,6 +2565,7 @@ s_check(s_ld_t *ld, const char *const *overrides, size_t noverrides)
     if (ld->full)
         return;
     s_jobs(ld, tk[TK_JOBS], tv[TK_JOBS]);
+    s_drop_source(ld);
     if (ld->full || !ld->njobs)
         return;
     s_graph_t g = {0};
@@ -2571,15 +2635,12 @@ wf_workflow_load(const char *path, const char *const *overrides, size_t noverrid
     ld.suggest_budget = S_SUGGEST_BUDGET;
     size_t errors0 = diags->errors;
     size_t len = 0;
-    char *buf = s_read_file(&ld, &len);
+    ld.src = s_read_file(&ld, &len);
     size_t first = diags->n;
-    if (buf) {
-        ld.src = buf;
+    if (ld.src) {
         ld.srclen = len;
-        if (s_parse(&ld, buf, len))
+        if (s_parse(&ld, ld.src, len))
             s_check(&ld, overrides, noverrides);
-        ld.src = NULL;
-        free(buf);
     }
     s_sort_diags(diags, first, ld.full ? diags->n - 1 : diags->n);
     size_t errors = diags->errors - errors0;
@@ -2608,6 +2669,9 @@ wf_workflow_load(const char *path, const char *const *overrides, size_t noverrid
     wf->njobs = ld.njobs;
     wf->jobs = ld.jobs;
     ld.jobs = NULL;
+    wf->arena = s_malloc(sizeof *wf->arena);
+    *wf->arena = ld.mem;
+    ld.mem = (s_arena_t){0};
     s_ld_fini(&ld);
     *wf_p = wf;
     return 0;
@@ -2626,9 +2690,10 @@ wf_workflow_free(wf_workflow_t **wf_p)
     s_str_list_free(wf->param_values, wf->nparams);
     s_str_list_free(wf->pool_names, wf->npools);
     free(wf->pool_limits);
-    for (size_t i = 0; i < wf->njobs; i++)
-        s_job_fini(&wf->jobs[i]);
     free(wf->jobs);
+    if (wf->arena)
+        s_arena_fini(wf->arena);
+    free(wf->arena);
     free(wf);
     *wf_p = NULL;
 }

@@ -47,6 +47,9 @@ void wf_diags_fini(wf_diags_t *d);
 /* Print every diagnostic, one per line, "FILE:LINE:COL: error: MESSAGE" (or warning/note). */
 void wf_diags_print(const wf_diags_t *d, FILE *out);
 
+/* A job of a loaded workflow.  Its strings and arrays belong to the workflow's arena (see
+ * wf_workflow_t): read them, never free or resize them; jobs may share one copy (a type or env
+ * that came from `defaults`). */
 typedef struct wf_wfjob {
     char *id;
     int line, col;          /* where the job's key is */
@@ -62,9 +65,13 @@ typedef struct wf_wfjob {
     size_t nneeds;
     uint32_t retries, lost_retries, retry_delay_ms, timeout_ms;
     int32_t priority;
+    int when;               /* weft_when (beside priority: no padding, 10^6 jobs are 8 MB less) */
     char *pool;
-    int when;               /* weft_when */
 } wf_wfjob_t;
+
+/* Where a workflow's jobs keep their strings and arrays: a few large blocks rather than a
+ * malloc per string, freed at once by wf_workflow_free.  Opaque. */
+typedef struct wf_wfarena wf_wfarena_t;
 
 typedef struct wf_workflow {
     char *path;
@@ -77,6 +84,7 @@ typedef struct wf_workflow {
     uint32_t *pool_limits;
     size_t njobs;
     wf_wfjob_t *jobs;       /* in file order */
+    wf_wfarena_t *arena;    /* owns what the jobs point to */
 } wf_workflow_t;
 
 /*
@@ -84,6 +92,12 @@ typedef struct wf_workflow {
  * a param the file does not declare is an error.  Returns 0 and fills *wf (free with
  * wf_workflow_free) when there are no errors; otherwise returns the number of errors, *wf is
  * NULL, and diags holds them.  Warnings may be present either way.
+ *
+ * Memory: the file's text and the parse tree are freed as soon as the jobs are read from them
+ * (before the graph checks), so the peak is about text + tree + result, once.  A caller that
+ * builds a request from the workflow should free the workflow before submitting the request
+ * when it can (the request holds all it needs): at 10^6 jobs the workflow is about 200 MB,
+ * which would otherwise sit beside the request and the engine's copy of it.
  */
 int wf_workflow_load(const char *path, const char *const *overrides, size_t noverrides,
                      wf_workflow_t **wf, wf_diags_t *diags);

@@ -609,7 +609,9 @@ test_workflow_defaults_applied_and_overridden(void **state)
                                   "    cwd: /other\n"
                                   "  c:\n"
                                   "    type: noop\n"
-                                  "    needs: [a, b]\n",
+                                  "    needs: [a, b]\n"
+                                  "  d:\n"
+                                  "    run: echo d\n",
                                   NULL, 0);
     const wf_wfjob_t *a = s_job(wf, "a"), *b = s_job(wf, "b"), *c = s_job(wf, "c");
     assert_int_equal(a->retries, 3);
@@ -642,6 +644,15 @@ test_workflow_defaults_applied_and_overridden(void **state)
     assert_int_equal(c->retries, 3);
     assert_string_equal(c->pool, "db");
     assert_int_equal(c->nneeds, 2);
+
+    /* Every job that inherits gets all of defaults, not only the first. */
+    const wf_wfjob_t *dj = s_job(wf, "d");
+    assert_int_equal(dj->nenv, 2);
+    assert_string_equal(dj->env[0], "A=1");
+    assert_string_equal(dj->env[1], "B=2");
+    assert_string_equal(dj->cwd, "/work");
+    assert_string_equal(dj->pool, "db");
+    assert_string_equal(dj->type, "shell");
     wf_workflow_free(&wf);
 
     /* No defaults at all: the documented built-in defaults. */
@@ -944,6 +955,10 @@ test_workflow_to_request_submits(void **state)
     weft_request_t *req = NULL;
     assert_int_equal(wf_workflow_to_request(wf, &req), WEFT_OK);
     assert_non_null(req);
+    /* The request holds all it needs: the workflow can go before the submit (as weft run
+     * does, to keep the peak down). */
+    wf_workflow_free(&wf);
+    assert_null(wf);
 
     char *state_dir = NULL;
     assert_true(asprintf(&state_dir, "%s/state", f->dir) > 0);
@@ -1004,7 +1019,6 @@ test_workflow_to_request_submits(void **state)
     assert_null(eng);
     weft_request_destroy(&req);
     assert_null(req);
-    wf_workflow_free(&wf);
     free(state_dir);
 }
 
@@ -1164,6 +1178,26 @@ test_workflow_limits_are_checked(void **state)
     assert_true(s_load(f, y, NULL, 0, &wf, &d) >= 1);
     assert_null(wf);
     bool found = false;
+    for (size_t i = 0; i < d.n; i++)
+        found = found || strstr(d.v[i].message, "expand the workflow past") != NULL;
+    assert_true(found);
+    wf_diags_fini(&d);
+    free(y);
+
+    /* defaults' env counts once per job that inherits it (each job's request carries a copy):
+     * 600 jobs of 512 KiB each, every one under WF_MAX_PAYLOAD */
+    size_t half = big / 2, hcap = half + 4096 + 600 * 32;
+    y = malloc(hcap);
+    assert_non_null(y);
+    len = (size_t)snprintf(y, hcap, "defaults:\n  env: {X: ");
+    memset(y + len, 'x', half);
+    len += half;
+    len += (size_t)snprintf(y + len, hcap - len, "}\njobs:\n");
+    for (int i = 0; i < 600; i++)
+        len += (size_t)snprintf(y + len, hcap - len, "  j%d: {run: x}\n", i);
+    assert_true(s_load(f, y, NULL, 0, &wf, &d) >= 1);
+    assert_null(wf);
+    found = false;
     for (size_t i = 0; i < d.n; i++)
         found = found || strstr(d.v[i].message, "expand the workflow past") != NULL;
     assert_true(found);
