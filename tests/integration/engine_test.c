@@ -577,6 +577,34 @@ test_engine_carried_jobs_and_fingerprints(void **state)
     weft_request_destroy(&r);
 }
 
+/* Closing the engine while a local handler runs: the handler is asked to stop, the attempt is
+ * given back by BYE (neither a failure nor a lost consumer), and it runs again after a reopen. */
+static void
+test_engine_close_gives_back_running_jobs(void **state)
+{
+    it_fixture_t *f = *state;
+    assert_int_equal(weft_engine_start_consumers(f->eng, 2), WEFT_OK);
+    weft_request_t *r = NULL;
+    weft_request_new(&r, "closing");
+    it_job(r, "long", "block");
+    weft_reqid_t id = it_submit(f, r);
+    assert_true(wf_test_wait(s_started_one, f, WF_TEST_DEADLINE_MS));
+    it_reopen(f);
+    /* the handler saw weft_job_cancelled before close returned */
+    assert_true(it_log_index(f, "fail", "long") >= 0);
+    weft_job_info_t info = it_info(f, id, "long");
+    assert_int_equal(info.state, WEFT_JOB_READY);
+    assert_int_equal(info.failures, 0);
+    assert_int_equal(info.lost, 0); /* a clean BYE does not spend lost_retries */
+    assert_int_equal(weft_engine_start_consumers(f->eng, 1), WEFT_OK);
+    for (int i = 0; i < 5000 && atomic_load(&f->started) < 2; i++)
+        it_msleep(2);
+    assert_int_equal(atomic_load(&f->started), 2);
+    assert_int_equal(weft_request_cancel(f->eng, id), WEFT_OK);
+    assert_int_equal(it_wait(f, id), WEFT_REQ_CANCELLED);
+    weft_request_destroy(&r);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, it_setup, it_teardown)
 
 /* Thousands of control calls in a row (the live reason of every READY job, as `weft run` reads
@@ -631,6 +659,7 @@ main(void)
         T(test_engine_idempotency_key_returns_first_id),
         T(test_engine_events_stream_and_callback),
         T(test_engine_cancel_request_stops_running_jobs),
+        T(test_engine_close_gives_back_running_jobs),
         T(test_engine_pause_then_priority_order),
         T(test_engine_pool_limits_concurrency),
         T(test_engine_waiting_reasons),
