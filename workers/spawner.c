@@ -51,6 +51,8 @@
 #define S_MAX_FDS 6
 /* The vfork child's stack: a few libc calls, with room for sanitizer frames. */
 #define S_STACK_SIZE (256u * 1024u)
+/* The fds the spawner can use at most: six per child (spawner.h) and a few of its own. */
+#define S_NOFILE_WANT ((rlim_t)(6 * WF_SPAWN_MAX_CHILDREN + 16))
 /* A fallback bound for closing inherited fds where close_range is missing. */
 #define S_MAX_CLOSE_FD 65536
 #define S_MAGIC 0x57465331u /* "WFS1" */
@@ -97,6 +99,7 @@ typedef struct s_child {
     const char *dir;
     int fds[4];
     pid_t spawner;
+    const struct rlimit *nofile; /* weft's RLIMIT_NOFILE to restore; NULL: unchanged */
     volatile int stage;
     volatile int err;
 } s_child_t;
@@ -108,6 +111,8 @@ static int s_max_att; /* WF_SPAWN_MAX_CHILDREN, or fewer: poll's nfds must fit R
 static uintptr_t s_inline[WF_SPAWN_INLINE_MAX / sizeof(uintptr_t)];
 static char *s_stack;
 static s_child_t s_kid;
+static struct rlimit s_nofile; /* weft's RLIMIT_NOFILE, when the spawner raised its own */
+static bool s_nofile_raised;
 
 static void
 s_reply(int sock, int32_t kind, int32_t a, int32_t b)
@@ -154,6 +159,9 @@ s_child(void *arg)
             s_child_fail(c, WF_SPAWN_STAGE_FDS);
     if (c->dir && chdir(c->dir) != 0)
         s_child_fail(c, WF_SPAWN_STAGE_CHDIR);
+    /* Lowering the soft limit back to weft's cannot fail short of a broken kernel. */
+    if (c->nofile && setrlimit(RLIMIT_NOFILE, c->nofile) != 0)
+        s_child_fail(c, WF_SPAWN_STAGE_FDS);
     execve(c->path, c->argv, c->envp);
     s_child_fail(c, WF_SPAWN_STAGE_EXEC);
 }
@@ -300,6 +308,7 @@ s_on_request(void)
     for (int i = 0, k = 1; i < 4; i++)
         c->fds[i] = h.flags & (1u << i) ? fds[k++] : -1;
     c->spawner = getpid();
+    c->nofile = s_nofile_raised ? &s_nofile : NULL;
     c->stage = WF_SPAWN_STAGE_NONE;
     c->err = 0;
     int pidfd = -1;
@@ -459,7 +468,20 @@ s_serve(int ctl)
     s_stack = stack;
     s_natt = 0;
     s_max_att = WF_SPAWN_MAX_CHILDREN;
+    /* Each child holds up to six of our fds: raise our own soft limit towards the hard one so a
+     * default soft limit of 1024 does not cap the children at 168.  Children get weft's soft
+     * limit back before exec (s_child), so what they see is unchanged. */
     struct rlimit rl;
+    s_nofile_raised = false;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur < S_NOFILE_WANT) {
+        s_nofile = rl;
+        struct rlimit up = rl;
+        up.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > S_NOFILE_WANT ? S_NOFILE_WANT
+                                                                                   : rl.rlim_max;
+        if (up.rlim_cur > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &up) == 0)
+            s_nofile_raised = true;
+    }
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
         rlim_t fit = rl.rlim_cur > 16 ? (rl.rlim_cur - 16) / 6 : 1;
         if (fit < (rlim_t)s_max_att)

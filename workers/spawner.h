@@ -55,7 +55,8 @@
  *     weft's memory copy-on-write from its fork, so in a process that grows big start it
  *     early (wf_spawner_prestart).  Each child holds up to six of the spawner's fds (its
  *     socket, pidfd and the four it was given), so RLIMIT_NOFILE caps children at about a
- *     sixth of it.  Needs Linux >= 5.2 (CLONE_PIDFD); close_range is used where present.
+ *     sixth of it: the spawner raises its own soft limit towards the hard one (up to what
+ *     WF_SPAWN_MAX_CHILDREN needs) and gives each child weft's soft limit back before exec.  Needs Linux >= 5.2 (CLONE_PIDFD); close_range is used where present.
  *
  * Threads: every function here may be called from any thread; a wf_spawn_t belongs to one
  * thread at a time.  Workload: one request, two replies and a few syscalls per child; the

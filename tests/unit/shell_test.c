@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1047,6 +1048,53 @@ test_shell_killed_spawner_fails_the_attempt_and_is_replaced(void **state)
     assert_int_not_equal(next, spawner);
 }
 
+/* The spawner raises its own RLIMIT_NOFILE (six fds per child) but a command still gets
+ * weft's soft limit. */
+static void
+test_shell_command_keeps_weft_nofile_limit(void **state)
+{
+    fx_t *f = *state;
+    struct rlimit orig;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &orig), 0);
+    if (orig.rlim_max != RLIM_INFINITY && orig.rlim_max < 512) {
+        skip(); /* cannot show the difference here */
+        return;
+    }
+    struct rlimit low = orig;
+    low.rlim_cur = 256;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    pid_t old = wf_spawner_pid();
+    if (old > 0) { /* dead before the next request, which then forks one with the low limit */
+        assert_int_equal(kill(old, SIGKILL), 0);
+        s_assert_gone(old);
+    }
+    s_start(f);
+    weft_reqid_t id = s_run1(f, "ulimit -n > nofile.txt", 0, 0);
+    assert_int_equal(s_wait(f, id), WEFT_REQ_SUCCEEDED);
+    char *got = s_work_file(f, "nofile.txt");
+    assert_non_null(got);
+    assert_string_equal(got, "256\n");
+    free(got);
+
+    /* and the spawner itself runs with more */
+    pid_t sp = wf_spawner_pid();
+    assert_true(sp > 0);
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/limits", (int)sp);
+    FILE *lf = fopen(path, "r");
+    assert_non_null(lf);
+    long soft = -1;
+    while (fgets(line, sizeof line, lf))
+        if (strncmp(line, "Max open files", 14) == 0)
+            soft = strtol(line + 14, NULL, 10);
+    fclose(lf);
+    assert_true(soft > 256);
+
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &orig), 0);
+    assert_int_equal(kill(sp, SIGKILL), 0); /* the next test gets a spawner with weft's limit */
+    s_assert_gone(sp);
+}
+
 static void
 test_shell_command_gets_clean_signals_and_only_fds_0_to_3(void **state)
 {
@@ -1644,6 +1692,7 @@ main(int argc, char **argv)
         S_T(test_shell_background_sleep_is_gone_after_the_attempt),
         S_T(test_shell_killed_spawner_fails_the_attempt_and_is_replaced),
         S_T(test_shell_command_gets_clean_signals_and_only_fds_0_to_3),
+        S_T(test_shell_command_keeps_weft_nofile_limit),
         S_T(test_shell_big_command_and_environment_are_passed_whole),
         S_T(test_shell_many_attempts_at_once_leak_no_fd),
         cmocka_unit_test(test_shell_spawner_reports_stage_and_status),
