@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -160,6 +161,14 @@ wf_bench_print_machine(FILE *out, const char *dir)
             WEFT_VERSION_PATCH);
 }
 
+void
+wf_bench_print_header(const char *title)
+{
+    printf("== %s ==\n", title);
+    wf_bench_print_machine(stdout, wf_bench_base_dir());
+    fflush(stdout);
+}
+
 const char *
 wf_bench_base_dir(void)
 {
@@ -226,20 +235,54 @@ wf_bench_parse_count(const char *s)
     return (long)d;
 }
 
+long
+wf_bench_count_arg(const char *s, long min, long max)
+{
+    long v = wf_bench_parse_count(s);
+    if (v < min || v > max)
+        wf_bench_die("bad count '%s'", s);
+    return v;
+}
+
 size_t
-wf_bench_parse_counts(const char *s, long *v, size_t cap)
+wf_bench_default_sizes(long *v)
+{
+    v[0] = 10000;
+    v[1] = 100000;
+    v[2] = 1000000;
+    return wf_bench_quick() ? 2 : 3;
+}
+
+size_t
+wf_bench_parse_counts(const char *s, long *v, size_t cap, long min, long max)
 {
     size_t n = 0;
     char buf[256];
-    snprintf(buf, sizeof buf, "%s", s);
+    if (snprintf(buf, sizeof buf, "%s", s) >= (int)sizeof buf)
+        return 0; /* cut short, its last count could pass for another */
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
          tok = strtok_r(NULL, ",", &save)) {
         long c = wf_bench_parse_count(tok);
-        if (c <= 0 || n >= cap)
+        if (c <= 0 || c < min || c > max || n >= cap)
             return 0;
         v[n++] = c;
     }
     return n;
+}
+
+int
+wf_bench_getopt(int argc, char **argv, const struct option *longopts, void (*usage)(FILE *out))
+{
+    int c = getopt_long(argc, argv, "h", longopts, NULL);
+    if (c == 'h') {
+        usage(stdout);
+        exit(0);
+    }
+    if (c == '?' || (c == -1 && optind != argc)) {
+        usage(stderr);
+        exit(2);
+    }
+    return c;
 }
 
 const char *
@@ -269,6 +312,19 @@ s_rand(uint64_t *s)
     return *s * 0x2545F4914F6CDD1DULL;
 }
 
+/* Jobs j0 .. j(n-1). */
+static int
+s_jobs(uint32_t n, wf_bench_job_fn *job, void *arg)
+{
+    char id[32];
+    int rc = 0;
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        snprintf(id, sizeof id, "j%u", i);
+        rc = job(i, id, arg);
+    }
+    return rc;
+}
+
 static int
 s_wide(uint32_t n, wf_bench_job_fn *job, wf_bench_need_fn *need, void *arg)
 {
@@ -278,11 +334,7 @@ s_wide(uint32_t n, wf_bench_job_fn *job, wf_bench_need_fn *need, void *arg)
     uint32_t groups = n - 1 <= per ? 0 : (n - 1 + per - 1) / per;
     uint32_t leaves = n - 1 - groups;
     char id[32], parent[32];
-    int rc = 0;
-    for (uint32_t i = 0; i < leaves && !rc; i++) {
-        snprintf(id, sizeof id, "j%u", i);
-        rc = job(i, id, arg);
-    }
+    int rc = s_jobs(leaves, job, arg);
     for (uint32_t g = 0; g < groups && !rc; g++) {
         snprintf(id, sizeof id, "join%u", g);
         rc = job(leaves + g, id, arg);
@@ -291,13 +343,16 @@ s_wide(uint32_t n, wf_bench_job_fn *job, wf_bench_need_fn *need, void *arg)
         rc = job(n - 1, "join", arg);
     for (uint32_t i = 0; i < leaves && !rc; i++) {
         snprintf(parent, sizeof parent, "j%u", i);
-        if (groups)
+        if (groups) {
             snprintf(id, sizeof id, "join%u", i / per);
-        rc = need(groups ? id : "join", parent, arg);
+            rc = need(leaves + i / per, id, i, parent, arg);
+        } else {
+            rc = need(n - 1, "join", i, parent, arg);
+        }
     }
     for (uint32_t g = 0; g < groups && !rc; g++) {
         snprintf(parent, sizeof parent, "join%u", g);
-        rc = need("join", parent, arg);
+        rc = need(n - 1, "join", leaves + g, parent, arg);
     }
     return rc;
 }
@@ -306,15 +361,11 @@ static int
 s_chain(uint32_t n, wf_bench_job_fn *job, wf_bench_need_fn *need, void *arg)
 {
     char id[32], parent[32];
-    int rc = 0;
-    for (uint32_t i = 0; i < n && !rc; i++) {
-        snprintf(id, sizeof id, "j%u", i);
-        rc = job(i, id, arg);
-    }
+    int rc = s_jobs(n, job, arg);
     for (uint32_t i = 1; i < n && !rc; i++) {
         snprintf(id, sizeof id, "j%u", i);
         snprintf(parent, sizeof parent, "j%u", i - 1);
-        rc = need(id, parent, arg);
+        rc = need(i, id, i - 1, parent, arg);
     }
     return rc;
 }
@@ -326,11 +377,7 @@ s_lattice(uint32_t n, wf_bench_job_fn *job, wf_bench_need_fn *need, void *arg)
     if (w < 1)
         w = 1;
     char id[32], parent[32];
-    int rc = 0;
-    for (uint32_t i = 0; i < n && !rc; i++) {
-        snprintf(id, sizeof id, "j%u", i);
-        rc = job(i, id, arg);
-    }
+    int rc = s_jobs(n, job, arg);
     uint64_t seed = 0x9E3779B97F4A7C15ULL;
     for (uint32_t i = w; i < n && !rc; i++) {
         uint32_t prev = (i / w - 1) * w; /* first job of the layer before; that layer is full */
@@ -340,10 +387,10 @@ s_lattice(uint32_t n, wf_bench_job_fn *job, wf_bench_need_fn *need, void *arg)
             b++; /* a second parent, distinct from the first */
         snprintf(id, sizeof id, "j%u", i);
         snprintf(parent, sizeof parent, "j%u", a);
-        rc = need(id, parent, arg);
+        rc = need(i, id, a, parent, arg);
         if (!rc && w > 1) {
             snprintf(parent, sizeof parent, "j%u", b);
-            rc = need(id, parent, arg);
+            rc = need(i, id, b, parent, arg);
         }
     }
     return rc;
@@ -382,8 +429,11 @@ s_build_job(uint32_t idx, const char *id, void *arg)
 }
 
 static int
-s_build_need(const char *child, const char *parent, void *arg)
+s_build_need(uint32_t child_idx, const char *child, uint32_t parent_idx, const char *parent,
+             void *arg)
 {
+    (void)child_idx;
+    (void)parent_idx;
     s_build_t *b = arg;
     int rc = weft_request_add_need(b->req, child, parent);
     if (rc != WEFT_OK)
@@ -412,23 +462,4 @@ wf_bench_id_index(const char *id)
     char *end = NULL;
     long v = strtol(id + 1, &end, 10);
     return *end ? -1 : v;
-}
-
-long
-wf_bench_id_lookup(wf_bench_shape shape, uint32_t n, const char *id)
-{
-    long i = wf_bench_id_index(id);
-    if (i >= 0)
-        return i < (long)n ? i : -1;
-    if (shape != WF_BENCH_WIDE || strncmp(id, "join", 4) != 0)
-        return -1;
-    if (!id[4])
-        return (long)n - 1;
-    uint32_t per = WF_MAX_NEEDS_PER_JOB;
-    uint32_t groups = n - 1 <= per ? 0 : (n - 1 + per - 1) / per;
-    char *end = NULL;
-    long g = strtol(id + 4, &end, 10);
-    if (*end || g < 0 || g >= (long)groups)
-        return -1;
-    return (long)(n - 1 - groups) + g;
 }

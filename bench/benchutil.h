@@ -45,6 +45,9 @@ int64_t wf_bench_cpu_ns(void);
 
 /* Print "machine: ..." lines: cores, CPU model, kernel, and the file system holding dir. */
 void wf_bench_print_machine(FILE *out, const char *dir);
+/* What every program prints first, to stdout: "== title ==", then the machine lines for
+ * wf_bench_base_dir(); flushed. */
+void wf_bench_print_header(const char *title);
 
 /* $WEFT_BENCH_DIR, else $TMPDIR, else /tmp: where scratch directories go. */
 const char *wf_bench_base_dir(void);
@@ -60,11 +63,24 @@ bool wf_bench_quick(void);
 /* "PASS" or "MISS". */
 const char *wf_bench_verdict(bool pass);
 
-/* Parse a comma-separated list of counts ("10000,100000", "1e6" allowed) into v (at most cap);
- * returns how many, or 0 on a malformed list. */
-size_t wf_bench_parse_counts(const char *s, long *v, size_t cap);
+/* The default graph sizes, 10^4, 10^5 and 10^6 (only the first two when wf_bench_quick()), into
+ * v (room for 3); returns how many. */
+size_t wf_bench_default_sizes(long *v);
+
+/* Parse a comma-separated list of counts ("10000,100000", "1e6" allowed), each from min (>= 1)
+ * to max, into v (at most cap); returns how many, or 0 on a malformed list. */
+size_t wf_bench_parse_counts(const char *s, long *v, size_t cap, long min, long max);
 /* A count from the command line ("5000", "1e5"); -1 when malformed. */
 long wf_bench_parse_count(const char *s);
+/* An option's count from min to max; exits with "bad count" otherwise. */
+long wf_bench_count_arg(const char *s, long min, long max);
+
+/* getopt_long(argc, argv, "h", longopts) with what every program does alike: -h and --help
+ * print usage to stdout and exit 0; an unknown option or a missing argument (getopt_long has
+ * said which) prints usage to stderr and exits 2, as does an argument left after the options.
+ * Returns the next of the program's own options, -1 once all are read. */
+struct option;
+int wf_bench_getopt(int argc, char **argv, const struct option *longopts, void (*usage)(FILE *out));
 
 const char *wf_bench_shape_name(wf_bench_shape shape);
 /* Parse "wide" / "chain" / "lattice"; false otherwise. */
@@ -72,11 +88,13 @@ bool wf_bench_shape_parse(const char *s, wf_bench_shape *out);
 
 /*
  * The graph of `shape` with n jobs, as a visitor: job(idx, id, arg) for every job in order, then
- * need(child_id, parent_id, arg) for every edge.  Either callback returns non-zero to stop,
- * and that value is returned.  Jobs come before the edges that name them.
+ * need(child_idx, child_id, parent_idx, parent_id, arg) for every edge (indices as job gave
+ * them).  Either callback returns non-zero to stop, and that value is returned.  Jobs come
+ * before the edges that name them.
  */
 typedef int(wf_bench_job_fn)(uint32_t idx, const char *id, void *arg);
-typedef int(wf_bench_need_fn)(const char *child, const char *parent, void *arg);
+typedef int(wf_bench_need_fn)(uint32_t child_idx, const char *child, uint32_t parent_idx,
+                              const char *parent, void *arg);
 int wf_bench_graph(wf_bench_shape shape, uint32_t n, wf_bench_job_fn *job, wf_bench_need_fn *need,
                    void *arg);
 
@@ -86,9 +104,6 @@ weft_request_t *wf_bench_request(wf_bench_shape shape, uint32_t n, const char *t
 
 /* The index in a "j<digits>" id, or -1 (a join or anything else). */
 long wf_bench_id_index(const char *id);
-
-/* The index of any id of the graph of `shape` with n jobs (joins included), or -1. */
-long wf_bench_id_lookup(wf_bench_shape shape, uint32_t n, const char *id);
 
 /* Print a message and exit(1). */
 void wf_bench_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

@@ -123,10 +123,7 @@ s_parse(int argc, char **argv, s_args_t *a)
         {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof *a);
-    a->sizes[0] = 10000;
-    a->sizes[1] = 100000;
-    a->sizes[2] = 1000000;
-    a->nsizes = 3;
+    a->nsizes = wf_bench_default_sizes(a->sizes);
     a->threads = 2;
     a->prefetch = 256;
     a->chain = 5000;
@@ -136,16 +133,15 @@ s_parse(int argc, char **argv, s_args_t *a)
     a->durability = WEFT_DURABLE_FULL;
     a->throughput = a->latency = a->commit = true;
     if (wf_bench_quick()) {
-        a->nsizes = 2;
         a->chain = 1000;
         a->commits = 500;
     }
     int c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+    while ((c = wf_bench_getopt(argc, argv, longopts, s_usage)) != -1) {
         long v = 0;
         switch (c) {
         case O_SIZES:
-            a->nsizes = wf_bench_parse_counts(optarg, a->sizes, S_MAX_SIZES);
+            a->nsizes = wf_bench_parse_counts(optarg, a->sizes, S_MAX_SIZES, 1, 1000000000);
             if (!a->nsizes)
                 wf_bench_die("--sizes wants a list of counts, got '%s'", optarg);
             break;
@@ -154,9 +150,7 @@ s_parse(int argc, char **argv, s_args_t *a)
         case O_CHAIN:
         case O_COMMITS:
         case O_RECORD:
-            v = wf_bench_parse_count(optarg);
-            if (v < 0 || (v == 0 && c != O_PREFETCH) || v > 100000000)
-                wf_bench_die("bad count '%s'", optarg);
+            v = wf_bench_count_arg(optarg, c == O_PREFETCH ? 0 : 1, 100000000);
             *(c == O_THREADS    ? &a->threads
               : c == O_PREFETCH ? &a->prefetch
               : c == O_CHAIN    ? &a->chain
@@ -184,17 +178,7 @@ s_parse(int argc, char **argv, s_args_t *a)
             if (!a->throughput && !a->latency && !a->commit)
                 wf_bench_die("--only wants throughput, latency or commit, got '%s'", optarg);
             break;
-        case 'h':
-            s_usage(stdout);
-            exit(0);
-        default:
-            s_usage(stderr);
-            exit(2);
         }
-    }
-    if (optind != argc) {
-        s_usage(stderr);
-        exit(2);
     }
 }
 
@@ -470,9 +454,7 @@ main(int argc, char **argv)
 {
     s_args_t a;
     s_parse(argc, argv, &a);
-    printf("== weft-bench-inproc: no-op handlers through the embedding API ==\n");
-    wf_bench_print_machine(stdout, wf_bench_base_dir());
-    fflush(stdout);
+    wf_bench_print_header("weft-bench-inproc: no-op handlers through the embedding API");
 
     s_commit_t commit = {0};
     if (a.commit)

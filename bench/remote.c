@@ -224,7 +224,6 @@ s_free_base_port(void)
 
 typedef struct s_submit {
     wf_cmsg_t msg;
-    wf_bench_shape shape;
     uint32_t n;
 } s_submit_t;
 
@@ -244,13 +243,11 @@ s_sub_job(uint32_t idx, const char *id, void *arg)
 }
 
 static int
-s_sub_need(const char *child, const char *parent, void *arg)
+s_sub_need(uint32_t c, const char *child, uint32_t p, const char *parent, void *arg)
 {
+    (void)child;
+    (void)parent;
     s_submit_t *s = arg;
-    long c = wf_bench_id_lookup(s->shape, s->n, child);
-    long p = wf_bench_id_lookup(s->shape, s->n, parent);
-    if (c < 0 || p < 0)
-        wf_bench_die("graph: unknown job %s or %s", child, parent);
     wf_cjob_t *j = &s->msg.submit.jobs[c];
     /* Grow by doubling: the one join of a wide graph has tens of thousands of needs. */
     if ((j->nneeds & (j->nneeds - 1)) == 0) {
@@ -268,7 +265,6 @@ static void
 s_submit_build(s_submit_t *s, wf_bench_shape shape, uint32_t n)
 {
     memset(s, 0, sizeof *s);
-    s->shape = shape;
     s->n = n;
     wf_cmsg_init(&s->msg, WF_CMSG_SUBMIT);
     snprintf(s->msg.submit.name, sizeof s->msg.submit.name, "bench-remote-%s-%u",
@@ -477,14 +473,10 @@ s_parse(int argc, char **argv, s_args_t *a)
     if (wf_bench_quick())
         a->jobs = 20000;
     int c;
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        long v = 0;
+    while ((c = wf_bench_getopt(argc, argv, longopts, s_usage)) != -1) {
         switch (c) {
         case O_WORKERS:
-            a->nks = wf_bench_parse_counts(optarg, a->ks, S_MAX_KS);
-            for (size_t i = 0; i < a->nks; i++)
-                if (a->ks[i] > 256)
-                    a->nks = 0;
+            a->nks = wf_bench_parse_counts(optarg, a->ks, S_MAX_KS, 1, 256);
             if (!a->nks)
                 wf_bench_die("--workers wants a list of counts up to 256, got '%s'", optarg);
             break;
@@ -492,28 +484,16 @@ s_parse(int argc, char **argv, s_args_t *a)
         case O_SLOTS:
         case O_PREFETCH:
         case O_TIMEOUT:
-            v = wf_bench_parse_count(optarg);
-            if (v < 0 || (v == 0 && c != O_PREFETCH) || v > 2000000)
-                wf_bench_die("bad count '%s'", optarg);
             *(c == O_JOBS       ? &a->jobs
               : c == O_SLOTS    ? &a->slots
               : c == O_PREFETCH ? &a->prefetch
-                                : &a->timeout_s) = v;
+                                : &a->timeout_s) =
+                wf_bench_count_arg(optarg, c == O_PREFETCH ? 0 : 1, 2000000);
             break;
         case O_WEFT:
             a->weft = optarg;
             break;
-        case 'h':
-            s_usage(stdout);
-            exit(0);
-        default:
-            s_usage(stderr);
-            exit(2);
         }
-    }
-    if (optind != argc) {
-        s_usage(stderr);
-        exit(2);
     }
     if (access(a->weft, X_OK) != 0)
         wf_bench_die("%s is not an executable `weft` (--weft PATH)", a->weft);
@@ -530,9 +510,8 @@ main(int argc, char **argv)
     signal(SIGHUP, s_on_signal);
     signal(SIGPIPE, SIG_IGN);
 
-    printf("== weft-bench-remote: no-op jobs served by `weft worker` processes over TCP "
-           "loopback ==\n");
-    wf_bench_print_machine(stdout, wf_bench_base_dir());
+    wf_bench_print_header(
+        "weft-bench-remote: no-op jobs served by `weft worker` processes over TCP loopback");
     printf("weft: %s\n", a.weft);
     fflush(stdout);
 

@@ -197,8 +197,6 @@ s_child_api(void *arg, s_res_t *res)
 /* ---- yaml ---- */
 
 typedef struct s_edges {
-    wf_bench_shape shape;
-    uint32_t n;
     char (*ids)[24];
     uint32_t *off; /* CSR: needs of job i are par[off[i] .. off[i + 1]) */
     uint32_t *par;
@@ -216,17 +214,15 @@ s_e_job(uint32_t idx, const char *id, void *arg)
 }
 
 static int
-s_e_need(const char *child, const char *parent, void *arg)
+s_e_need(uint32_t c, const char *child, uint32_t p, const char *parent, void *arg)
 {
+    (void)child;
+    (void)parent;
     s_edges_t *e = arg;
-    long c = wf_bench_id_lookup(e->shape, e->n, child);
-    long p = wf_bench_id_lookup(e->shape, e->n, parent);
-    if (c < 0 || p < 0)
-        wf_bench_die("graph: unknown job %s or %s", child, parent);
     if (e->counting)
         e->off[c + 1]++;
     else
-        e->par[e->off[c] + e->fill[c]++] = (uint32_t)p;
+        e->par[e->off[c] + e->fill[c]++] = p;
     return 0;
 }
 
@@ -235,7 +231,7 @@ static void
 s_child_write_yaml(void *arg, s_res_t *res)
 {
     s_job_t *j = arg;
-    s_edges_t e = {j->shape, j->n, NULL, NULL, NULL, NULL, true};
+    s_edges_t e = {NULL, NULL, NULL, NULL, true};
     e.ids = calloc(j->n, sizeof *e.ids);
     e.off = calloc((size_t)j->n + 1, sizeof *e.off);
     e.fill = calloc(j->n, sizeof *e.fill);
@@ -252,7 +248,7 @@ s_child_write_yaml(void *arg, s_res_t *res)
     FILE *f = fopen(j->yaml, "w");
     if (!f) {
         snprintf(res->why, sizeof res->why, "%s: %s", j->yaml, strerror(errno));
-        return;
+        goto out;
     }
     fprintf(f, "name: bench-%s-%u\ndefaults: {type: %s}\njobs:\n", wf_bench_shape_name(j->shape),
             j->n, S_TYPE);
@@ -272,6 +268,7 @@ s_child_write_yaml(void *arg, s_res_t *res)
     res->file_bytes = stat(j->yaml, &st) == 0 ? (long)st.st_size : 0;
     if (!res->ok)
         snprintf(res->why, sizeof res->why, "cannot write %s", j->yaml);
+out:
     free(e.ids);
     free(e.off);
     free(e.par);
@@ -496,28 +493,19 @@ s_parse(int argc, char **argv, s_args_t *a)
         {NULL, 0, NULL, 0},
     };
     memset(a, 0, sizeof *a);
-    a->sizes[0] = 10000;
-    a->sizes[1] = 100000;
-    a->sizes[2] = 1000000;
-    a->nsizes = 3;
+    a->nsizes = wf_bench_default_sizes(a->sizes);
     a->shapes[0] = WF_BENCH_LATTICE;
     a->shapes[1] = WF_BENCH_WIDE;
     a->nshapes = 2;
     a->api = a->yaml = a->recovery = true;
     a->threads = 2;
     a->timeout_s = 600;
-    if (wf_bench_quick())
-        a->nsizes = 2;
     int c;
     char buf[256];
-    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        long v = 0;
+    while ((c = wf_bench_getopt(argc, argv, longopts, s_usage)) != -1) {
         switch (c) {
         case O_SIZES:
-            a->nsizes = wf_bench_parse_counts(optarg, a->sizes, S_MAX_SIZES);
-            for (size_t i = 0; i < a->nsizes; i++)
-                if (a->sizes[i] < 2 || a->sizes[i] > 2000000)
-                    a->nsizes = 0;
+            a->nsizes = wf_bench_parse_counts(optarg, a->sizes, S_MAX_SIZES, 2, 2000000);
             if (!a->nsizes)
                 wf_bench_die("--sizes wants counts from 2 to 2000000, got '%s'", optarg);
             break;
@@ -547,20 +535,11 @@ s_parse(int argc, char **argv, s_args_t *a)
             break;
         case O_THREADS:
         case O_TIMEOUT:
-            v = wf_bench_parse_count(optarg);
-            if (v <= 0 || v > 100000)
-                wf_bench_die("bad count '%s'", optarg);
-            *(c == O_THREADS ? &a->threads : &a->timeout_s) = v;
+            *(c == O_THREADS ? &a->threads : &a->timeout_s) = wf_bench_count_arg(optarg, 1, 100000);
             break;
-        case 'h':
-            s_usage(stdout);
-            exit(0);
-        default:
-            s_usage(stderr);
-            exit(2);
         }
     }
-    if (optind != argc || !a->nshapes) {
+    if (!a->nshapes) {
         s_usage(stderr);
         exit(2);
     }
@@ -665,9 +644,7 @@ main(int argc, char **argv)
 {
     s_args_t a;
     s_parse(argc, argv, &a);
-    printf("== weft-bench-scale: submitting, holding and recovering big requests ==\n");
-    wf_bench_print_machine(stdout, wf_bench_base_dir());
-    fflush(stdout);
+    wf_bench_print_header("weft-bench-scale: submitting, holding and recovering big requests");
 
     s_best_t best[3];
     memset(best, 0, sizeof best);

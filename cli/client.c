@@ -565,6 +565,13 @@ s_status_whole(wf_client_t *c, wf_cmsg_t *reply)
               (unsigned long long)reply->info.id, reply->info.njobs, WF_CLIENT_MAX_STATUS_JOBS);
         return WEFT_ETOOBIG;
     }
+    /* The rows are what gets expanded (~1.9 KiB each): a server that lists more rows than it
+     * claims jobs must not make us allocate for them. */
+    if (reply->njobs > reply->info.njobs) {
+        s_err(c, "the server listed %u jobs for request %llu of %u jobs", reply->njobs,
+              (unsigned long long)reply->info.id, reply->info.njobs);
+        return WEFT_EPROTO;
+    }
     return wf_cmsg_expand_jobs(reply);
 }
 

@@ -366,6 +366,28 @@ s_getopt(int argc, char **argv, const char *shortopts, const struct option *long
     "                    the key) and your secret key file (default: $WEFT_SERVER_KEY,\n"          \
     "                    $WEFT_KEY; docs/security.md)\n"
 
+/* The same for a help whose option column is 24 wide (logs, why). */
+#define S_SERVER_OPTS_HELP_WIDE                                                                    \
+    "      --server tcp://HOST:PORT\n"                                                             \
+    "                        ask this weft server (its base address, as `weft serve\n"             \
+    "                        --bind` takes it: the client endpoint is PORT+1) instead\n"           \
+    "                        of reading a state directory\n"                                       \
+    "      --timeout S       with --server: seconds to wait for an answer (default 10)\n"          \
+    "      --server-key FILE|KEY, --key FILE\n"                                                    \
+    "                        with --server: CURVE, the server's public key (server.pub\n"          \
+    "                        or the key) and your secret key file (default:\n"                     \
+    "                        $WEFT_SERVER_KEY, $WEFT_KEY; docs/security.md)\n"
+
+/* The long options behind S_SERVER_OPTS_HELP, then --help and the end: the tail of the option
+ * table of every verb that can ask a server. */
+#define S_SERVER_LONGOPTS                                                                          \
+    {"server", required_argument, NULL, S_OPT_SERVER},                                             \
+    {"timeout", required_argument, NULL, S_OPT_TIMEOUT},                                           \
+    {"server-key", required_argument, NULL, S_OPT_SERVER_KEY},                                     \
+    {"key", required_argument, NULL, S_OPT_KEY},                                                   \
+    {"help", no_argument, NULL, 'h'},                                                              \
+    {NULL, 0, NULL, 0}
+
 /* --server-key and --key mean nothing without --server: say so rather than ignore them. */
 static bool
 s_keys_need_server(const char *verb, const s_opts_t *o)
@@ -577,12 +599,7 @@ weft_cmd_status(int argc, char **argv)
 {
     static const struct option longopts[] = {
         {"state", required_argument, NULL, S_OPT_STATE},
-        {"server", required_argument, NULL, S_OPT_SERVER},
-        {"timeout", required_argument, NULL, S_OPT_TIMEOUT},
-        {"server-key", required_argument, NULL, S_OPT_SERVER_KEY},
-        {"key", required_argument, NULL, S_OPT_KEY},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        S_SERVER_LONGOPTS,
     };
     static const char usage[] = "usage: weft status [--state DIR | --server tcp://HOST:PORT] "
                                 "[REQUEST]  (weft status --help)";
@@ -1204,12 +1221,7 @@ weft_cmd_logs(int argc, char **argv)
         {"stderr", no_argument, NULL, 'e'},
         {"err", no_argument, NULL, 'e'},
         {"follow", no_argument, NULL, 'f'},
-        {"server", required_argument, NULL, S_OPT_SERVER},
-        {"timeout", required_argument, NULL, S_OPT_TIMEOUT},
-        {"server-key", required_argument, NULL, S_OPT_SERVER_KEY},
-        {"key", required_argument, NULL, S_OPT_KEY},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        S_SERVER_LONGOPTS,
     };
     static const char usage[] =
         "usage: weft logs [--state DIR | --server tcp://HOST:PORT] [-r REQUEST] [-a N] "
@@ -1233,7 +1245,7 @@ weft_cmd_logs(int argc, char **argv)
         "  -o, --stdout, --out   only stdout\n"
         "  -e, --stderr, --err   only stderr\n"
         "  -f, --follow          keep printing what a running attempt writes until it ends\n"
-        S_SERVER_OPTS_HELP
+        S_SERVER_OPTS_HELP_WIDE
         "  -h, --help            this text\n"
         "\n"
         "exit status: 0 printed (or the job has no logs yet: said on stderr), 1 the logs could\n"
@@ -1583,12 +1595,7 @@ weft_cmd_why(int argc, char **argv)
     static const struct option longopts[] = {
         {"state", required_argument, NULL, S_OPT_STATE},
         {"request", required_argument, NULL, 'r'},
-        {"server", required_argument, NULL, S_OPT_SERVER},
-        {"timeout", required_argument, NULL, S_OPT_TIMEOUT},
-        {"server-key", required_argument, NULL, S_OPT_SERVER_KEY},
-        {"key", required_argument, NULL, S_OPT_KEY},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        S_SERVER_LONGOPTS,
     };
     static const char usage[] = "usage: weft why [--state DIR | --server tcp://HOST:PORT] "
                                 "[-r REQUEST] JOB  (weft why --help)";
@@ -1602,15 +1609,7 @@ weft_cmd_why(int argc, char **argv)
         "\n"
         "      --state DIR       the state directory (default: ./.weft)\n"
         "  -r, --request REQ     the run (12 or r12; default: the newest)\n"
-        "      --server tcp://HOST:PORT\n"
-        "                        ask this weft server (its base address, as `weft serve\n"
-        "                        --bind` takes it: the client endpoint is PORT+1) instead\n"
-        "                        of reading a state directory\n"
-        "      --timeout S       with --server: seconds to wait for an answer (default 10)\n"
-        "      --server-key FILE|KEY, --key FILE\n"
-        "                        with --server: CURVE, the server's public key (server.pub\n"
-        "                        or the key) and your secret key file (default:\n"
-        "                        $WEFT_SERVER_KEY, $WEFT_KEY; docs/security.md)\n"
+        S_SERVER_OPTS_HELP_WIDE
         "  -h, --help            this text\n"
         "\n"
         "exit status: 0 explained (whatever the state), 1 the server could not be reached,\n"
@@ -2084,6 +2083,7 @@ s_dot_server(const char *arg, const s_opts_t *o)
     m.limit = 1;
     s_dot_remote_t r = {0};
     size_t cap = 0;
+    int asked = WF_CMSG_STATUS; /* the call that failed, for its message */
     int rc = wf_client_call(c, &m, &head, timeout_ms);
     exit_code = WF_EXIT_FAILED;
     if (rc == WEFT_ENOTFOUND) {
@@ -2104,6 +2104,7 @@ s_dot_server(const char *arg, const s_opts_t *o)
         }
         wf_cmsg_t *p = &r.pages[r.npages];
         wf_cmsg_init(&m, WF_CMSG_GRAPH);
+        asked = WF_CMSG_GRAPH;
         m.req = id;
         m.offset = next;
         m.limit = WF_CLIENT_MAX_PAGE;
@@ -2135,7 +2136,7 @@ failed:
                 "weft dot: the server at %s cannot draw runs (it is older than this weft): %s\n",
                 wf_client_server(c), wf_client_errmsg(c));
     else
-        exit_code = s_server_failed("dot", c, rc, &head, WF_CMSG_GRAPH);
+        exit_code = s_server_failed("dot", c, rc, &head, asked);
 out:
     for (size_t i = 0; i < r.npages; i++)
         wf_cmsg_fini(&r.pages[i]);
@@ -2151,12 +2152,7 @@ weft_cmd_dot(int argc, char **argv)
     static const struct option longopts[] = {
         {"state", required_argument, NULL, S_OPT_STATE},
         {"param", required_argument, NULL, 'p'},
-        {"server", required_argument, NULL, S_OPT_SERVER},
-        {"timeout", required_argument, NULL, S_OPT_TIMEOUT},
-        {"server-key", required_argument, NULL, S_OPT_SERVER_KEY},
-        {"key", required_argument, NULL, S_OPT_KEY},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        S_SERVER_LONGOPTS,
     };
     static const char usage[] = "usage: weft dot [--state DIR | --server tcp://HOST:PORT] "
                                 "[-p NAME=VALUE]... FILE|REQUEST  (weft dot --help)";

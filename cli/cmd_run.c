@@ -476,6 +476,7 @@ weft_cmd_run(int argc, char **argv)
     weft_engine_t *eng = NULL;
     weft_events_t *ev = NULL;
     char *state = NULL, *logs = NULL, *session = NULL, *name = NULL;
+    char *filecopy = NULL; /* the file's directory: the slots' base_dir till the engine closes */
     size_t njobs = 0;
     follow_t f = {0};
     diff_t d = {0};
@@ -509,7 +510,9 @@ weft_cmd_run(int argc, char **argv)
     }
     static wf_shell_opts_t shell;
     shell.log_dir = logs;
-    char *filecopy = strdup(o.file);
+    filecopy = strdup(o.file);
+    if (!filecopy)
+        abort();
     char *slash = strrchr(filecopy, '/');
     if (slash)
         *slash = 0;
@@ -639,7 +642,6 @@ weft_cmd_run(int argc, char **argv)
             s_summary(&f, name, final, s_now_ms() - f.t0);
         exit_code = final == WEFT_REQ_SUCCEEDED ? WF_EXIT_OK : WF_EXIT_FAILED;
     }
-    free(filecopy);
 
 out:
     weft_events_close(&ev);
@@ -657,6 +659,7 @@ out:
     free(logs);
     free(session);
     free(name);
+    free(filecopy);
     free(o.params);
     return exit_code;
 }

@@ -89,7 +89,8 @@ s_help(void)
            "                          running anything: for benchmarks and smoke tests\n"
            "  -s, --slots N           run at most N jobs at once (default: number of cores)\n"
            "      --prefetch N        hold up to N jobs beyond the slots, so a freed slot\n"
-           "                          starts the next one at once (default: 0)\n"
+           "                          starts the next one at once (default: 0; --slots plus\n"
+           "                          --prefetch at most %u)\n"
            "  -n, --name NAME         this worker's name for people (default: HOST-PID)\n"
            "  -l, --logs DIR          where job output goes (default: ./%s)\n"
            "      --heartbeat MS      heartbeat interval until the board says its own\n"
@@ -111,7 +112,8 @@ s_help(void)
            "gets no answer; it says so on stderr and keeps trying.\n"
            "\n"
            "exit status: 0 stopped by a signal, 1 could not start, 2 invalid arguments\n",
-           S_ENDPOINT_ENV, S_DEFAULT_LOGS, S_DEFAULT_GIVE_UP_S, S_SERVER_KEY_ENV, S_KEY_ENV);
+           S_ENDPOINT_ENV, (unsigned)WF_MAX_SLOTS, S_DEFAULT_LOGS, S_DEFAULT_GIVE_UP_S,
+           S_SERVER_KEY_ENV, S_KEY_ENV);
 }
 
 /* Strict decimal in [lo, hi]; prints why and returns false otherwise. */

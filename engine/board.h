@@ -6,7 +6,9 @@
  * Order of hand-out: a ready job goes only to a consumer that registered its type and has a
  * free slot, never past its pool's limit; among the jobs a consumer could take, the highest
  * priority first, then the oldest (lowest request id, then lowest job index).  Consumers are
- * served round-robin so none starves.
+ * served round-robin so none starves.  A consumer that registered a prefetch also takes that
+ * many jobs beyond its slots, to queue, but never one with a timeout (it would start ticking
+ * before the job does): such a job at the head of its choice waits for a free slot.
  *
  * Leases: a consumer holds one lease per attempt it runs.  A lease is released only when the
  * consumer reports that attempt (or is lost): an attempt the engine gave up on (timeout,

@@ -1320,12 +1320,6 @@ wf_server_close(wf_server_t **srv_p)
         zframe_destroy(&w->rid);
         free(w);
     }
-    while (srv->relays) {
-        wf_relay_t *r = srv->relays;
-        srv->relays = r->next;
-        zframe_destroy(&r->rid);
-        free(r);
-    }
     free(srv->wkrs);
     free(srv->wkr_new);
     wf_core_destroy(&srv->core);

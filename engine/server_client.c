@@ -215,6 +215,14 @@ wf_srv_client_close(wf_server_t *srv)
         zframe_destroy(&d->rid);
         free(d);
     }
+    /* Log reads still in flight: their timers go with the deadline heap. */
+    while (srv->relays) {
+        wf_relay_t *r = srv->relays;
+        srv->relays = r->next;
+        zframe_destroy(&r->rid);
+        free(r);
+    }
+    srv->nrelays = 0;
     zsock_destroy(&srv->client);
     zsock_destroy(&srv->pub);
     wf_subs_fini(&srv->pub_subs);
@@ -231,8 +239,8 @@ s_dupstr(const char *s)
     return d;
 }
 
-/* Strings of a reply being built (job ids, texts), copied out of the records read for it and
- * freed together once the reply is encoded.  Chunks never move, so pointers stay valid. */
+/* Strings and arrays of a reply being built (job ids, texts, GRAPH's needs), copied out of the
+ * records read for it and freed together once the reply is encoded.  Chunks never move, so pointers stay valid. */
 typedef struct s_strs_chunk {
     struct s_strs_chunk *next;
     size_t used, cap;
@@ -243,14 +251,13 @@ typedef struct s_strs {
     s_strs_chunk_t *head;
 } s_strs_t;
 
-static const char *
-s_strs_dup(s_strs_t *a, const char *s)
+/* n bytes of the arena, aligned for a uint32_t array (chunk data is malloc-aligned). */
+static void *
+s_strs_alloc(s_strs_t *a, size_t n)
 {
-    if (!s || !*s)
-        return "";
-    size_t n = strlen(s) + 1;
     s_strs_chunk_t *c = a->head;
-    if (!c || c->cap - c->used < n) {
+    size_t at = c ? (c->used + 3) & ~(size_t)3 : 0;
+    if (!c || at > c->cap || c->cap - at < n) {
         size_t cap = n > ((size_t)64 << 10) ? n : ((size_t)64 << 10);
         c = malloc(sizeof *c + cap);
         if (!c)
@@ -259,11 +266,19 @@ s_strs_dup(s_strs_t *a, const char *s)
         c->used = 0;
         c->cap = cap;
         a->head = c;
+        at = 0;
     }
-    char *d = c->data + c->used;
-    memcpy(d, s, n);
-    c->used += n;
-    return d;
+    c->used = at + n;
+    return c->data + at;
+}
+
+static const char *
+s_strs_dup(s_strs_t *a, const char *s)
+{
+    if (!s || !*s)
+        return "";
+    size_t n = strlen(s) + 1;
+    return memcpy(s_strs_alloc(a, n), s, n);
 }
 
 static void
@@ -472,13 +487,9 @@ s_graph(wf_server_t *srv, zframe_t *rid, wf_cmsg_t *msg)
             n->state = (weft_job_state)st.state;
             n->when = (weft_when)spec.when;
             n->nneeds = spec.nneeds;
-            if (spec.nneeds) {
-                uint32_t *needs = malloc(spec.nneeds * sizeof *needs);
-                if (!needs)
-                    abort();
-                memcpy(needs, spec.needs, spec.nneeds * sizeof *needs);
-                n->needs = needs;
-            }
+            if (spec.nneeds)
+                n->needs = memcpy(s_strs_alloc(&strs, spec.nneeds * sizeof *spec.needs),
+                                  spec.needs, spec.nneeds * sizeof *spec.needs);
             /* what the job adds to the frame, about: its id, a few small fields, 5 bytes a
              * need at most */
             bytes += 8 + strlen(spec.id) + 5 * (size_t)spec.nneeds;
@@ -492,8 +503,6 @@ s_graph(wf_server_t *srv, zframe_t *rid, wf_cmsg_t *msg)
     else
         s_error(srv, rid, msg->corr, WEFT_ESTORE, "cannot read job %u of request %llu: %s",
                 m.next, (unsigned long long)msg->req, weft_strerror(rc));
-    for (uint32_t i = 0; i < m.nnodes; i++)
-        free((void *)m.nodes[i].needs);
     free(m.nodes);
     s_strs_free(&strs);
 }
@@ -639,18 +648,22 @@ s_why(wf_server_t *srv, zframe_t *rid, wf_cmsg_t *msg)
 static void
 s_worker_words(wf_server_t *srv, uint32_t id, char *buf, size_t cap)
 {
+    const wf_workerrec_t *rec = NULL;
     wf_workerrec_t w;
     wf_consumer_t *c = wf_srv_worker_consumer(srv, id);
-    if (c)
+    if (c) {
         snprintf(buf, cap, "worker %s (pid %u) on host %s", c->name, c->pid, c->host);
-    else if (wf_store_get_worker(srv->store, id, &w) == WEFT_OK)
-        snprintf(buf, cap, "worker %s (pid %u) on host %s", w.name, w.pid, w.host);
+        return;
+    }
+    for (uint32_t i = 0; i < srv->nwkr_new && !rec; i++) /* registered, not yet committed */
+        if (srv->wkr_new[i].id == id)
+            rec = &srv->wkr_new[i];
+    if (!rec && wf_store_get_worker(srv->store, id, &w) == WEFT_OK)
+        rec = &w;
+    if (rec)
+        snprintf(buf, cap, "worker %s (pid %u) on host %s", rec->name, rec->pid, rec->host);
     else
         snprintf(buf, cap, "worker #%u", id);
-    for (uint32_t i = 0; !c && i < srv->nwkr_new; i++) /* registered, not yet committed */
-        if (srv->wkr_new[i].id == id)
-            snprintf(buf, cap, "worker %s (pid %u) on host %s", srv->wkr_new[i].name,
-                     srv->wkr_new[i].pid, srv->wkr_new[i].host);
 }
 
 static void

@@ -17,9 +17,10 @@
  * value whose every count is backed by bytes; then a cursor (mp_reader.h, shared with proto.c)
  * reads it in place, twice: the first pass checks every rule and adds up what the arrays and
  * strings need, allocating nothing (array elements are decoded into a scratch record); the
- * second fills one block of exactly that size.  Strings inside arrays are packed into the block (L + 1 bytes for a str
- * of L bytes, which takes at least L + 1 on the wire) and records are compact (strings by
- * pointer), so the block is at most WF_CLIENT_DECODE_FACTOR (8) times the frame: see client.h.
+ * second fills one block of exactly that size.  Strings inside arrays are packed into the
+ * block (L + 1 bytes for a str of L bytes, which takes at least L + 1 on the wire) and records
+ * are compact (strings by pointer), so the block is at most WF_CLIENT_DECODE_FACTOR (8) times
+ * the frame: see client.h.
  * Section order inside the block -- 8-byte-aligned arrays, then uint32 arrays, then strings --
  * keeps alignment free of padding.  Names and texts that are fields of the message itself (or
  * of STATUS_R's info and WHY_R's job) are copied into its fixed arrays and cost no heap.
@@ -401,92 +402,6 @@ wf_cmsg_decoded_size(const wf_cmsg_t *msg)
     return msg && msg->owned_ ? msg->owned_size_ : 0;
 }
 
-static void
-s_copy_cstr(char *dst, size_t cap, const char *src)
-{
-    snprintf(dst, cap, "%s", src ? src : "");
-}
-
-void
-wf_creqinfo_expand(const wf_creqinfo_t *in, weft_request_info_t *out)
-{
-    memset(out, 0, sizeof *out);
-    out->id = in->id;
-    s_copy_cstr(out->name, sizeof out->name, in->name);
-    s_copy_cstr(out->session, sizeof out->session, in->session);
-    out->state = in->state;
-    out->njobs = in->njobs;
-    memcpy(out->count, in->count, sizeof out->count);
-    out->created_ms = in->created_ms;
-    out->finished_ms = in->finished_ms;
-}
-
-void
-wf_creqinfo_view(const weft_request_info_t *in, wf_creqinfo_t *out)
-{
-    memset(out, 0, sizeof *out);
-    out->id = in->id;
-    out->name = in->name;
-    out->session = in->session;
-    out->state = in->state;
-    out->njobs = in->njobs;
-    memcpy(out->count, in->count, sizeof out->count);
-    out->created_ms = in->created_ms;
-    out->finished_ms = in->finished_ms;
-}
-
-void
-wf_cjobinfo_expand(const wf_cjobinfo_t *in, weft_job_info_t *out)
-{
-    memset(out, 0, sizeof *out);
-    out->index = in->index;
-    s_copy_cstr(out->id, sizeof out->id, in->id);
-    s_copy_cstr(out->type, sizeof out->type, in->type);
-    s_copy_cstr(out->pool, sizeof out->pool, in->pool);
-    out->state = in->state;
-    out->reason = in->reason;
-    out->when = in->when;
-    out->priority = in->priority;
-    out->attempts = in->attempts;
-    out->failures = in->failures;
-    out->lost = in->lost;
-    out->retries = in->retries;
-    out->lost_retries = in->lost_retries;
-    out->exit_code = in->exit_code;
-    s_copy_cstr(out->cause, sizeof out->cause, in->cause);
-    out->progress = in->progress;
-    s_copy_cstr(out->progress_msg, sizeof out->progress_msg, in->progress_msg);
-    s_copy_cstr(out->error, sizeof out->error, in->error);
-    out->started_ms = in->started_ms;
-    out->finished_ms = in->finished_ms;
-}
-
-void
-wf_cjobinfo_view(const weft_job_info_t *in, wf_cjobinfo_t *out)
-{
-    memset(out, 0, sizeof *out);
-    out->index = in->index;
-    out->id = in->id;
-    out->type = in->type;
-    out->pool = in->pool;
-    out->state = in->state;
-    out->reason = in->reason;
-    out->when = in->when;
-    out->priority = in->priority;
-    out->attempts = in->attempts;
-    out->failures = in->failures;
-    out->lost = in->lost;
-    out->retries = in->retries;
-    out->lost_retries = in->lost_retries;
-    out->exit_code = in->exit_code;
-    out->cause = in->cause;
-    out->progress = in->progress;
-    out->progress_msg = in->progress_msg;
-    out->error = in->error;
-    out->started_ms = in->started_ms;
-    out->finished_ms = in->finished_ms;
-}
-
 int
 wf_cmsg_expand_jobs(wf_cmsg_t *msg)
 {
@@ -594,6 +509,76 @@ static void
 s_set_cnt(void *base, size_t off, uint32_t n)
 {
     memcpy((char *)base + off, &n, sizeof n);
+}
+
+/* ---- views between the compact records and the public ones ------------------------------ */
+
+/* A record's public and compact schemas come from one field list (S_REQINFO_FIELDS,
+ * S_JOBINFO_FIELDS) whose strings are arrays in one and pointers in the other, so field i of
+ * one is field i of the other: integers are copied by their sizes, strings copied into the
+ * public arrays or borrowed from them.  A field added to the list converts with it. */
+_Static_assert(sizeof s_reqinfo_f == sizeof s_creqinfo_f &&
+                   sizeof s_jobinfo_f == sizeof s_cjobinfo_f,
+               "the public and compact schemas of a record go field by field");
+
+static void
+s_convert(const s_schema_t *from, const void *in, const s_schema_t *to, void *out)
+{
+    for (uint32_t i = 0; i < from->nfields; i++) {
+        const s_field_t *a = &from->fields[i], *b = &to->fields[i];
+        switch (a->type) {
+        case FT_UINT:
+            s_set_u(out, b, s_get_u(in, a));
+            break;
+        case FT_INT:
+            s_set_i(out, b, s_get_i(in, a));
+            break;
+        case FT_COUNTS:
+            memcpy((char *)out + b->off, (const char *)in + a->off,
+                   WEFT_JOB_STATE_COUNT_ * sizeof(uint32_t));
+            break;
+        case FT_PNAME:
+        case FT_PNAME_OPT:
+        case FT_PTEXT: { /* compact -> public: a copy */
+            const char *src = s_get_ptr(in, a->off);
+            size_t cap = b->type == FT_TEXT ? WF_MAX_MESSAGE + 1 : WF_MAX_NAME + 1;
+            snprintf((char *)out + b->off, cap, "%s", src ? src : "");
+            break;
+        }
+        default: /* FT_NAME, FT_NAME_OPT, FT_TEXT: public -> compact, borrowed */
+            s_set_ptr(out, b->off, (const char *)in + a->off);
+            break;
+        }
+    }
+}
+
+void
+wf_creqinfo_expand(const wf_creqinfo_t *in, weft_request_info_t *out)
+{
+    memset(out, 0, sizeof *out);
+    s_convert(&s_creqinfo, in, &s_reqinfo, out);
+}
+
+void
+wf_creqinfo_view(const weft_request_info_t *in, wf_creqinfo_t *out)
+{
+    memset(out, 0, sizeof *out);
+    s_convert(&s_reqinfo, in, &s_creqinfo, out);
+}
+
+/* waiting_on, result_len, fingerprint, worker and host are not in the compact record: 0. */
+void
+wf_cjobinfo_expand(const wf_cjobinfo_t *in, weft_job_info_t *out)
+{
+    memset(out, 0, sizeof *out);
+    s_convert(&s_cjobinfo, in, &s_jobinfo, out);
+}
+
+void
+wf_cjobinfo_view(const weft_job_info_t *in, wf_cjobinfo_t *out)
+{
+    memset(out, 0, sizeof *out);
+    s_convert(&s_jobinfo, in, &s_cjobinfo, out);
 }
 
 /* ---- the rules shared by encoder and decoder --------------------------------------------- */
@@ -1079,19 +1064,30 @@ s_take(s_dec_t *d, int sec, size_t size)
     return p;
 }
 
+/* Read a str and check it with `check`; *v then points at its bytes in the frame. */
+static int
+s_dec_str(s_dec_t *d, wf_mp_rd_t *r, wf_mp_val_t *v,
+          int (*check)(const char *, size_t, const char **))
+{
+    const char *why;
+    if (!wf_mp_next(r, v))
+        return s_trunc(d);
+    if (v->type != WF_MP_STR)
+        return s_want(d, v, WF_MP_STR);
+    int rc = check((const char *)v->ptr, v->len, &why);
+    if (rc != WEFT_OK)
+        return s_fail(d, rc, "%s", why);
+    return WEFT_OK;
+}
+
 /* Read a str and check it with `check`; copy it NUL-terminated into dst (a fixed array). */
 static int
 s_dec_cstr(s_dec_t *d, wf_mp_rd_t *r, char *dst, int (*check)(const char *, size_t, const char **))
 {
     wf_mp_val_t v;
-    const char *why;
-    if (!wf_mp_next(r, &v))
-        return s_trunc(d);
-    if (v.type != WF_MP_STR)
-        return s_want(d, &v, WF_MP_STR);
-    int rc = check((const char *)v.ptr, v.len, &why);
+    int rc = s_dec_str(d, r, &v, check);
     if (rc != WEFT_OK)
-        return s_fail(d, rc, "%s", why);
+        return rc;
     if (v.len > 0)
         memcpy(dst, v.ptr, v.len);
     dst[v.len] = '\0';
@@ -1105,14 +1101,9 @@ s_dec_pstr(s_dec_t *d, wf_mp_rd_t *r, const char **dst,
            int (*check)(const char *, size_t, const char **))
 {
     wf_mp_val_t v;
-    const char *why;
-    if (!wf_mp_next(r, &v))
-        return s_trunc(d);
-    if (v.type != WF_MP_STR)
-        return s_want(d, &v, WF_MP_STR);
-    int rc = check((const char *)v.ptr, v.len, &why);
+    int rc = s_dec_str(d, r, &v, check);
     if (rc != WEFT_OK)
-        return s_fail(d, rc, "%s", why);
+        return rc;
     const char *p = s_empty;
     if (v.len > 0) {
         char *c = s_take(d, S_SEC1, (size_t)v.len + 1);
@@ -1129,25 +1120,40 @@ s_dec_pstr(s_dec_t *d, wf_mp_rd_t *r, const char **dst,
     return WEFT_OK;
 }
 
-/* nil -> "", else a name by pointer (an empty str is malformed: nil means none). */
+/* An optional name's first step: nil ("none") sets *nil and is read; anything else must be a
+ * str that is not empty (nil means none), left unread for the caller to read as a name. */
 static int
-s_dec_pname_opt(s_dec_t *d, wf_mp_rd_t *r, const char **dst)
+s_dec_nil(s_dec_t *d, wf_mp_rd_t *r, bool *nil)
 {
     wf_mp_rd_t peek = *r;
     wf_mp_val_t v;
     if (!wf_mp_next(&peek, &v))
         return s_trunc(d);
-    if (v.type == WF_MP_NIL) {
+    *nil = v.type == WF_MP_NIL;
+    if (*nil) {
         *r = peek;
-        if (dst)
-            *dst = s_empty;
         return WEFT_OK;
     }
     if (v.type != WF_MP_STR)
         return s_fail(d, WEFT_EPROTO, "expected str or nil, got %s", wf_mp_type_name(v.type));
     if (v.len == 0)
         return s_fail(d, WEFT_EPROTO, "empty name (send nil for none)");
-    return s_dec_pstr(d, r, dst, wf_codec_check_name);
+    return WEFT_OK;
+}
+
+/* nil -> "", else a name by pointer. */
+static int
+s_dec_pname_opt(s_dec_t *d, wf_mp_rd_t *r, const char **dst)
+{
+    bool nil = false;
+    int rc = s_dec_nil(d, r, &nil);
+    if (rc != WEFT_OK)
+        return rc;
+    if (!nil)
+        return s_dec_pstr(d, r, dst, wf_codec_check_name);
+    if (dst)
+        *dst = s_empty;
+    return WEFT_OK;
 }
 
 /* Read an array header for field f and check its count against the range and the bytes left. */
@@ -1254,19 +1260,13 @@ s_dec_value(s_dec_t *d, wf_mp_rd_t *r, const s_field_t *f, void *base)
     case FT_NAME:
         return s_dec_cstr(d, r, dst, wf_codec_check_name);
     case FT_NAME_OPT: {
-        wf_mp_rd_t peek = *r;
-        if (!wf_mp_next(&peek, &v))
-            return s_trunc(d);
-        if (v.type == WF_MP_NIL) {
-            *r = peek;
-            dst[0] = '\0';
-            return WEFT_OK;
-        }
-        if (v.type != WF_MP_STR)
-            return s_fail(d, WEFT_EPROTO, "expected str or nil, got %s", wf_mp_type_name(v.type));
-        if (v.len == 0)
-            return s_fail(d, WEFT_EPROTO, "empty name (send nil for none)");
-        return s_dec_cstr(d, r, dst, wf_codec_check_name);
+        bool nil = false;
+        if ((rc = s_dec_nil(d, r, &nil)) != WEFT_OK)
+            return rc;
+        if (!nil)
+            return s_dec_cstr(d, r, dst, wf_codec_check_name);
+        dst[0] = '\0';
+        return WEFT_OK;
     }
     case FT_NAME_EV: {
         wf_mp_rd_t peek = *r;

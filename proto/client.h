@@ -218,7 +218,7 @@ void wf_creqinfo_view(const weft_request_info_t *in, wf_creqinfo_t *out);
 void wf_cjobinfo_expand(const wf_cjobinfo_t *in, weft_job_info_t *out);
 void wf_cjobinfo_view(const weft_job_info_t *in, wf_cjobinfo_t *out);
 /* Fill msg->jobs (malloc'd, owned by msg: wf_cmsg_fini frees it) from msg->cjobs, for code that
- * wants weft_job_info_t rows.  A STATUS_R of n jobs takes n * sizeof(weft_job_info_t) (~1.6 KiB
+ * wants weft_job_info_t rows.  A STATUS_R of n jobs takes n * sizeof(weft_job_info_t) (~1.9 KiB
  * each): callers bound n (the CLI: WF_CLIENT_MAX_STATUS_JOBS).  Errors: EINVAL (not a STATUS_R,
  * or jobs already expanded). */
 int wf_cmsg_expand_jobs(wf_cmsg_t *msg);
@@ -261,7 +261,7 @@ int wf_cmsg_keep_data(wf_cmsg_t *msg);
  *   one byte of the frame, strings are packed (L + 1 bytes for a str of L bytes, whose encoding
  *   takes at least L + 1), and the widest element per byte of its smallest encoding is a
  *   SUBMITTED warning: an 8-byte pointer for an empty text, 1 byte on the wire.  Every other
- *   kind stays under 6 (a SUBMIT job: 80 bytes + its strings for at least 15 on the wire; a job
+ *   kind stays under 6 (a SUBMIT job: 72 bytes + its strings for at least 16 on the wire; a job
  *   info 112 + strings for 23; a GRAPH_R node 32 + strings for 6).  client_proto_test checks it.
  * - A SUBMIT job's payload and LOGS_R's data are BORROWED from the decoded buffer (NULL when
  *   empty): keep the frame while the message is used.  Nothing else points into the frame.

@@ -41,7 +41,7 @@
 
 typedef enum wf_msg_kind {
     /* consumer -> board */
-    WF_MSG_HELLO = 1,     /* name, types, slots, pid, host, running[] : register (or re-register) */
+    WF_MSG_HELLO = 1,     /* name, types, slots, prefetch, pid, host, running[]: (re-)register */
     WF_MSG_HEARTBEAT = 2, /* (both ways) no fields */
     WF_MSG_PROGRESS = 3,  /* req, idx, attempt, percent, message */
     WF_MSG_DONE = 4,      /* req, idx, attempt, result(bin) */

@@ -33,8 +33,8 @@
  *   HEARTBEATs start with WELCOME, reports made meanwhile wait in the unacked list and are sent
  *   on WELCOME, PROGRESS is dropped.  Before WELCOME only the silence window runs, so a board
  *   that never answers HELLO is retried like one that went quiet.
- * - HELLO's running[] lists the attempts still in a handler first, then those finished and
- *   waiting for their ACK, up to WF_MAX_RUNNING_REPORT.
+ * - HELLO's running[] lists the attempts held (queued or in a handler) first, then those
+ *   finished and waiting for their ACK, up to WF_MAX_RUNNING_REPORT.
  * - Reports are re-sent every `liveness` heartbeats without an ACK, and on every WELCOME.
  * - PROGRESS is coalesced: at most one per S_PROGRESS_MIN_MS per attempt, the latest wins, and
  *   a pending one is dropped when the outcome is ready.
@@ -590,15 +590,24 @@ s_runner_push(s_runner_t *r, uint32_t held, char kind, const uint8_t *body, size
     return rc;
 }
 
+/* A message for a runner to encode.  malloc, not calloc: wf_msg_init zeroes what a report
+ * uses, not HELLO's 8 KiB of type names. */
+static wf_msg_t *
+s_msg_new(wf_msg_kind kind)
+{
+    wf_msg_t *m = malloc(sizeof *m);
+    if (!m)
+        abort(); /* OOM policy: abort (docs/decisions/0001-oom-aborts.md) */
+    wf_msg_init(m, kind);
+    return m;
+}
+
 int
 weft_job_progress(weft_job_t *job, int percent, const char *msg)
 {
     if (!job || percent < 0 || percent > 100)
         return WEFT_EINVAL;
-    wf_msg_t *m = malloc(sizeof *m); /* wf_msg_init zeroes all but HELLO's type names */
-    if (!m)
-        abort();
-    wf_msg_init(m, WF_MSG_PROGRESS);
+    wf_msg_t *m = s_msg_new(WF_MSG_PROGRESS);
     m->ref = job->ref;
     m->percent = (uint32_t)percent;
     s_copy_text(m->message, WF_MAX_MESSAGE, msg ? msg : "");
@@ -623,13 +632,9 @@ static void
 s_runner_outcome(const weft_job_t *job, int rc, uint8_t **buf_p, size_t *len_p)
 {
     int stop = atomic_load(&job->stop);
-    /* malloc, not calloc: wf_msg_init zeroes what a report uses, not HELLO's 8 KiB of types. */
-    wf_msg_t *m = malloc(sizeof *m);
-    if (!m)
-        abort();
-    wf_msg_init(m, WF_MSG_FAILED);
+    bool done = stop != S_STOP_TIMEOUT && rc == 0;
+    wf_msg_t *m = s_msg_new(done ? WF_MSG_DONE : WF_MSG_FAILED);
     if (stop == S_STOP_TIMEOUT) {
-        wf_msg_init(m, WF_MSG_FAILED);
         m->exit_code = rc != 0 ? rc : -1;
         if (job->has_error) {
             char text[WF_MAX_MESSAGE + 32];
@@ -638,12 +643,10 @@ s_runner_outcome(const weft_job_t *job, int rc, uint8_t **buf_p, size_t *len_p)
         } else {
             snprintf(m->message, sizeof m->message, "timed out");
         }
-    } else if (rc == 0) {
-        wf_msg_init(m, WF_MSG_DONE);
+    } else if (done) {
         m->result = job->result;
         m->result_len = (uint32_t)job->result_len;
     } else {
-        wf_msg_init(m, WF_MSG_FAILED);
         m->exit_code = rc;
         if (job->has_error)
             s_copy_text(m->message, WF_MAX_MESSAGE, job->error);
@@ -772,8 +775,9 @@ s_send_hello(s_loop_t *L)
     m->slots = w->slots;
     m->prefetch = w->cap - w->slots;
     m->pid = (uint32_t)getpid();
-    /* Every attempt we hold, so a board that lost us (or restarted) re-adopts them: those in a
-     * handler first (they fit: slots <= WF_MAX_RUNNING_REPORT), then those awaiting an ACK. */
+    /* Every attempt we hold, so a board that lost us (or restarted) re-adopts them: those
+     * queued or in a handler first (they fit: slots + prefetch <= WF_MAX_SLOTS =
+     * WF_MAX_RUNNING_REPORT), then those awaiting an ACK. */
     wf_attempt_ref_t *running = s_alloc(sizeof *running * WF_MAX_RUNNING_REPORT);
     uint32_t n = 0;
     for (uint32_t i = 0; i < w->cap && n < WF_MAX_RUNNING_REPORT; i++)

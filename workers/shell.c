@@ -567,7 +567,7 @@ s_is_weft_var(const char *entry, size_t n)
 /*
  * The command's environment: the runner's, less what the job sets, plus the job's env, plus the
  * WEFT_* variables (last, so a job's env cannot hide the progress fd or its own identity).
- * Strings of environ and of the payload are borrowed: wf_spawn_start copies them.
+ * Strings of environ and of the payload are borrowed: wf_spawn_submit copies them.
  */
 static void
 s_build_env(s_proc_t *p, const weft_job_t *job, const wf_shell_payload_t *pl)

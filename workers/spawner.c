@@ -234,7 +234,10 @@ s_on_request(void)
     m.msg_control = cm.buf;
     m.msg_controllen = sizeof cm.buf;
     ssize_t n = recvmsg(S_CTL_FD, &m, MSG_CMSG_CLOEXEC);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN))
+    /* Only EOF (or a socket that is no longer one) means weft is gone; a transient failure
+     * (memory pressure) leaves the request queued for the next turn rather than killing every
+     * running group. */
+    if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == ENOMEM || errno == ENOBUFS))
         return;
     if (n <= 0)
         s_shutdown(); /* EOF: weft's end is closed, so weft is gone */
@@ -688,23 +691,21 @@ s_memfd(const char *body, size_t len)
     return fd;
 }
 
+/* Close sp and say where and why the start failed (stage_p and err_p may be NULL). */
 static int
 s_start_fail(wf_spawn_t *sp, int *stage_p, int *err_p, int stage, int err)
 {
     wf_spawn_close(sp);
-    *stage_p = stage;
-    *err_p = err;
+    if (stage_p)
+        *stage_p = stage;
+    if (err_p)
+        *err_p = err;
     return -1;
 }
 
 int
 wf_spawn_submit(wf_spawn_t *sp, const wf_spawn_req_t *req, int *stage_p, int *err_p)
 {
-    int stage_dummy, err_dummy;
-    if (!stage_p)
-        stage_p = &stage_dummy;
-    if (!err_p)
-        err_p = &err_dummy;
     if (!sp)
         return s_start_fail(NULL, stage_p, err_p, WF_SPAWN_STAGE_LOCAL, EINVAL);
     memset(sp, 0, sizeof *sp);
@@ -791,11 +792,6 @@ wf_spawn_submit(wf_spawn_t *sp, const wf_spawn_req_t *req, int *stage_p, int *er
 int
 wf_spawn_start(wf_spawn_t *sp, const wf_spawn_req_t *req, int *stage_p, int *err_p)
 {
-    int stage_dummy, err_dummy;
-    if (!stage_p)
-        stage_p = &stage_dummy;
-    if (!err_p)
-        err_p = &err_dummy;
     if (wf_spawn_submit(sp, req, stage_p, err_p) != 0)
         return -1;
     /* The spawner answers once the child has exec'd or failed: a short wait. */

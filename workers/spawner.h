@@ -56,7 +56,8 @@
  *     early (wf_spawner_prestart).  Each child holds up to six of the spawner's fds (its
  *     socket, pidfd and the four it was given), so RLIMIT_NOFILE caps children at about a
  *     sixth of it: the spawner raises its own soft limit towards the hard one (up to what
- *     WF_SPAWN_MAX_CHILDREN needs) and gives each child weft's soft limit back before exec.  Needs Linux >= 5.2 (CLONE_PIDFD); close_range is used where present.
+ *     WF_SPAWN_MAX_CHILDREN needs) and gives each child weft's soft limit back before exec.
+ *     Needs Linux >= 5.2 (CLONE_PIDFD); close_range is used where present.
  *
  * Threads: every function here may be called from any thread; a wf_spawn_t belongs to one
  * thread at a time.  Workload: one request, two replies and a few syscalls per child; the
@@ -89,7 +90,7 @@ typedef enum wf_spawn_stage {
     WF_SPAWN_STAGE_EXEC     /* execve */
 } wf_spawn_stage;
 
-/* What a child should be; everything is copied by wf_spawn_start. */
+/* What a child should be; everything is copied by wf_spawn_start (or wf_spawn_submit). */
 typedef struct wf_spawn_req {
     const char *path;  /* absolute path of the program */
     char *const *argv; /* NULL-terminated, at least argv[0] */

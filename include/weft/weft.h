@@ -157,7 +157,8 @@ typedef enum weft_option {
                               * directory; every call that changes state returns WEFT_ESTATE */
     WEFT_OPT_PREFETCH,       /* int: jobs each local consumer (weft_engine_start_consumers) may
                               * hold queued beyond its threads, so the next job is already there
-                              * when a handler returns (see weft_worker_set_prefetch) */
+                              * when a handler returns (see weft_worker_set_prefetch); default
+                              * one per thread, 0 = none */
 } weft_option;
 
 WEFT_EXPORT int weft_options_new(weft_options_t **opts_p);
@@ -259,8 +260,9 @@ WEFT_EXPORT int weft_worker_set_curve(weft_worker_t *w, const char *server_key,
                                       const char *cert_path);
 /* Take up to `n` jobs beyond the worker's slots, queued in the worker and started in the order
  * they came as slots free up, so a slot never waits for the board's round trip (a commit) between
- * two jobs.  A queued job counts as running for the board (lease, pools, timeouts start when it
- * starts).  0 = none.  Before weft_worker_start.  Errors: EINVAL (over WF_MAX_SLOTS), ESTATE. */
+ * two jobs.  A queued job counts as running for the board (it holds a lease and its pool's
+ * place); a job with a timeout is never queued, only handed to a free slot, since its timeout
+ * starts when it is handed out.  0 = none.  Before weft_worker_start.  Errors: EINVAL (over WF_MAX_SLOTS), ESTATE. */
 WEFT_EXPORT int weft_worker_set_prefetch(weft_worker_t *w, unsigned n);
 /*
  * A log reader: what lets a server show the output of jobs this worker ran (`weft logs

@@ -605,8 +605,6 @@ test_engine_close_gives_back_running_jobs(void **state)
     weft_request_destroy(&r);
 }
 
-#define T(name) cmocka_unit_test_setup_teardown(name, it_setup, it_teardown)
-
 /* Thousands of control calls in a row (the live reason of every READY job, as `weft run` reads
  * them) reuse a few sockets: none is left for ZeroMQ's reaper to pile up past its limit. */
 static void
@@ -645,6 +643,8 @@ test_engine_control_calls_in_a_burst(void **state)
     assert_int_equal(st, WEFT_REQ_CANCELLED);
     weft_request_destroy(&req);
 }
+
+#define T(name) cmocka_unit_test_setup_teardown(name, it_setup, it_teardown)
 
 int
 main(void)

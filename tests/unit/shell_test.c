@@ -156,6 +156,15 @@ s_wait(fx_t *f, weft_reqid_t id)
     return st;
 }
 
+/* s_run1, then wait for the request's end and check it is `want`.  Returns the request id. */
+static weft_reqid_t
+s_run_wait(fx_t *f, const char *run, int64_t timeout_ms, int64_t retries, weft_req_state want)
+{
+    weft_reqid_t id = s_run1(f, run, timeout_ms, retries);
+    assert_int_equal(s_wait(f, id), want);
+    return id;
+}
+
 static weft_job_info_t
 s_info(fx_t *f, weft_reqid_t id, const char *job)
 {
@@ -609,8 +618,7 @@ test_shell_runs_command_and_logs_output(void **state)
 {
     fx_t *f = *state;
     s_start(f);
-    weft_reqid_t id = s_run1(f, "echo hi; echo err >&2", 0, 0);
-    assert_int_equal(s_wait(f, id), WEFT_REQ_SUCCEEDED);
+    weft_reqid_t id = s_run_wait(f, "echo hi; echo err >&2", 0, 0, WEFT_REQ_SUCCEEDED);
     weft_job_info_t info = s_info(f, id, "j");
     assert_int_equal(info.state, WEFT_JOB_DONE);
     assert_int_equal(info.exit_code, 0);
@@ -695,8 +703,8 @@ test_shell_exit_status_fails_with_stderr_tail(void **state)
 {
     fx_t *f = *state;
     s_start(f);
-    weft_reqid_t id = s_run1(f, "echo first >&2; echo 'boom: disk full' >&2; exit 3", 0, 0);
-    assert_int_equal(s_wait(f, id), WEFT_REQ_FAILED);
+    weft_reqid_t id = s_run_wait(f, "echo first >&2; echo 'boom: disk full' >&2; exit 3",
+                                 0, 0, WEFT_REQ_FAILED);
     weft_job_info_t info = s_info(f, id, "j");
     assert_int_equal(info.state, WEFT_JOB_FAILED);
     assert_int_equal(info.reason, WEFT_REASON_EXIT);
@@ -710,13 +718,12 @@ test_shell_long_stderr_tail_is_bounded(void **state)
     fx_t *f = *state;
     s_start(f);
     /* 200 numbered lines, ~20 KiB: only the last lines fit, the final one must be there */
-    weft_reqid_t id = s_run1(f,
-                             "i=0; while [ $i -lt 200 ]; do "
-                             "echo \"line $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                             "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\" >&2; "
-                             "i=$((i+1)); done; exit 5",
-                             0, 0);
-    assert_int_equal(s_wait(f, id), WEFT_REQ_FAILED);
+    weft_reqid_t id = s_run_wait(f,
+                                 "i=0; while [ $i -lt 200 ]; do "
+                                 "echo \"line $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                                 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\" >&2; "
+                                 "i=$((i+1)); done; exit 5",
+                                 0, 0, WEFT_REQ_FAILED);
     weft_job_info_t info = s_info(f, id, "j");
     assert_int_equal(info.exit_code, 5);
     assert_true(strncmp(info.error, "exit status 5: line ", 20) == 0);
@@ -730,8 +737,7 @@ test_shell_signal_death_names_the_signal(void **state)
 {
     fx_t *f = *state;
     s_start(f);
-    weft_reqid_t id = s_run1(f, "echo dying >&2; kill -9 $$", 0, 0);
-    assert_int_equal(s_wait(f, id), WEFT_REQ_FAILED);
+    weft_reqid_t id = s_run_wait(f, "echo dying >&2; kill -9 $$", 0, 0, WEFT_REQ_FAILED);
     weft_job_info_t info = s_info(f, id, "j");
     assert_int_equal(info.exit_code, 137);
     assert_string_equal(info.error, "killed by signal 9 (SIGKILL): dying");
@@ -743,8 +749,7 @@ test_shell_without_log_dir_discards_output(void **state)
     fx_t *f = *state;
     f->sh.log_dir = NULL;
     s_start(f);
-    weft_reqid_t id = s_run1(f, "echo out; echo err >&2; exit 2", 0, 0);
-    assert_int_equal(s_wait(f, id), WEFT_REQ_FAILED);
+    weft_reqid_t id = s_run_wait(f, "echo out; echo err >&2; exit 2", 0, 0, WEFT_REQ_FAILED);
     weft_job_info_t info = s_info(f, id, "j");
     assert_int_equal(info.exit_code, 2);
     assert_string_equal(info.error, "exit status 2");
@@ -829,8 +834,7 @@ test_shell_timeout_kills_process_group(void **state)
 {
     fx_t *f = *state;
     s_start(f);
-    weft_reqid_t id = s_run1(f, S_TREE "sleep 30", 300, 0);
-    assert_int_equal(s_wait(f, id), WEFT_REQ_FAILED);
+    weft_reqid_t id = s_run_wait(f, S_TREE "sleep 30", 300, 0, WEFT_REQ_FAILED);
     weft_job_info_t info = s_info(f, id, "j");
     assert_int_equal(info.state, WEFT_JOB_FAILED);
     assert_int_equal(info.reason, WEFT_REASON_TIMEOUT);
@@ -859,8 +863,7 @@ test_shell_background_process_killed_after_success(void **state)
 {
     fx_t *f = *state;
     s_start(f);
-    weft_reqid_t id = s_run1(f, S_TREE "exit 0", 0, 0);
-    assert_int_equal(s_wait(f, id), WEFT_REQ_SUCCEEDED);
+    s_run_wait(f, S_TREE "exit 0", 0, 0, WEFT_REQ_SUCCEEDED);
     s_assert_gone(s_pid(f, "bg.pid"));
     s_assert_gone(s_pid(f, "sh.pid"));
 }
@@ -891,8 +894,8 @@ test_shell_job_signalling_its_own_group_is_not_special(void **state)
     s_start(f);
     /* HUP to the whole group: the shell ignores it, so it must carry on (nothing of weft's is
      * in that group to be hit) */
-    weft_reqid_t id = s_run1(f, "trap '' HUP; kill -HUP 0; echo on > after.txt; exit 4", 0, 0);
-    assert_int_equal(s_wait(f, id), WEFT_REQ_FAILED);
+    weft_reqid_t id = s_run_wait(f, "trap '' HUP; kill -HUP 0; echo on > after.txt; exit 4",
+                                 0, 0, WEFT_REQ_FAILED);
     weft_job_info_t info = s_info(f, id, "j");
     assert_int_equal(info.exit_code, 4);
     assert_string_equal(info.error, "exit status 4");
@@ -901,8 +904,7 @@ test_shell_job_signalling_its_own_group_is_not_special(void **state)
     assert_string_equal(after, "on\n");
     free(after);
     /* TERM to the whole group: the shell dies of it and says so */
-    id = s_run1(f, "echo bye >&2; kill 0; sleep 30", 0, 0);
-    assert_int_equal(s_wait(f, id), WEFT_REQ_FAILED);
+    id = s_run_wait(f, "echo bye >&2; kill 0; sleep 30", 0, 0, WEFT_REQ_FAILED);
     info = s_info(f, id, "j");
     assert_int_equal(info.exit_code, 128 + SIGTERM);
     assert_string_equal(info.error, "killed by signal 15 (SIGTERM): bye");
@@ -1000,11 +1002,10 @@ test_shell_background_sleep_is_gone_after_the_attempt(void **state)
     fx_t *f = *state;
     s_start(f);
     /* its fds go elsewhere, so nothing but the group kill can end it */
-    weft_reqid_t id = s_run1(f,
-                             "echo $$ > sh.pid; sleep 1000 </dev/null >/dev/null 2>&1 3>&- & "
-                             "echo $! > bg.pid; exit 0",
-                             0, 0);
-    assert_int_equal(s_wait(f, id), WEFT_REQ_SUCCEEDED);
+    s_run_wait(f,
+               "echo $$ > sh.pid; sleep 1000 </dev/null >/dev/null 2>&1 3>&- & "
+               "echo $! > bg.pid; exit 0",
+               0, 0, WEFT_REQ_SUCCEEDED);
     pid_t sh = s_pid(f, "sh.pid");
     pid_t bg = s_pid(f, "bg.pid");
     s_assert_gone(bg);
@@ -1037,8 +1038,7 @@ test_shell_killed_spawner_fails_the_attempt_and_is_replaced(void **state)
     assert_int_equal(waitpid(spawner, NULL, WNOHANG), -1);
     assert_int_equal(errno, ECHILD);
 
-    id = s_run1(f, "echo again > again.txt", 0, 0);
-    assert_int_equal(s_wait(f, id), WEFT_REQ_SUCCEEDED);
+    id = s_run_wait(f, "echo again > again.txt", 0, 0, WEFT_REQ_SUCCEEDED);
     char *again = s_work_file(f, "again.txt");
     assert_non_null(again);
     assert_string_equal(again, "again\n");
@@ -1069,8 +1069,7 @@ test_shell_command_keeps_weft_nofile_limit(void **state)
         s_assert_gone(old);
     }
     s_start(f);
-    weft_reqid_t id = s_run1(f, "ulimit -n > nofile.txt", 0, 0);
-    assert_int_equal(s_wait(f, id), WEFT_REQ_SUCCEEDED);
+    s_run_wait(f, "ulimit -n > nofile.txt", 0, 0, WEFT_REQ_SUCCEEDED);
     char *got = s_work_file(f, "nofile.txt");
     assert_non_null(got);
     assert_string_equal(got, "256\n");
@@ -1352,8 +1351,8 @@ test_shell_big_output_completes(void **state)
 {
     fx_t *f = *state;
     s_start(f);
-    weft_reqid_t id = s_run1(f, "head -c 10000000 /dev/zero; head -c 1000000 /dev/zero >&2", 0, 0);
-    assert_int_equal(s_wait(f, id), WEFT_REQ_SUCCEEDED);
+    weft_reqid_t id = s_run_wait(f, "head -c 10000000 /dev/zero; head -c 1000000 /dev/zero >&2",
+                                 0, 0, WEFT_REQ_SUCCEEDED);
     char path[2048];
     struct stat st;
     assert_int_equal(stat(wf_shell_log_path(path, sizeof path, f->logs, id, "j", 1, "out"), &st),
@@ -1369,11 +1368,10 @@ test_shell_retry_gets_fresh_logs_per_attempt(void **state)
 {
     fx_t *f = *state;
     s_start(f);
-    weft_reqid_t id = s_run1(f,
-                             "echo \"attempt $WEFT_ATTEMPT\"; echo \"e$WEFT_ATTEMPT\" >&2; "
-                             "test -f marker || { touch marker; exit 1; }",
-                             0, 1);
-    assert_int_equal(s_wait(f, id), WEFT_REQ_SUCCEEDED);
+    weft_reqid_t id = s_run_wait(f,
+                                 "echo \"attempt $WEFT_ATTEMPT\"; echo \"e$WEFT_ATTEMPT\" >&2; "
+                                 "test -f marker || { touch marker; exit 1; }",
+                                 0, 1, WEFT_REQ_SUCCEEDED);
     weft_job_info_t info = s_info(f, id, "j");
     assert_int_equal(info.state, WEFT_JOB_DONE);
     assert_int_equal(info.attempts, 2);
@@ -1412,8 +1410,7 @@ test_shell_silent_stream_leaves_no_log_file(void **state)
     fx_t *f = *state;
     s_start(f);
     /* a request whose jobs print nothing does not even get its log directory */
-    weft_reqid_t id = s_run1(f, "true", 0, 0);
-    assert_int_equal(s_wait(f, id), WEFT_REQ_SUCCEEDED);
+    weft_reqid_t id = s_run_wait(f, "true", 0, 0, WEFT_REQ_SUCCEEDED);
     char dir[1200];
     snprintf(dir, sizeof dir, "%s/%" PRIu64, f->logs, id);
     struct stat st;
@@ -1533,8 +1530,7 @@ test_shell_big_interleaved_output_is_logged_exactly(void **state)
     exe[n] = '\0';
     const size_t total = 10u * 1024u * 1024u;
     snprintf(run, sizeof run, "exec '%s' --write-both %zu", exe, total);
-    weft_reqid_t id = s_run1(f, run, 0, 0);
-    assert_int_equal(s_wait(f, id), WEFT_REQ_SUCCEEDED);
+    weft_reqid_t id = s_run_wait(f, run, 0, 0, WEFT_REQ_SUCCEEDED);
     static const char *const streams[2] = {"out", "err"};
     const uint64_t seeds[2] = {S_SEED_OUT, S_SEED_ERR};
     for (int i = 0; i < 2; i++) {
@@ -1610,8 +1606,7 @@ test_shell_writers_left_after_the_shell_do_not_hold_up_the_attempt(void **state)
     fx_t *f = *state;
     s_start(f);
     /* In the group: killed with it; what it wrote before is in the log or not. */
-    weft_reqid_t id = s_run1(f, "yes & echo $! > bg.pid; exit 0", 0, 0);
-    assert_int_equal(s_wait(f, id), WEFT_REQ_SUCCEEDED);
+    weft_reqid_t id = s_run_wait(f, "yes & echo $! > bg.pid; exit 0", 0, 0, WEFT_REQ_SUCCEEDED);
     s_assert_gone(s_pid(f, "bg.pid"));
     s_assert_yes_prefix(f, id);
 
@@ -1621,8 +1616,7 @@ test_shell_writers_left_after_the_shell_do_not_hold_up_the_attempt(void **state)
     char pidfile[1100];
     snprintf(pidfile, sizeof pidfile, "%s/bg.pid", f->work);
     assert_int_equal(unlink(pidfile), 0);
-    id = s_run1(f, "setsid yes & echo $! > bg.pid; exit 0", 0, 0);
-    assert_int_equal(s_wait(f, id), WEFT_REQ_SUCCEEDED);
+    id = s_run_wait(f, "setsid yes & echo $! > bg.pid; exit 0", 0, 0, WEFT_REQ_SUCCEEDED);
     pid_t bg = s_pid(f, "bg.pid");
     bool gone = wf_test_wait(s_pid_gone, &bg, WF_TEST_DEADLINE_MS);
     if (!gone)
