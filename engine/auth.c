@@ -29,6 +29,7 @@
 
 #include <weft/weft.h>
 
+#include "actor.h"
 #include "log.h"
 
 /* The endpoint libzmq sends ZAP requests to (RFC 27). */
@@ -56,7 +57,7 @@ static const char *const s_domain_names[S_NDOMAINS] = {WF_AUTH_DOMAIN_WORKERS,
 static atomic_int s_running;
 
 struct wf_auth {
-    zactor_t *actor;
+    wf_actor_t *actor;
 };
 
 /* ---- small helpers ---- */
@@ -541,7 +542,7 @@ s_actor(zsock_t *pipe, void *args)
     if (rc != WEFT_OK) {
         s_self_destroy(&self);
         zsock_signal(pipe, 0);
-        /* Stay until wf_auth_start's zactor_destroy says $TERM, as every actor does. */
+        /* Stay until wf_auth_start's wf_actor_destroy says $TERM, as every actor does. */
         while (true) {
             char *cmd = zstr_recv(pipe);
             bool term = !cmd || streq(cmd, "$TERM");
@@ -586,14 +587,14 @@ wf_auth_start(wf_auth_t **auth_p, const char *workers_dir, const char *clients_d
         return WEFT_EINVAL;
     }
     s_start_t start = {.dirs = {workers_dir, clients_dir}, .rc = WEFT_ESYS};
-    zactor_t *actor = zactor_new(s_actor, &start);
+    wf_actor_t *actor = wf_actor_new(s_actor, &start);
     if (!actor) {
         s_err(err, n, "cannot start the authentication actor");
         return WEFT_ESYS;
     }
     if (start.rc != WEFT_OK) {
         s_err(err, n, "%s", start.err);
-        zactor_destroy(&actor);
+        wf_actor_destroy(&actor);
         return start.rc;
     }
     wf_auth_t *auth = calloc(1, sizeof *auth);
@@ -609,7 +610,7 @@ wf_auth_stop(wf_auth_t **auth_p)
 {
     if (!auth_p || !*auth_p)
         return;
-    zactor_destroy(&(*auth_p)->actor);
+    wf_actor_destroy(&(*auth_p)->actor);
     free(*auth_p);
     *auth_p = NULL;
 }
@@ -621,13 +622,13 @@ wf_auth_reload(wf_auth_t *auth, char *err, size_t n)
         s_err(err, n, "wf_auth_reload: no handle");
         return WEFT_EINVAL;
     }
-    if (zstr_send(auth->actor, "RELOAD") != 0) {
+    if (zstr_send(wf_actor_sock(auth->actor), "RELOAD") != 0) {
         s_err(err, n, "the authentication actor is gone");
         return WEFT_ECLOSED;
     }
     int rc = WEFT_ECLOSED;
     char *text = NULL;
-    if (zsock_recv(auth->actor, "is", &rc, &text) != 0) {
+    if (zsock_recv(wf_actor_sock(auth->actor), "is", &rc, &text) != 0) {
         s_err(err, n, "the authentication actor is gone");
         return WEFT_ECLOSED;
     }
@@ -640,10 +641,10 @@ wf_auth_reload(wf_auth_t *auth, char *err, size_t n)
 int
 wf_auth_key_count(wf_auth_t *auth, const char *domain)
 {
-    if (!auth || !domain || zstr_sendx(auth->actor, "COUNT", domain, NULL) != 0)
+    if (!auth || !domain || zstr_sendx(wf_actor_sock(auth->actor), "COUNT", domain, NULL) != 0)
         return -1;
     int count = -1;
-    if (zsock_recv(auth->actor, "i", &count) != 0)
+    if (zsock_recv(wf_actor_sock(auth->actor), "i", &count) != 0)
         return -1;
     return count;
 }

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actor.h"
 #include "graph.h"
 #include "info.h"
 #include "log.h"
@@ -50,7 +51,7 @@ struct weft_engine {
     bool readonly;            /* inspect only: no engine thread, reads only */
     wf_store_t *own_store;    /* the read-only store, owned here (else the loop owns it) */
     char board_ep[80], control_ep[80], events_ep[80];
-    zactor_t *actor;
+    wf_actor_t *actor;
     wf_store_t *store; /* owned by the loop; reads are thread-safe */
     s_handler_t *handlers;
     uint32_t nhandlers;
@@ -64,7 +65,7 @@ struct weft_engine {
     pthread_mutex_t ctl_mu;
     zsock_t *ctl_pool[S_CTL_POOL];
     uint32_t nctl_pool;
-    zactor_t *event_thread;
+    wf_actor_t *event_thread;
 };
 
 struct weft_request {
@@ -281,11 +282,13 @@ weft_engine_open(weft_engine_t **eng_p, const char *dir, const weft_options_t *o
     args.sopts.board_ep = eng->board_ep;
     args.sopts.control_ep = eng->control_ep;
     args.sopts.events_ep = eng->events_ep;
-    eng->actor = zactor_new(s_engine_actor, &args);
+    eng->actor = wf_actor_new(s_engine_actor, &args);
     int rc = WEFT_ESYS;
     char *err = NULL;
     void *store = NULL;
-    if (eng->actor && zsock_recv(eng->actor, "isp", &rc, &err, &store) == 0 && rc == WEFT_OK) {
+    if (eng->actor &&
+        zsock_recv(wf_actor_sock(eng->actor), "isp", &rc, &err, &store) == 0 &&
+        rc == WEFT_OK) {
         eng->store = store;
         free(err);
         *eng_p = eng;
@@ -293,7 +296,7 @@ weft_engine_open(weft_engine_t **eng_p, const char *dir, const weft_options_t *o
     }
     snprintf(errbuf, errlen, "%s", err && *err ? err : "the engine thread did not start");
     free(err);
-    zactor_destroy(&eng->actor);
+    wf_actor_destroy(&eng->actor);
     pthread_mutex_destroy(&eng->ctl_mu);
     free(eng->dir);
     free(eng);
@@ -306,12 +309,12 @@ weft_engine_close(weft_engine_t **eng_p)
     if (!eng_p || !*eng_p)
         return;
     weft_engine_t *eng = *eng_p;
-    zactor_destroy(&eng->event_thread);
+    wf_actor_destroy(&eng->event_thread);
     weft_worker_destroy(&eng->local);
     while (eng->nctl_pool > 0)
         zsock_destroy(&eng->ctl_pool[--eng->nctl_pool]);
     pthread_mutex_destroy(&eng->ctl_mu);
-    zactor_destroy(&eng->actor);
+    wf_actor_destroy(&eng->actor);
     wf_store_close(&eng->own_store);
     for (uint32_t i = 0; i < eng->nhandlers; i++)
         free(eng->handlers[i].type);
@@ -1067,13 +1070,13 @@ weft_engine_on_event(weft_engine_t *eng, weft_event_fn *fn, void *arg)
         return WEFT_EINVAL;
     if (eng->readonly)
         return WEFT_ESTATE;
-    zactor_destroy(&eng->event_thread);
+    wf_actor_destroy(&eng->event_thread);
     if (!fn)
         return WEFT_OK;
     s_cb_args_t *a = malloc(sizeof *a);
     if (!a)
         abort();
     *a = (s_cb_args_t){eng, fn, arg};
-    eng->event_thread = zactor_new(s_event_actor, a);
+    eng->event_thread = wf_actor_new(s_event_actor, a);
     return eng->event_thread ? WEFT_OK : WEFT_ESYS;
 }

@@ -75,6 +75,7 @@
  */
 #include "consumer.h"
 
+#include "actor.h"
 #include "proto.h"
 
 #include <czmq.h>
@@ -233,7 +234,7 @@ struct weft_worker {
     uint32_t qhead, qlen;
     uint32_t qidle;         /* runners waiting on qcv */
     bool qstop;             /* runners leave (set once the loop is gone) */
-    zactor_t *actor;
+    wf_actor_t *actor;
     char report_ep[96];     /* the loop's PULL: unique (address + serial number) */
     atomic_int loop_rc;     /* set by the loop before its first signal */
     atomic_bool loop_gone;  /* the loop left without draining the runners (context ended) */
@@ -1644,9 +1645,9 @@ weft_worker_start(weft_worker_t *w, unsigned slots)
     /* The loop binds the runners' endpoint first; it only connects to the board on GO, once
      * every runner is ready, so no JOB is ever handed to a runner that does not exist. */
     w->loop_rc = WEFT_ESYS;
-    w->actor = zactor_new(s_loop_actor, w);
+    w->actor = wf_actor_new(s_loop_actor, w);
     if (!w->actor || w->loop_rc != WEFT_OK) {
-        zactor_destroy(&w->actor);
+        wf_actor_destroy(&w->actor);
         s_runners_stop(w, 0);
         w->slots = 0;
         w->cap = 0;
@@ -1683,14 +1684,14 @@ weft_worker_start(weft_worker_t *w, unsigned slots)
         }
     }
     if (rc != WEFT_OK) {
-        zactor_destroy(&w->actor);
+        wf_actor_destroy(&w->actor);
         s_runners_stop(w, n);
         w->slots = 0;
         w->cap = 0;
         return rc;
     }
     w->started = true;
-    zstr_send(w->actor, "GO");
+    zstr_send(wf_actor_sock(w->actor), "GO");
     return WEFT_OK;
 }
 
@@ -1702,7 +1703,7 @@ weft_worker_destroy(weft_worker_t **w_p)
     weft_worker_t *w = *w_p;
     if (w->started) {
         /* The loop cancels every attempt, waits for the handlers, sends BYE and returns. */
-        zactor_destroy(&w->actor);
+        wf_actor_destroy(&w->actor);
         s_runners_stop(w, w->slots);
     }
     free(w->endpoint);
