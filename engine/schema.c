@@ -66,7 +66,7 @@ wf_reqspec_fini(wf_reqspec_t *rs)
 #define S_PACK_SHARED 16
 
 typedef struct s_shared {
-    const char *src[S_PACK_SHARED]; /* the originals seen (compared by value) */
+    const char *src[S_PACK_SHARED]; /* the strings seen (compared by value) */
     char *dst[S_PACK_SHARED];       /* their copies in the arena (pass 2) */
     uint32_t n;
 } s_shared_t;
@@ -90,7 +90,8 @@ s_pack_shared(s_shared_t *sh, const char *s, char **out, char **copy)
         *copy = d;
     }
     if (sh->n < S_PACK_SHARED) {
-        sh->src[sh->n] = s;
+        /* Pass 2 remembers the copy: packing in place frees the original soon after. */
+        sh->src[sh->n] = out ? d : s;
         sh->dst[sh->n++] = d;
     }
     return len;
@@ -107,9 +108,11 @@ s_pack_bytes(char **out, const void *src, size_t len)
     return d;
 }
 
-/* The jobs of src, packed into one arena: *jobs_p (njobs entries) and *arena_p. */
+/* The jobs of src, packed into one arena (*arena_p) and written to dst[0..njobs).  dst may be
+ * src itself: each job is then set aside, rewritten and its old allocations freed one at a
+ * time, so no second array of njobs jobs is alive at the peak (~120 MB at 10^6 jobs). */
 static void
-s_pack_jobs(const wf_jobspec_t *src, uint32_t njobs, wf_jobspec_t **jobs_p, void **arena_p)
+s_pack_jobs(const wf_jobspec_t *src, uint32_t njobs, wf_jobspec_t *dst, void **arena_p)
 {
     /* Pass 1: sizes.  uint32 arrays first, so they need no alignment padding. */
     size_t words = 0, bytes = 0;
@@ -123,29 +126,31 @@ s_pack_jobs(const wf_jobspec_t *src, uint32_t njobs, wf_jobspec_t **jobs_p, void
             bytes += s_pack_shared(&pools, js->pool, NULL, NULL);
     }
     char *arena = malloc(words * sizeof(uint32_t) + bytes + 1);
-    wf_jobspec_t *jobs = malloc(sizeof *jobs * njobs);
-    if (!arena || !jobs)
+    if (!arena)
         abort();
     /* Pass 2: copy. */
     char *w = arena, *b = arena + words * sizeof(uint32_t);
     memset(&types, 0, sizeof types);
     memset(&pools, 0, sizeof pools);
     for (uint32_t i = 0; i < njobs; i++) {
-        const wf_jobspec_t *o = &src[i];
-        wf_jobspec_t *js = &jobs[i];
-        *js = *o;
-        js->needs = s_pack_bytes(&w, o->needs, (size_t)o->nneeds * sizeof(uint32_t));
-        js->children = s_pack_bytes(&w, o->children, (size_t)o->nchildren * sizeof(uint32_t));
-        js->id = s_pack_bytes(&b, o->id, strlen(o->id) + 1);
-        js->payload = s_pack_bytes(&b, o->payload, o->payload_len);
-        s_pack_shared(&types, o->type, &b, &js->type);
+        const wf_jobspec_t o = src[i]; /* aside: dst[i] may be src[i] */
+        wf_jobspec_t *js = &dst[i];
+        *js = o;
+        js->needs = s_pack_bytes(&w, o.needs, (size_t)o.nneeds * sizeof(uint32_t));
+        js->children = s_pack_bytes(&w, o.children, (size_t)o.nchildren * sizeof(uint32_t));
+        js->id = s_pack_bytes(&b, o.id, strlen(o.id) + 1);
+        js->payload = s_pack_bytes(&b, o.payload, o.payload_len);
+        s_pack_shared(&types, o.type, &b, &js->type);
         js->pool = NULL;
-        if (o->pool)
-            s_pack_shared(&pools, o->pool, &b, &js->pool);
+        if (o.pool)
+            s_pack_shared(&pools, o.pool, &b, &js->pool);
         js->need_names = NULL;
         js->nneed_names = js->need_names_cap = 0;
+        if (dst == src) {
+            wf_jobspec_t old = o;
+            wf_jobspec_fini(&old);
+        }
     }
-    *jobs_p = jobs;
     *arena_p = arena;
 }
 
@@ -154,16 +159,8 @@ wf_reqspec_pack(wf_reqspec_t *rs)
 {
     if (!rs || rs->arena || rs->njobs == 0)
         return;
-    wf_jobspec_t *jobs = NULL;
-    void *arena = NULL;
-    s_pack_jobs(rs->jobs, rs->njobs, &jobs, &arena);
     /* In place: jobs[] stays where it is, since the engine's wf_job_t point into it. */
-    for (uint32_t i = 0; i < rs->njobs; i++) {
-        wf_jobspec_fini(&rs->jobs[i]);
-        rs->jobs[i] = jobs[i];
-    }
-    free(jobs);
-    rs->arena = arena;
+    s_pack_jobs(rs->jobs, rs->njobs, rs->jobs, &rs->arena);
 }
 
 void
@@ -171,8 +168,10 @@ wf_reqspec_copy_packed(const wf_reqspec_t *src, wf_reqspec_t *dst)
 {
     memset(dst, 0, sizeof *dst);
     dst->njobs = dst->jobs_cap = src->njobs;
-    if (src->njobs)
-        s_pack_jobs(src->jobs, src->njobs, &dst->jobs, &dst->arena);
+    if (src->njobs) {
+        dst->jobs = s_xmalloc(sizeof *dst->jobs * src->njobs);
+        s_pack_jobs(src->jobs, src->njobs, dst->jobs, &dst->arena);
+    }
 }
 
 void
