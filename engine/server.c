@@ -17,6 +17,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -938,10 +939,27 @@ s_grant(wf_consumer_t *c, wf_job_t *j, void *arg)
 
 /* ---- commit ---- */
 
+#ifdef WEFT_TESTING
+/* Every commit fails with ESTORE while on (server_int.h): an injected LMDB fault. */
+static atomic_bool s_test_fail_commits;
+
+void
+wf_server_test_fail_commits(bool on)
+{
+    atomic_store(&s_test_fail_commits, on);
+}
+#endif
+
 static int
 s_commit(wf_server_t *srv)
 {
     wf_core_t *core = srv->core;
+#ifdef WEFT_TESTING
+    if (atomic_load(&s_test_fail_commits)) {
+        srv->next_req_dirty = true; /* something to write (the same value): the fault hits it */
+        wf_store_set_fault(srv->store, 1, false);
+    }
+#endif
     if (core->ndirty == 0 && !core->dirty_reqs && !srv->next_req_dirty && srv->nwkr_new == 0)
         return WEFT_OK;
     wf_batch_reset(srv->batch);

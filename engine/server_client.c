@@ -18,10 +18,11 @@
  * on the host of the worker that ran it.  The server relays it: LOGS becomes a LOGREQ to that
  * worker (the job's state names it), and the worker's LOGDATA becomes the LOGS_R.  Nothing
  * waits for the worker: the relay is a small record (wf_relay_t) with a deadline in the loop's
- * heap, answered ETIMEDOUT if the worker stays silent, ENOTFOUND if it goes away, and at most
- * WF_SRV_MAX_RELAYS are in flight (WF_SRV_MAX_RELAYS_PER_CLIENT per client connection), each
- * bringing back at most one chunk of WF_PROTO_MAX_LOG_CHUNK bytes.  Neither side keeps
- * anything of a read: a client that wants more asks again from a later offset.
+ * heap, answered ETIMEDOUT if the worker stays silent, ENOTFOUND if it goes away, ESTORE if the
+ * turn that would send its LOGREQ fails to commit (the LOGREQ is dropped with the outbox),
+ * and at most WF_SRV_MAX_RELAYS are in flight (WF_SRV_MAX_RELAYS_PER_CLIENT per client
+ * connection), each bringing back at most one chunk of WF_PROTO_MAX_LOG_CHUNK bytes.  Neither
+ * side keeps anything of a read: a client that wants more asks again from a later offset.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -94,9 +95,12 @@ s_ok(wf_server_t *srv, zframe_t *rid, uint64_t corr)
     s_queue(srv, rid, &m, true);
 }
 
+static void s_relays_flushed(wf_server_t *srv, bool committed);
+
 void
 wf_srv_client_flush(wf_server_t *srv, bool committed)
 {
+    s_relays_flushed(srv, committed);
     s_creply_t *r;
     while ((r = zlist_pop(srv->client_out)) != NULL) {
         if (!committed && r->durable) {
@@ -759,6 +763,7 @@ s_logs(wf_server_t *srv, zframe_t *rid, wf_cmsg_t *msg)
     relay->worker = st.worker;
     relay->offset = msg->log_offset;
     relay->max = msg->max;
+    relay->unsent = true;
     wf_timer_init(&relay->timer, WF_SRV_TIMER_RELAY, relay);
     wf_timer_set(srv->core->deadlines, &relay->timer, srv->core->now + WF_SRV_RELAY_TIMEOUT_MS);
     relay->next = srv->relays;
@@ -815,6 +820,27 @@ wf_srv_client_logdata(wf_server_t *srv, wf_consumer_t *c, const wf_msg_t *msg)
                 "%s could not read the log: %s", who, weft_strerror((int)msg->code));
     }
     s_relay_free(&relay);
+}
+
+/* The turn's board outbox is gone: sent if committed, dropped if not.  A relay made this turn
+ * whose LOGREQ was dropped has nobody left to answer it but us, now: its client gets the store's
+ * error with the turn's other replies (not a time-out 5 s later). */
+static void
+s_relays_flushed(wf_server_t *srv, bool committed)
+{
+    wf_relay_t **pp = &srv->relays;
+    while (*pp) {
+        wf_relay_t *relay = *pp;
+        if (!relay->unsent || committed) {
+            relay->unsent = false;
+            pp = &relay->next;
+            continue;
+        }
+        s_error(srv, relay->rid, relay->client_corr, WEFT_ESTORE,
+                "the store failed; the log read was not sent, try again");
+        s_relay_unlink(srv, relay); /* unlinks *pp */
+        s_relay_free(&relay);
+    }
 }
 
 void

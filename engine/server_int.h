@@ -78,6 +78,8 @@ typedef struct wf_relay {
     uint32_t worker;           /* its worker id, for messages */
     uint64_t offset;
     uint32_t max;
+    bool unsent;               /* made this turn: its LOGREQ waits in the board's outbox, and
+                                * is dropped with it if the commit fails */
     wf_timer_t timer;
     struct wf_relay *next;
 } wf_relay_t;
@@ -152,6 +154,11 @@ void wf_srv_set_mode(wf_server_t *srv);
 void wf_srv_send_board(wf_server_t *srv, const uint8_t *rid, size_t rid_len, const wf_msg_t *msg);
 /* The live consumer registered under worker id `id`, or NULL. */
 wf_consumer_t *wf_srv_worker_consumer(wf_server_t *srv, uint32_t id);
+#ifdef WEFT_TESTING
+/* Fault injection for tests: while on, every turn writes and its commit fails with ESTORE
+ * (an injected LMDB fault), as a store that refuses writes would.  Any thread. */
+void wf_server_test_fail_commits(bool on);
+#endif
 /* server_client.c */
 /* LOGDATA from consumer c: answer the client whose LOGS it is for. */
 void wf_srv_client_logdata(wf_server_t *srv, wf_consumer_t *c, const wf_msg_t *msg);

@@ -833,15 +833,22 @@ s_open_schema(wf_store_t *s, char *errbuf, size_t errlen)
     mrc = mdb_cursor_open(txn, s->dbi[S_DB_REQUESTS], &cur);
     if (mrc)
         goto fail;
+    /* A last key of another size is no id: counting on from 1 would write over records. */
+    const char *bad_db = NULL;
+    size_t bad_size = 0, want_size = 0;
     mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
     if (mrc == 0 && k.mv_size == 8) {
         uint64_t last = s_get_be(k.mv_data, 8);
         if (last != UINT64_MAX && last >= s->next_req)
             s->next_req = last + 1;
+    } else if (mrc == 0) {
+        bad_db = "requests", bad_size = k.mv_size, want_size = 8;
     }
     mdb_cursor_close(cur);
     if (mrc != 0 && mrc != MDB_NOTFOUND)
         goto fail;
+    if (bad_db)
+        goto corrupt;
     if (s->next_req == 0)
         s->next_req = 1;
 
@@ -858,10 +865,14 @@ s_open_schema(wf_store_t *s, char *errbuf, size_t errlen)
         if (mrc == 0 && k.mv_size == 4) {
             uint32_t last = (uint32_t)s_get_be(k.mv_data, 4);
             s->next_worker = last == UINT32_MAX ? UINT32_MAX : last + 1;
+        } else if (mrc == 0) {
+            bad_db = "workers", bad_size = k.mv_size, want_size = 4;
         }
         mdb_cursor_close(cur);
         if (mrc != 0 && mrc != MDB_NOTFOUND)
             goto fail;
+        if (bad_db)
+            goto corrupt;
     }
 
     what = "commit";
@@ -876,6 +887,12 @@ fail:
         mdb_txn_abort(txn);
     s_err(errbuf, errlen, "cannot open store in %s (%s): %s", s->dir, what, mdb_strerror(mrc));
     return mrc == MDB_MAP_FULL ? WEFT_EFULL : WEFT_ESTORE;
+corrupt:
+    mdb_txn_abort(txn);
+    s_err(errbuf, errlen,
+          "cannot open store in %s: corrupt \"%s\" database (its last key is %zu bytes, not %zu)",
+          s->dir, bad_db, bad_size, want_size);
+    return WEFT_ESTORE;
 }
 
 int

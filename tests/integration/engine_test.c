@@ -5,6 +5,12 @@
  */
 #include "itest.h"
 
+#include <czmq.h>
+#include <lmdb.h>
+
+#include "client.h"     /* the client protocol, spoken by hand */
+#include "server_int.h" /* wf_server_test_fail_commits (WEFT_TESTING) */
+
 /* ---- validation ---- */
 
 static void
@@ -495,6 +501,146 @@ test_engine_full_store_fails_cleanly(void **state)
     free(dir);
 }
 
+/* Put (bad) or delete (!bad) a key of `size` bytes 0xff, past every real id, as the last key of
+ * the store's database `db`, with LMDB itself (no engine holds the directory).  `first` is a
+ * real key the database must hold already. */
+static void
+s_bad_last_key(const char *dir, const char *db, size_t size, MDB_val first, bool bad)
+{
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    MDB_dbi dbi;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
+    uint8_t key[16];
+    memset(key, 0xff, sizeof key);
+    MDB_val k = {size, key}, v = {1, (void *)"x"}, fv;
+    if (bad) {
+        assert_int_equal(mdb_get(txn, dbi, &first, &fv), 0);
+        assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+    } else {
+        assert_int_equal(mdb_del(txn, dbi, &k, NULL), 0);
+    }
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+/* A `workers` (or `requests`) database whose last key is not an id: the next id would restart
+ * at 1 and every new registration (request) land on a stored one.  The store is refused at
+ * open, saying why; the same store without that key opens and runs. */
+static void
+test_engine_refuses_a_malformed_last_id_key(void **state)
+{
+    it_fixture_t *f = *state;
+    assert_int_equal(weft_engine_start_consumers(f->eng, 1), WEFT_OK);
+    weft_request_t *r = NULL;
+    weft_request_new(&r, "wkr");
+    it_job(r, "a", "ok");
+    weft_reqid_t id = it_submit(f, r);
+    assert_int_equal(it_wait(f, id), WEFT_REQ_SUCCEEDED);
+    weft_engine_close(&f->eng);
+
+    static const struct {
+        const char *db;
+        size_t good, bad;
+    } cases[] = {{"workers", 4, 5}, {"requests", 8, 9}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t one[8] = {0};
+        one[cases[i].good - 1] = 1; /* id 1, big-endian: the first worker, the first request */
+        MDB_val first = {cases[i].good, one};
+        s_bad_last_key(f->dir, cases[i].db, cases[i].bad, first, true);
+        char err[512] = "", want[128];
+        assert_int_equal(weft_engine_open(&f->eng, f->dir, f->opts, err, sizeof err), WEFT_ESTORE);
+        assert_null(f->eng);
+        snprintf(want, sizeof want, "corrupt \"%s\" database (its last key is %zu bytes, not %zu)",
+                 cases[i].db, cases[i].bad, cases[i].good);
+        assert_non_null(strstr(err, want));
+        s_bad_last_key(f->dir, cases[i].db, cases[i].bad, first, false);
+    }
+
+    it_reopen(f);
+    assert_int_equal(weft_engine_start_consumers(f->eng, 1), WEFT_OK);
+    weft_request_t *r2 = NULL;
+    weft_request_new(&r2, "wkr2");
+    it_job(r2, "b", "ok");
+    weft_reqid_t id2 = it_submit(f, r2);
+    assert_int_equal(it_wait(f, id2), WEFT_REQ_SUCCEEDED);
+    assert_true(id2 > id);
+    weft_request_destroy(&r2);
+    weft_request_destroy(&r);
+}
+
+/* A client's LOGS, by hand on the client endpoint; the reply (copied out of its frame). */
+static void
+s_logs(zsock_t *sock, uint64_t corr, weft_reqid_t req, wf_cmsg_t *out)
+{
+    wf_cmsg_t m;
+    wf_cmsg_init(&m, WF_CMSG_LOGS);
+    m.corr = corr;
+    m.req = req;
+    m.index = 0;
+    m.attempt = 0;
+    snprintf(m.stream, sizeof m.stream, "out");
+    m.max = 100;
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    assert_int_equal(wf_cmsg_encode(&m, &buf, &len), WEFT_OK);
+    zframe_t *fr = zframe_new(buf, len);
+    free(buf);
+    assert_int_equal(zframe_send(&fr, sock, 0), 0);
+    zsock_set_rcvtimeo(sock, WF_TEST_DEADLINE_MS);
+    fr = zframe_recv(sock);
+    assert_non_null(fr);
+    assert_int_equal(wf_cmsg_decode(zframe_data(fr), zframe_size(fr), out, NULL, 0), WEFT_OK);
+    if (out->kind == WF_CMSG_LOGS_R)
+        assert_int_equal(wf_cmsg_keep_data(out), WEFT_OK);
+    zframe_destroy(&fr);
+    assert_true(out->corr == corr);
+}
+
+/* A LOGS relayed in a turn whose commit fails: its LOGREQ never leaves, so the client is told
+ * ESTORE with the turn's other replies, not ETIMEDOUT when the relay's 5 s run out. */
+static void
+test_engine_log_read_in_a_failed_turn_gets_estore(void **state)
+{
+    it_fixture_t *f = *state;
+    char *client_ep = wf_test_endpoint("ipc");
+    weft_options_set_str(f->opts, WEFT_OPT_CLIENT_BIND, client_ep);
+    it_reopen(f);
+    assert_int_equal(weft_engine_start_consumers(f->eng, 1), WEFT_OK);
+    weft_request_t *r = NULL;
+    weft_request_new(&r, "logs");
+    it_job(r, "a", "ok");
+    weft_reqid_t id = it_submit(f, r);
+    assert_int_equal(it_wait(f, id), WEFT_REQ_SUCCEEDED);
+    zsock_t *c = zsock_new_dealer(client_ep);
+    assert_non_null(c);
+    /* relayed to the local consumer that ran it (no log reader: an empty log) */
+    wf_cmsg_t rep;
+    s_logs(c, 1, id, &rep);
+    assert_int_equal(rep.kind, WF_CMSG_LOGS_R);
+    assert_true(rep.size == 0 && rep.data_len == 0);
+    wf_cmsg_fini(&rep);
+    /* the store refuses writes: the read is answered with the store's error */
+    wf_server_test_fail_commits(true);
+    s_logs(c, 2, id, &rep);
+    wf_server_test_fail_commits(false);
+    if (rep.kind != WF_CMSG_ERROR || rep.code != WEFT_ESTORE)
+        fail_msg("expected ERROR ESTORE, got %s %s \"%s\"", wf_cmsg_kind_name(rep.kind),
+                 weft_strerror((int)rep.code), rep.message);
+    assert_non_null(strstr(rep.message, "store failed"));
+    wf_cmsg_fini(&rep);
+    /* once it takes writes again, reads are relayed again */
+    s_logs(c, 3, id, &rep);
+    assert_int_equal(rep.kind, WF_CMSG_LOGS_R);
+    wf_cmsg_fini(&rep);
+    zsock_destroy(&c);
+    weft_request_destroy(&r);
+    free(client_ep);
+}
 
 static void
 test_engine_readonly_inspects_a_busy_directory(void **state)
@@ -668,6 +814,8 @@ main(void)
         T(test_engine_readonly_inspects_a_busy_directory),
         T(test_engine_carried_jobs_and_fingerprints),
         T(test_engine_control_calls_in_a_burst),
+        T(test_engine_refuses_a_malformed_last_id_key),
+        T(test_engine_log_read_in_a_failed_turn_gets_estore),
         cmocka_unit_test(test_engine_full_store_fails_cleanly),
     };
     return cmocka_run_group_tests_name("engine", tests, NULL, NULL);

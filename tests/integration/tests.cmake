@@ -1,6 +1,7 @@
 # Integration tests: the whole engine through the public API, real LMDB and ZeroMQ.
 # (included from tests/CMakeLists.txt)
 weft_test(engine_test SOURCES integration/engine_test.c LIBS weft_static LABELS integration TIMEOUT 300)
+target_include_directories(engine_test PRIVATE ${PROJECT_SOURCE_DIR}/proto ${PROJECT_SOURCE_DIR}/engine)
 weft_test(rules_test SOURCES integration/rules_test.c LIBS weft_static LABELS integration TIMEOUT 300)
 weft_test(board_test SOURCES integration/board_test.c LIBS weft_static wf_proto LABELS integration TIMEOUT 300)
 target_include_directories(board_test PRIVATE ${PROJECT_SOURCE_DIR}/proto)
