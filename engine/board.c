@@ -9,6 +9,7 @@
  */
 #include "board.h"
 
+#include <assert.h>
 #include <czmq.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,6 +267,7 @@ wf_board_join(wf_board_t *b, const uint8_t *rid, size_t rid_len, const wf_msg_t 
         q->nconsumers++;
     }
     c->fd = -1;
+    c->board = b;
     c->last_heard = b->core->now;
     wf_timer_init(&c->timer, WF_TIMER_CONSUMER, c);
     c->next = b->consumers;
@@ -387,9 +389,17 @@ wf_board_match(wf_board_t *b, wf_grant_fn *fn, void *arg)
 
 /* ---- leases ---- */
 
+/* Leases: a consumer's leases are packed in c->leases[0, nleases), in no order (ending one
+ * moves the last into its place).  A running job records where its lease is (lease_slot), kept
+ * up to date wherever a lease with a job is placed or moved, so a report finds its lease
+ * without a scan; the record is only a hint, checked against the lease before it is used.  An
+ * attempt given up on (lease.job NULL) has no job pointing at it: those, and reports that
+ * match nothing, still take the scan. */
+
 void
 wf_board_lease_add(wf_board_t *b, wf_consumer_t *c, wf_job_t *job)
 {
+    job->lease_slot = c->nleases;
     wf_lease_t *l = &c->leases[c->nleases++];
     l->req = job->req->rec.id;
     l->idx = job->idx;
@@ -406,10 +416,23 @@ wf_board_lease_add(wf_board_t *b, wf_consumer_t *c, wf_job_t *job)
 wf_lease_t *
 wf_board_lease_find(wf_consumer_t *c, uint64_t req, uint32_t idx, uint32_t attempt)
 {
+    /* The running attempt of a job c holds: where the job says its lease is. */
+    wf_req_t *r = wf_core_find(c->board->core, req);
+    if (r && idx < r->spec.njobs) {
+        const wf_job_t *j = &r->jobs[idx];
+        if (j->owner == c && j->lease_slot < c->nleases) {
+            wf_lease_t *l = &c->leases[j->lease_slot];
+            if (l->job == j && l->req == req && l->idx == idx && l->attempt == attempt)
+                return l;
+        }
+    }
+    /* An attempt given up on, or none of c's. */
     for (uint32_t i = 0; i < c->nleases; i++) {
         wf_lease_t *l = &c->leases[i];
-        if (l->req == req && l->idx == idx && l->attempt == attempt)
+        if (l->req == req && l->idx == idx && l->attempt == attempt) {
+            assert(!l->job); /* a running job's lease is always found above */
             return l;
+        }
     }
     return NULL;
 }
@@ -436,6 +459,10 @@ wf_board_lease_end(wf_board_t *b, wf_consumer_t *c, wf_lease_t *lease)
         }
     }
     *lease = c->leases[--c->nleases];
+    if (lease->job) { /* the last lease moved into the freed place */
+        lease->job->lease_slot = (uint32_t)(lease - c->leases);
+        assert(lease->job->owner == c);
+    }
     b->running--;
 }
 
@@ -446,9 +473,14 @@ wf_board_detach(wf_board_t *b, wf_job_t *job)
     wf_consumer_t *c = job->owner;
     if (!c)
         return;
-    for (uint32_t i = 0; i < c->nleases; i++)
-        if (c->leases[i].job == job)
-            c->leases[i].job = NULL;
+    if (job->lease_slot < c->nleases && c->leases[job->lease_slot].job == job) {
+        c->leases[job->lease_slot].job = NULL;
+    } else {
+        assert(!"a running job's lease_slot is wrong");
+        for (uint32_t i = 0; i < c->nleases; i++)
+            if (c->leases[i].job == job)
+                c->leases[i].job = NULL;
+    }
     job->owner = NULL;
 }
 

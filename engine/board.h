@@ -48,7 +48,9 @@ typedef struct wf_consumer {
     uint32_t slots;            /* attempts it runs at once */
     uint32_t prefetch;         /* attempts it queues beyond those (never one with a timeout) */
     uint32_t nleases;
-    wf_lease_t *leases;        /* slots + prefetch entries */
+    wf_lease_t *leases;        /* slots + prefetch entries; a running job knows its own
+                                * (job->lease_slot), so a report finds it in O(1) */
+    struct wf_board *board;    /* the board it joined */
     wf_timer_t timer;          /* liveness */
     int64_t last_heard;
     int fd;                    /* source fd of its last message (-1 inproc/unknown) */

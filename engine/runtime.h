@@ -50,6 +50,8 @@ typedef struct wf_job {
     wf_timer_t timer;         /* running: timeout; ready: end of backoff */
     struct wf_consumer *owner; /* running: the consumer holding the lease */
     uint32_t heap_slot;       /* position + 1 in the board heap it is queued in; 0 = none */
+    uint32_t lease_slot;      /* owner set: where its lease is in owner->leases (board.c);
+                               * a hint, checked before use (fills padding before heap) */
     struct wf_jobheap *heap;  /* which heap */
 } wf_job_t;
 

@@ -230,6 +230,220 @@ test_board_worker_reconnecting_keeps_its_attempts(void **state)
     weft_request_destroy(&req);
 }
 
+/* ---- a consumer holding many leases ---- */
+
+#define MANY_CAP_SLOTS 100u
+#define MANY_CAP_PREFETCH 300u
+#define MANY_VICTIMS 40u  /* an older request, cancelled while its attempts still run */
+#define MANY_JOBS 600u    /* more than slots + prefetch: grants come while others finish */
+
+typedef struct many {
+    raw_t *r;
+    uint64_t main_id, victim_id;
+    wf_attempt_ref_t held[MANY_CAP_SLOTS + MANY_CAP_PREFETCH]; /* attempts we run now */
+    uint32_t nheld;
+    uint8_t seen[MANY_JOBS];          /* JOBs received per main job */
+    uint8_t victim_seen[MANY_VICTIMS];
+    wf_attempt_ref_t sent[128];       /* reports sent, waiting for their ACK */
+    uint32_t nsent;
+} many_t;
+
+static void
+many_report(many_t *m, wf_attempt_ref_t ref, const char *result)
+{
+    assert_true(m->nsent < sizeof m->sent / sizeof m->sent[0]);
+    m->sent[m->nsent++] = ref;
+    raw_done(m->r, ref, result);
+}
+
+/* Take one message: a JOB is held, an ACK must answer a report sent (once).  Returns its kind. */
+static wf_msg_kind
+many_take(many_t *m)
+{
+    wf_msg_t msg;
+    assert_true(raw_recv(m->r, &msg, WF_TEST_DEADLINE_MS));
+    raw_heartbeat(m->r); /* stay alive however long this takes */
+    wf_msg_kind kind = msg.kind;
+    char name[32];
+    if (kind == WF_MSG_JOB) {
+        assert_int_equal(msg.ref.attempt, 1);
+        assert_true(m->nheld < MANY_CAP_SLOTS + MANY_CAP_PREFETCH);
+        if (msg.ref.req == m->main_id) {
+            assert_true(msg.ref.idx < MANY_JOBS);
+            snprintf(name, sizeof name, "j%u", msg.ref.idx);
+            assert_int_equal(m->seen[msg.ref.idx]++, 0);
+        } else {
+            assert_true(msg.ref.req == m->victim_id && msg.ref.idx < MANY_VICTIMS);
+            snprintf(name, sizeof name, "v%u", msg.ref.idx);
+            assert_int_equal(m->victim_seen[msg.ref.idx]++, 0);
+        }
+        assert_string_equal(msg.job, name);
+        m->held[m->nheld++] = msg.ref;
+    } else if (kind == WF_MSG_ACK) {
+        uint32_t i = 0;
+        while (i < m->nsent && memcmp(&m->sent[i], &msg.ref, sizeof msg.ref) != 0)
+            i++;
+        if (i == m->nsent)
+            fail_msg("ACK of %llu/%u attempt %u, never reported or acknowledged twice",
+                     (unsigned long long)msg.ref.req, msg.ref.idx, msg.ref.attempt);
+        m->sent[i] = m->sent[--m->nsent];
+    } else if (kind != WF_MSG_CANCEL) {
+        fail_msg("unexpected %s", wf_msg_kind_name(kind));
+    }
+    wf_msg_fini(&msg);
+    return kind;
+}
+
+/* A consumer with hundreds of leases finishes them out of order, from the middle, while new
+ * ones arrive and an older request's attempts, cancelled, linger until reported: every report
+ * reaches its own attempt's job, once; stale, repeated and unknown reports change nothing. */
+static void
+test_board_many_leases_finish_out_of_order(void **state)
+{
+    it_fixture_t *f = *state;
+    many_t *m = calloc(1, sizeof *m);
+    m->r = raw_connect_prefetch(f, "t", MANY_CAP_SLOTS, MANY_CAP_PREFETCH);
+    char name[32];
+    weft_request_t *victim = NULL, *req = NULL;
+    weft_request_new(&victim, "victim");
+    for (uint32_t i = 0; i < MANY_VICTIMS; i++) {
+        snprintf(name, sizeof name, "v%u", i);
+        it_job(victim, name, "ok");
+    }
+    m->victim_id = it_submit(f, victim);
+    weft_request_new(&req, "many");
+    for (uint32_t i = 0; i < MANY_JOBS; i++) {
+        snprintf(name, sizeof name, "j%u", i);
+        it_job(req, name, "ok");
+    }
+    m->main_id = it_submit(f, req);
+    /* all the victims (older) and the rest of the room in main jobs */
+    while (m->nheld < MANY_CAP_SLOTS + MANY_CAP_PREFETCH)
+        assert_int_equal(many_take(m), WF_MSG_JOB);
+    for (uint32_t i = 0; i < MANY_VICTIMS; i++)
+        assert_int_equal(m->victim_seen[i], 1);
+
+    /* progress of some main attempts reaches their own jobs */
+    for (uint32_t i = 0; i < m->nheld; i += 7) {
+        if (m->held[i].req != m->main_id)
+            continue;
+        wf_msg_t p;
+        wf_msg_init(&p, WF_MSG_PROGRESS);
+        p.ref = m->held[i];
+        p.percent = m->held[i].idx % 100;
+        raw_send(m->r, &p);
+    }
+    /* a report on the same socket answers after them: they have been applied */
+    wf_attempt_ref_t nothing = {m->main_id, MANY_JOBS + 1, 1};
+    many_report(m, nothing, "none");
+    while (m->nsent > 0)
+        assert_int_equal(many_take(m), WF_MSG_ACK);
+    /* the victims are cancelled: each of their attempts is told to stop, once, and keeps its
+     * lease until it reports */
+    assert_int_equal(weft_request_cancel(f->eng, m->victim_id), WEFT_OK);
+    uint8_t cancelled[MANY_VICTIMS] = {0};
+    for (uint32_t n = 0; n < MANY_VICTIMS;) {
+        wf_msg_t c;
+        assert_true(raw_recv(m->r, &c, WF_TEST_DEADLINE_MS));
+        raw_heartbeat(m->r);
+        if (c.kind == WF_MSG_CANCEL) {
+            assert_true(c.ref.req == m->victim_id && c.ref.idx < MANY_VICTIMS && c.ref.attempt == 1);
+            assert_int_equal(cancelled[c.ref.idx]++, 0);
+            n++;
+        } else {
+            fail_msg("unexpected %s while cancelling", wf_msg_kind_name(c.kind));
+        }
+        wf_msg_fini(&c);
+    }
+    assert_int_equal(it_wait(f, m->victim_id), WEFT_REQ_CANCELLED);
+    for (uint32_t i = 0; i < m->nheld; i += 7) {
+        if (m->held[i].req != m->main_id)
+            continue;
+        snprintf(name, sizeof name, "j%u", m->held[i].idx);
+        weft_job_info_t info = it_info(f, m->main_id, name);
+        assert_int_equal(info.state, WEFT_JOB_RUNNING);
+        assert_int_equal(info.progress, (int)(m->held[i].idx % 100));
+    }
+
+    /* finish in batches picked from anywhere in what we hold; each batch also repeats a
+     * finished report, claims a later attempt of a running job and names a job that does not
+     * exist: all acknowledged, none changing anything */
+    unsigned seed = 7;
+    uint32_t finished = 0, batches = 0;
+    wf_attempt_ref_t last_done = {0};
+    while (m->nheld > 0) {
+        uint32_t batch = 1 + (uint32_t)rand_r(&seed) % 40;
+        for (uint32_t k = 0; k < batch && m->nheld > 0; k++) {
+            uint32_t i = (uint32_t)rand_r(&seed) % m->nheld;
+            wf_attempt_ref_t ref = m->held[i];
+            m->held[i] = m->held[--m->nheld];
+            if (ref.req == m->victim_id) {
+                many_report(m, ref, "stale");
+                continue;
+            }
+            snprintf(name, sizeof name, "j%u", ref.idx);
+            many_report(m, ref, name);
+            last_done = ref;
+            finished++;
+        }
+        if (m->nheld > 0) {
+            wf_attempt_ref_t later = m->held[(uint32_t)rand_r(&seed) % m->nheld];
+            later.attempt++;
+            many_report(m, later, "later");
+        }
+        if (last_done.req)
+            many_report(m, last_done, "twice");
+        wf_attempt_ref_t none = {m->main_id, MANY_JOBS + 5, 1};
+        many_report(m, none, "none");
+        while (m->nsent > 0)
+            assert_int_not_equal(many_take(m), WF_MSG_CANCEL);
+        batches++;
+        /* grants for the freed room come after the ACKs' commit: take what is due so far */
+        while (m->nheld == 0 && finished < MANY_JOBS)
+            assert_int_equal(many_take(m), WF_MSG_JOB);
+    }
+    assert_int_equal(finished, MANY_JOBS);
+    assert_true(batches > 10);
+    assert_int_equal(it_wait(f, m->main_id), WEFT_REQ_SUCCEEDED);
+    for (uint32_t i = 0; i < MANY_JOBS; i++) {
+        assert_int_equal(m->seen[i], 1);
+        snprintf(name, sizeof name, "j%u", i);
+        weft_job_info_t info = it_info(f, m->main_id, name);
+        assert_int_equal(info.state, WEFT_JOB_DONE);
+        assert_int_equal(info.attempts, 1);
+        assert_int_equal(info.failures, 0);
+        assert_int_equal(info.lost, 0);
+        char buf[32];
+        size_t len = 0;
+        assert_int_equal(weft_job_result(f->eng, m->main_id, name, buf, sizeof buf, &len), WEFT_OK);
+        assert_int_equal(len, strlen(name));
+        assert_memory_equal(buf, name, len);
+    }
+    /* every lease was released, the victims' too: the whole room is free again */
+    weft_request_t *after = NULL;
+    weft_request_new(&after, "after");
+    for (uint32_t i = 0; i < MANY_CAP_SLOTS + MANY_CAP_PREFETCH; i++) {
+        snprintf(name, sizeof name, "a%u", i);
+        it_job(after, name, "ok");
+    }
+    uint64_t aid = it_submit(f, after);
+    for (uint32_t i = 0; i < MANY_CAP_SLOTS + MANY_CAP_PREFETCH; i++) {
+        wf_msg_t j;
+        assert_true(raw_recv(m->r, &j, WF_TEST_DEADLINE_MS));
+        raw_heartbeat(m->r);
+        assert_int_equal(j.kind, WF_MSG_JOB);
+        assert_true(j.ref.req == aid);
+        raw_done(m->r, j.ref, j.job);
+        wf_msg_fini(&j);
+    }
+    assert_int_equal(it_wait(f, aid), WEFT_REQ_SUCCEEDED);
+    raw_close(&m->r);
+    free(m);
+    weft_request_destroy(&after);
+    weft_request_destroy(&req);
+    weft_request_destroy(&victim);
+}
+
 /* slots + prefetch over WF_MAX_SLOTS: the HELLO is refused. */
 static void
 test_board_refuses_too_much_prefetch(void **state)
@@ -666,6 +880,7 @@ main(void)
         T(test_board_prefetch_fills_the_queue_but_never_with_timeouts),
         T(test_board_refuses_too_much_prefetch),
         T(test_board_worker_reconnecting_keeps_its_attempts),
+        T(test_board_many_leases_finish_out_of_order),
         T(test_board_records_where_each_attempt_ran),
         T(test_board_relays_log_reads_to_the_worker),
     };
