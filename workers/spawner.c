@@ -11,14 +11,19 @@
  *   memory.  fds 0-3 are /dev/null and fd 4 the control socket, so every fd the spawner
  *   receives is >= 5 and dup2 to 0..3 in the child never aliases; every fd above 3 is
  *   close-on-exec (received with MSG_CMSG_CLOEXEC, pidfds are), so a child starts with 0-3 only;
- * - s_att[0..s_natt) are the children not yet reaped, dense; s_pfd[1 + 2i] polls s_att[i]'s
- *   socket (fd -1 once weft closed it) and s_pfd[2 + 2i] its pidfd.  A child's group is
- *   signalled only while its slot exists, i.e. while its leader is alive or an unreaped
+ * - s_att[0..s_natt) are dense: the children not yet reaped, and the `done` slots whose last
+ *   record still waits to be sent; s_pfd[1 + 2i] polls s_att[i]'s socket (fd -1 once weft
+ *   closed it) and s_pfd[2 + 2i] its pidfd (-1 once done).  A child's group is signalled only
+ *   while its slot exists and is not done, i.e. while its leader is alive or an unreaped
  *   zombie, so the pgid cannot name anyone else's group;
  * - replies on an attempt's socket are fixed-size s_msg_t records: START or ERROR once, then
  *   EXIT once; weft sends SIGNAL records.  SEQPACKET keeps each record whole;
  * - s_att[i].held are the fds the child was given; they close only after its EXIT is sent (or
- *   at once when the start fails, after its ERROR), so a pipe's EOF implies the record is there.
+ *   at once when the start fails, after its ERROR), so a pipe's EOF implies the record is there;
+ * - a record is never dropped while weft's end of its socket is open: one the socket cannot take
+ *   now waits in s_att[i].out (s_flush), and the slot lives on, holding the socket and the
+ *   child's fds, until it is sent.  A slot whose child is reaped (or never started) is `done`:
+ *   its pid names nobody's group any more, so nothing signals it.
  *
  * Workload: per child one request (inline up to WF_SPAWN_INLINE_MAX), one clone, about ten
  * syscalls in the spawner and a few in weft; the spawner sleeps in poll otherwise.
@@ -59,6 +64,11 @@
 #define S_NO_DIR UINT32_MAX
 /* Header flag: the body is in the memfd passed last, not inline. */
 #define S_BODY_MEMFD 0x10u
+/* A record the kernel had no memory for is tried again this often (ms) until it goes. */
+#define S_RETRY_MS 10
+/* Without a slot to wait in (s_answer_failed), an ERROR is tried this many times, S_RETRY_MS
+ * apart, before it is given up. */
+#define S_SEND_TRIES 100
 
 /* The control message's fixed part; the body (inline) follows it in a second iovec. */
 typedef struct s_hdr {
@@ -84,10 +94,16 @@ typedef struct s_msg {
 /* ---- the spawner (forked; async-signal-safe from here to the weft side below) ------------- */
 
 typedef struct s_att {
-    int sock; /* -1 once weft closed its end */
-    int pidfd;
-    pid_t pid; /* also the pgid */
-    int held[4]; /* the child's fds as received (-1: none), kept until EXIT is sent */
+    int sock;  /* -1 once weft closed its end */
+    int pidfd; /* -1 once done */
+    pid_t pid; /* also the pgid; signalled only while !done */
+    /* The child's fds as received (-1: none), kept until EXIT is sent; after a failed start,
+     * whatever the request brought besides the socket, kept until ERROR is sent. */
+    int held[S_MAX_FDS - 1];
+    s_msg_t out[2]; /* records not sent yet, oldest first: at most START and EXIT */
+    int nout;
+    bool retry; /* the last send lacked memory: try again in S_RETRY_MS, not on POLLOUT */
+    bool done;  /* reaped, or never started: the slot only waits for out to drain */
 } s_att_t;
 
 /* What the vfork child needs; stage and err are written by the child into this (shared)
@@ -114,12 +130,63 @@ static s_child_t s_kid;
 static struct rlimit s_nofile; /* weft's RLIMIT_NOFILE, when the spawner raised its own */
 static bool s_nofile_raised;
 
-static void
-s_reply(int sock, int32_t kind, int32_t a, int32_t b)
+/* Send one record without blocking.  Returns 0, EAGAIN or ENOBUFS (the socket cannot take it
+ * now: try again later), or another errno (weft's end is gone). */
+static int
+s_send_rec(int sock, const s_msg_t *m)
 {
-    s_msg_t m = {kind, a, b, 0};
-    /* Never blocks (two small records at most per attempt); a gone peer is no error here. */
-    (void)send(sock, &m, sizeof m, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t n;
+    do {
+        n = send(sock, m, sizeof *m, MSG_NOSIGNAL | MSG_DONTWAIT);
+    } while (n < 0 && errno == EINTR);
+    if (n >= 0)
+        return 0;
+    if (errno == EWOULDBLOCK)
+        return EAGAIN;
+    return errno == ENOMEM ? ENOBUFS : errno;
+}
+
+/*
+ * Send a's pending records, in order, as far as the socket takes them.
+ *
+ * Weft reads an EOF that comes before EXIT (or ERROR) as the spawner's death, and answers it by
+ * killing the spawner and with it every running job; so a record may never be dropped for
+ * want of room (EAGAIN: weft has not read yet) or memory (ENOBUFS under pressure).  Nor may
+ * the spawner block on one socket: it serves every attempt from one thread, and a runner that
+ * is slow to read would stall them all.  So a record that does not go now stays in a->out and
+ * the slot stays, holding the socket and the child's fds (so the pipe EOF still comes after the
+ * record); the loop polls the socket for POLLOUT (EAGAIN), or tries again in S_RETRY_MS
+ * (ENOBUFS: POLLOUT would be set already and spin).  Only weft's end going away ends the wait:
+ * then nobody is left to tell.
+ */
+static void
+s_flush(s_att_t *a)
+{
+    a->retry = false;
+    while (a->nout > 0) {
+        int err = s_send_rec(a->sock, &a->out[0]);
+        if (err == EAGAIN || err == ENOBUFS) {
+            a->retry = err == ENOBUFS;
+            return;
+        }
+        if (err != 0) {
+            a->nout = 0; /* weft's end is closed; its EOF is read by s_on_sock */
+            return;
+        }
+        a->out[0] = a->out[1];
+        a->nout--;
+    }
+}
+
+/* Queue a record on a's socket (after any still pending, so the order holds) and send what
+ * can go. */
+static void
+s_reply(s_att_t *a, int32_t kind, int32_t x, int32_t y)
+{
+    if (a->sock < 0 || a->nout >= 2)
+        return; /* nobody to tell; or a third record, which the protocol does not have */
+    a->out[a->nout++] = (s_msg_t){kind, x, y, 0};
+    s_flush(a);
 }
 
 /* Weft is gone: nothing it started may stay. */
@@ -127,7 +194,8 @@ static void __attribute__((noreturn))
 s_shutdown(void)
 {
     for (int i = 0; i < s_natt; i++)
-        kill(-s_att[i].pid, SIGKILL);
+        if (!s_att[i].done)
+            kill(-s_att[i].pid, SIGKILL);
     _exit(0);
 }
 
@@ -216,6 +284,71 @@ s_reap_now(pid_t pid)
         ;
 }
 
+static void
+s_remove(int i)
+{
+    int last = --s_natt;
+    if (i != last) {
+        s_att[i] = s_att[last];
+        s_pfd[1 + 2 * i] = s_pfd[1 + 2 * last];
+        s_pfd[2 + 2 * i] = s_pfd[2 + 2 * last];
+    }
+}
+
+/* After slot i changed: free it once done with nothing left to send (closing the socket and,
+ * only now, the fds it holds), else poll what it waits for. */
+static void
+s_settle(int i)
+{
+    s_att_t *a = &s_att[i];
+    if (a->done && a->nout == 0) {
+        if (a->sock >= 0)
+            close(a->sock);
+        for (int k = 0; k < S_MAX_FDS - 1; k++)
+            if (a->held[k] >= 0)
+                close(a->held[k]);
+        if (a->pidfd >= 0)
+            close(a->pidfd);
+        s_remove(i);
+        return;
+    }
+    short out = a->nout > 0 && !a->retry ? POLLOUT : 0;
+    s_pfd[1 + 2 * i] = (struct pollfd){a->sock, (short)(POLLIN | out), 0};
+    s_pfd[2 + 2 * i] = (struct pollfd){a->pidfd, POLLIN, 0};
+}
+
+/* A start failed: answer ERROR on sock, then close it and held (S_MAX_FDS - 1 fds, -1: none). */
+static void
+s_answer_failed(int sock, const int *held, int32_t stage, int32_t err)
+{
+    if (s_natt < s_max_att) {
+        /* A slot of its own, so an ERROR that cannot go now waits like an EXIT (s_flush). */
+        int i = s_natt++;
+        s_att_t *a = &s_att[i];
+        *a = (s_att_t){.sock = sock, .pidfd = -1, .done = true};
+        memcpy(a->held, held, sizeof a->held);
+        s_reply(a, S_MSG_ERROR, stage, err);
+        s_settle(i);
+        return;
+    }
+    /* No slot left (this is the "too many children" answer, or one to a request that came with
+     * the table full).  The ERROR is the first record on a socket that nothing else writes, so
+     * it cannot lack room, only memory: wait for that a bounded while, then give up (weft then
+     * sees the spawner as lost, as it would had the spawner run out of memory altogether). */
+    s_msg_t m = {S_MSG_ERROR, stage, err, 0};
+    for (int t = 0; t < S_SEND_TRIES; t++) {
+        int rc = s_send_rec(sock, &m);
+        if (rc != EAGAIN && rc != ENOBUFS)
+            break;
+        struct pollfd q = {sock, rc == EAGAIN ? POLLOUT : 0, 0};
+        (void)poll(&q, 1, S_RETRY_MS);
+    }
+    close(sock);
+    for (int k = 0; k < S_MAX_FDS - 1; k++)
+        if (held[k] >= 0)
+            close(held[k]);
+}
+
 /* One request from the control socket: check it, start the child, answer on its socket. */
 static void
 s_on_request(void)
@@ -260,7 +393,7 @@ s_on_request(void)
     if (nf == 0)
         return; /* nowhere to answer */
     int sock = fds[0];
-    int held[4] = {-1, -1, -1, -1}; /* the child's fds once clone has run */
+    int held[S_MAX_FDS - 1] = {-1, -1, -1, -1, -1}; /* the child's fds once clone has run */
     int stage = WF_SPAWN_STAGE_SPAWNER, err = EPROTO;
     char *body = NULL;
     size_t mapped = 0;
@@ -321,7 +454,7 @@ s_on_request(void)
     if (mapped)
         munmap(body, mapped);
     mapped = 0;
-    /* The child has its copies.  Ours stay open until its EXIT is sent (s_on_exit): so a
+    /* The child has its copies.  Ours stay open until its EXIT is sent (s_settle): so a
      * pipe the handler reads ends only after the record that says why, and the handler,
      * waiting on its pipes alone, wakes once per attempt (spawner.h). */
     for (int i = 0, k = 1; i < 4; i++)
@@ -343,32 +476,21 @@ s_on_request(void)
         goto fail;
     }
     int i = s_natt++;
-    s_att[i] = (s_att_t){sock, pidfd, pid, {held[0], held[1], held[2], held[3]}};
-    s_pfd[1 + 2 * i] = (struct pollfd){sock, POLLIN, 0};
-    s_pfd[2 + 2 * i] = (struct pollfd){pidfd, POLLIN, 0};
-    s_reply(sock, S_MSG_START, (int32_t)pid, 0);
+    s_att_t *a = &s_att[i];
+    *a = (s_att_t){.sock = sock, .pidfd = pidfd, .pid = pid};
+    memcpy(a->held, held, sizeof a->held);
+    s_reply(a, S_MSG_START, (int32_t)pid, 0);
+    s_settle(i);
     return;
 
 fail:
     if (mapped)
         munmap(body, mapped);
-    s_reply(sock, S_MSG_ERROR, stage, err);
-    for (int k = 0; k < nf; k++)
-        close(fds[k]);
-    for (int k = 0; k < 4; k++) /* after the ERROR, as after an EXIT */
-        if (held[k] >= 0)
-            close(held[k]);
-}
-
-static void
-s_remove(int i)
-{
-    int last = --s_natt;
-    if (i != last) {
-        s_att[i] = s_att[last];
-        s_pfd[1 + 2 * i] = s_pfd[1 + 2 * last];
-        s_pfd[2 + 2 * i] = s_pfd[2 + 2 * last];
-    }
+    /* Before clone the child's fds are still in fds[1..nf) (held is empty then): they too close
+     * only after the ERROR, as after an EXIT. */
+    for (int k = 1; k < nf; k++)
+        held[k - 1] = fds[k];
+    s_answer_failed(sock, held, stage, err);
 }
 
 /* Child i exited: keep its zombie while its group is killed, then reap and report it. */
@@ -386,35 +508,38 @@ s_on_exit(int i)
         return; /* not yet (a spurious wake-up) */
     kill(-a->pid, SIGKILL);
     s_reap_now(a->pid);
-    if (a->sock >= 0) {
-        s_reply(a->sock, S_MSG_EXIT, rc == 0 ? s_status(&si) : (SIGKILL & 0x7f), 0);
-        close(a->sock);
-    }
-    for (int k = 0; k < 4; k++)
-        if (a->held[k] >= 0)
-            close(a->held[k]);
+    a->done = true; /* from here the pgid may be anyone's */
     close(a->pidfd);
-    s_remove(i);
+    a->pidfd = -1;
+    s_reply(a, S_MSG_EXIT, rc == 0 ? s_status(&si) : (SIGKILL & 0x7f), 0);
+    s_settle(i); /* closes the socket and the child's fds once EXIT is sent */
 }
 
-/* Weft's side of child i spoke: a SIGNAL, or EOF (its handler is gone). */
+/* Child i's socket is ready (revents), or a record of its waits for memory: send what is
+ * pending; read a SIGNAL, or EOF (its handler is gone). */
 static void
-s_on_sock(int i)
+s_on_sock(int i, short revents)
 {
     s_att_t *a = &s_att[i];
-    s_msg_t m;
-    ssize_t n = recv(a->sock, &m, sizeof m, MSG_DONTWAIT);
-    if (n < 0 && (errno == EINTR || errno == EAGAIN))
-        return;
-    if (n <= 0) {
-        kill(-a->pid, SIGKILL); /* the leader is not reaped yet: the pgid is still ours */
-        close(a->sock);
-        a->sock = -1;
-        s_pfd[1 + 2 * i].fd = -1;
-        return;
+    if (a->nout > 0)
+        s_flush(a);
+    if (revents & (POLLIN | POLLHUP | POLLERR)) {
+        s_msg_t m;
+        ssize_t n = recv(a->sock, &m, sizeof m, MSG_DONTWAIT);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) {
+            /* nothing to read after all */
+        } else if (n <= 0) {
+            if (!a->done)
+                kill(-a->pid, SIGKILL); /* the leader is not reaped yet: the pgid is ours */
+            close(a->sock);
+            a->sock = -1;
+            a->nout = 0; /* nobody is left to read them */
+            a->retry = false;
+        } else if (n == sizeof m && m.kind == S_MSG_SIGNAL && m.a > 0 && m.a < NSIG && !a->done) {
+            kill(-a->pid, m.a);
+        }
     }
-    if (n == sizeof m && m.kind == S_MSG_SIGNAL && m.a > 0 && m.a < NSIG)
-        kill(-a->pid, m.a);
+    s_settle(i);
 }
 
 /* Close every inherited fd but `keep`. */
@@ -493,15 +618,19 @@ s_serve(int ctl)
 
     for (;;) {
         s_pfd[0] = (struct pollfd){S_CTL_FD, POLLIN, 0};
-        int n = poll(s_pfd, (nfds_t)(1 + 2 * s_natt), -1);
+        int timeout = -1; /* a record waiting for memory is tried again soon (s_flush) */
+        for (int i = 0; i < s_natt && timeout < 0; i++)
+            if (s_att[i].retry)
+                timeout = S_RETRY_MS;
+        int n = poll(s_pfd, (nfds_t)(1 + 2 * s_natt), timeout);
         if (n < 0)
             continue; /* EINTR (a stop and continue), or a transient ENOMEM */
         /* Backwards: s_remove moves the last slot, which has been looked at already. */
         for (int i = s_natt - 1; i >= 0; i--) {
             if (s_pfd[2 + 2 * i].revents)
                 s_on_exit(i);
-            else if (s_pfd[1 + 2 * i].revents)
-                s_on_sock(i);
+            else if (s_pfd[1 + 2 * i].revents || s_att[i].retry)
+                s_on_sock(i, s_pfd[1 + 2 * i].revents);
         }
         if (s_pfd[0].revents)
             s_on_request();

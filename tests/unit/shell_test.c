@@ -35,7 +35,9 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1344,6 +1346,118 @@ test_shell_spawner_submit_and_exit_before_eof(void **state)
     }
 }
 
+/* Reaped by its parent (a zombie still answers kill). */
+static bool
+s_pid_reaped(void *arg)
+{
+    return kill(*(pid_t *)arg, 0) == -1 && errno == ESRCH;
+}
+
+/* A copy of the spawner's end of the one attempt socket it holds (its only socket above fd 4,
+ * spawner.c), taken with pidfd_getfd; -1 where the kernel or its ptrace policy refuses. */
+static int
+s_grab_spawner_socket(pid_t spawner)
+{
+#if defined(SYS_pidfd_open) && defined(SYS_pidfd_getfd)
+    int pfd = (int)syscall(SYS_pidfd_open, spawner, 0);
+    if (pfd < 0)
+        return -1;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)spawner);
+    DIR *d = opendir(path);
+    int found = -1, nsock = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        int fd = atoi(e->d_name);
+        if (e->d_name[0] == '.' || fd <= 4) /* 0-3 /dev/null, 4 the control socket */
+            continue;
+        int got = (int)syscall(SYS_pidfd_getfd, pfd, fd, 0);
+        struct stat st;
+        if (got >= 0 && fstat(got, &st) == 0 && S_ISSOCK(st.st_mode) && nsock++ == 0) {
+            found = got;
+            continue;
+        }
+        if (got >= 0)
+            close(got);
+    }
+    if (d)
+        closedir(d);
+    close(pfd);
+    if (nsock > 1) /* not the single attempt this test expects */
+        fail_msg("spawner holds %d attempt sockets", nsock);
+    return found;
+#else
+    (void)spawner;
+    return -1;
+#endif
+}
+
+/* An EXIT the spawner cannot send at once (its socket's buffer is full: EAGAIN) waits until
+ * weft reads, and is not dropped: weft takes an EOF before EXIT for the spawner's death and
+ * buries it, with every running job. */
+static void
+test_shell_spawner_exit_waits_for_room_on_a_full_socket(void **state)
+{
+    (void)state;
+    char *envp[] = {NULL};
+    int stage = 0, err = 0, status = -1;
+    assert_int_equal(wf_spawner_prestart(), 0);
+    pid_t spawner = wf_spawner_pid();
+    assert_true(spawner > 0);
+    int in[2];
+    assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+    char *argv[] = {"sh", "-c", "read x; exit 3", NULL};
+    wf_spawn_req_t req = {
+        .path = "/bin/sh", .argv = argv, .envp = envp, .fds = {in[0], -1, -1, -1}};
+    wf_spawn_t sp;
+    assert_int_equal(wf_spawn_start(&sp, &req, &stage, &err), 0); /* START is read */
+    close(in[0]);
+    pid_t child = sp.pid;
+    int grab = s_grab_spawner_socket(spawner);
+    if (grab < 0) {
+        close(in[1]);
+        wf_spawn_close(&sp);
+        skip(); /* no pidfd_getfd here: nothing else can fill the spawner's buffer */
+    }
+    /* Fill the spawner's send buffer (what it sent and weft has not read) with records that
+     * wf_spawn_poll ignores. */
+    int tiny = 1; /* the kernel rounds it up to its minimum */
+    assert_int_equal(setsockopt(grab, SOL_SOCKET, SO_SNDBUF, &tiny, sizeof tiny), 0);
+    int32_t junk[4] = {0, 0, 0, 0};
+    int sent = 0;
+    while (send(grab, junk, sizeof junk, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)sizeof junk)
+        sent++;
+    assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+    assert_true(sent > 0);
+    close(grab);
+
+    /* The child ends; the spawner reaps it, then finds no room for its EXIT. */
+    close(in[1]);
+    assert_true(wf_test_wait(s_pid_reaped, &child, WF_TEST_DEADLINE_MS));
+    /* The spawner serves requests after the exits of the same turn, one at a time: once this
+     * start is answered, it has tried that EXIT. */
+    char *t_argv[] = {"true", NULL};
+    wf_spawn_req_t t_req = {
+        .path = "/bin/true", .argv = t_argv, .envp = envp, .fds = {-1, -1, -1, -1}};
+    wf_spawn_t other;
+    assert_int_equal(wf_spawn_start(&other, &t_req, &stage, &err), 0);
+    wf_spawn_close(&other);
+
+    /* Reading makes room: the EXIT follows the filler, where an EOF was before. */
+    int64_t end = wf_test_now_ms() + WF_TEST_DEADLINE_MS;
+    wf_spawn_state st;
+    while ((st = wf_spawn_poll(&sp, &status)) == WF_SPAWN_RUNNING) {
+        assert_true(wf_test_now_ms() < end);
+        struct pollfd pf = {sp.sock, POLLIN, 0};
+        (void)poll(&pf, 1, 1000);
+    }
+    assert_int_equal(st, WF_SPAWN_EXITED);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 3);
+    wf_spawn_close(&sp);
+    assert_int_equal(wf_spawner_pid(), spawner); /* the spawner was not buried */
+}
+
 /* ---- volume and retries -------------------------------------------------------------------- */
 
 static void
@@ -1691,6 +1805,7 @@ main(int argc, char **argv)
         S_T(test_shell_many_attempts_at_once_leak_no_fd),
         cmocka_unit_test(test_shell_spawner_reports_stage_and_status),
         cmocka_unit_test(test_shell_spawner_submit_and_exit_before_eof),
+        cmocka_unit_test(test_shell_spawner_exit_waits_for_room_on_a_full_socket),
         S_T(test_shell_big_output_completes),
         S_T(test_shell_retry_gets_fresh_logs_per_attempt),
         S_T(test_shell_silent_stream_leaves_no_log_file),
