@@ -552,9 +552,9 @@ wf_client_recv(wf_client_t *c, wf_cmsg_t *reply, int timeout_ms)
     return WEFT_OK;
 }
 
-/* A STATUS without a limit asks for the whole request in one reply: give it weft_job_info_t
- * rows (reply->jobs) as this call always did, for a request of at most
- * WF_CLIENT_MAX_STATUS_JOBS jobs (what one such reply lists: larger ones must page). */
+/* A STATUS without a limit asks for the whole request in one reply (reply->cjobs), for a
+ * request of at most WF_CLIENT_MAX_STATUS_JOBS jobs (what one such reply lists: larger ones
+ * must page). */
 static int
 s_status_whole(wf_client_t *c, wf_cmsg_t *reply)
 {
@@ -565,14 +565,14 @@ s_status_whole(wf_client_t *c, wf_cmsg_t *reply)
               (unsigned long long)reply->info.id, reply->info.njobs, WF_CLIENT_MAX_STATUS_JOBS);
         return WEFT_ETOOBIG;
     }
-    /* The rows are what gets expanded (~1.9 KiB each): a server that lists more rows than it
-     * claims jobs must not make us allocate for them. */
+    /* Callers size their tables by the jobs the request claims: more rows than that is a
+     * malformed reply. */
     if (reply->njobs > reply->info.njobs) {
         s_err(c, "the server listed %u jobs for request %llu of %u jobs", reply->njobs,
               (unsigned long long)reply->info.id, reply->info.njobs);
         return WEFT_EPROTO;
     }
-    return wf_cmsg_expand_jobs(reply);
+    return WEFT_OK;
 }
 
 int

@@ -91,9 +91,9 @@ const char *wf_client_errmsg(const wf_client_t *c);
  * reply with that corr, into *reply (initialised here; wf_cmsg_fini it whatever the result).
  * An ERROR reply returns its code (never WEFT_OK: a code of 0 becomes EPROTO) and keeps its
  * message in wf_client_errmsg; *reply then holds the ERROR.
- * A STATUS without a limit (the whole request at once) also fills reply->jobs with
- * weft_job_info_t rows (wf_cmsg_expand_jobs), for requests of at most WF_CLIENT_MAX_STATUS_JOBS
- * jobs; a bigger one is ETOOBIG: read it with wf_client_status_page.
+ * A STATUS without a limit (the whole request at once, in reply->cjobs) is for requests of at
+ * most WF_CLIENT_MAX_STATUS_JOBS jobs; a bigger one is ETOOBIG: read it with
+ * wf_client_status_page.
  * Errors: the ERROR's code; ETIMEDOUT ("no answer from SERVER within N s: is `weft serve`
  * running?", naming the keys with CURVE); EINVAL, ETOOBIG (req cannot be encoded; a whole
  * STATUS of too many jobs); EPROTO (a reply that does not decode); ESYS (a socket error);

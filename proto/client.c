@@ -391,7 +391,6 @@ wf_cmsg_fini(wf_cmsg_t *msg)
     if (!msg)
         return;
     free(msg->owned_);
-    free(msg->jobs);
     /* Zero everything so a finalised message holds no pointer into freed or foreign memory. */
     memset(msg, 0, sizeof *msg);
 }
@@ -400,20 +399,6 @@ size_t
 wf_cmsg_decoded_size(const wf_cmsg_t *msg)
 {
     return msg && msg->owned_ ? msg->owned_size_ : 0;
-}
-
-int
-wf_cmsg_expand_jobs(wf_cmsg_t *msg)
-{
-    if (!msg || msg->kind != WF_CMSG_STATUS_R || msg->jobs || (msg->njobs && !msg->cjobs))
-        return WEFT_EINVAL;
-    weft_job_info_t *v = calloc(msg->njobs ? msg->njobs : 1, sizeof *v);
-    if (!v)
-        abort(); /* OOM policy (STYLE 2.4); the caller bounds njobs */
-    for (uint32_t i = 0; i < msg->njobs; i++)
-        wf_cjobinfo_expand(&msg->cjobs[i], &v[i]);
-    msg->jobs = v;
-    return WEFT_OK;
 }
 
 int

@@ -163,10 +163,8 @@ typedef struct wf_cmsg {
     uint32_t nwarnings;                 /* SUBMITTED */
     const char **warnings;
     weft_request_info_t info;           /* STATUS_R */
-    uint32_t njobs;                     /* STATUS_R: entries of cjobs (or of jobs, see below) */
+    uint32_t njobs;                     /* STATUS_R: entries of cjobs */
     wf_cjobinfo_t *cjobs;               /* STATUS_R, as encoded and decoded */
-    weft_job_info_t *jobs;              /* STATUS_R expanded (wf_cmsg_expand_jobs); NULL in a
-                                         * decoded message; the encoder ignores it */
     uint32_t nreqs;                     /* LIST_R */
     wf_creqinfo_t *reqs;
     uint32_t nworkers;                  /* WORKERS_R */
@@ -199,7 +197,7 @@ typedef struct wf_cmsg {
 } wf_cmsg_t;
 
 void wf_cmsg_init(wf_cmsg_t *msg, wf_cmsg_kind kind);
-/* Free what the message owns (its decoded block and an expanded `jobs`), zero it. */
+/* Free what the message owns (its decoded block), zero it. */
 void wf_cmsg_fini(wf_cmsg_t *msg);
 /* Encode into a malloc'd buffer.  Errors: EINVAL, ETOOBIG (as wf_msg_encode). */
 int wf_cmsg_encode(const wf_cmsg_t *msg, uint8_t **buf_p, size_t *len_p);
@@ -217,11 +215,6 @@ void wf_creqinfo_expand(const wf_creqinfo_t *in, weft_request_info_t *out);
 void wf_creqinfo_view(const weft_request_info_t *in, wf_creqinfo_t *out);
 void wf_cjobinfo_expand(const wf_cjobinfo_t *in, weft_job_info_t *out);
 void wf_cjobinfo_view(const weft_job_info_t *in, wf_cjobinfo_t *out);
-/* Fill msg->jobs (malloc'd, owned by msg: wf_cmsg_fini frees it) from msg->cjobs, for code that
- * wants weft_job_info_t rows.  A STATUS_R of n jobs takes n * sizeof(weft_job_info_t) (~1.9 KiB
- * each): callers bound n (the CLI: WF_CLIENT_MAX_STATUS_JOBS).  Errors: EINVAL (not a STATUS_R,
- * or jobs already expanded). */
-int wf_cmsg_expand_jobs(wf_cmsg_t *msg);
 /* Make a decoded LOGS_R independent of its frame: copy `data` into memory the message owns
  * (freed by wf_cmsg_fini), so the frame may go.  A no-op for an empty one.  Errors: EINVAL
  * (not a LOGS_R, or one that owns memory already). */

@@ -212,7 +212,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     wf_cmsg_fini(&m2); /* before enc1: m2 borrows payloads from it */
     wf_cmsg_fini(&m1);
-    s_check(m1.owned_ == NULL && m1.jobs == NULL, "fini left storage behind");
+    s_check(m1.owned_ == NULL, "fini left storage behind");
     free(enc1);
     free(enc2);
     return 0;

@@ -2120,28 +2120,23 @@ test_client_views_expand_and_borrow(void **state)
     wf_creqinfo_expand(&rc, &rb);
     assert_memory_equal(&rf, &rb, sizeof rf);
 
-    /* A decoded STATUS_R expands into weft_job_info_t rows, freed by fini. */
+    /* A decoded STATUS_R's compact rows expand one by one; fini frees the decoded block. */
     wf_cmsg_t m, dec;
     size_t len;
     s_make(&m, WF_CMSG_STATUS_R, V_TYPICAL);
-    assert_int_equal(wf_cmsg_expand_jobs(&m), WEFT_OK); /* works on any STATUS_R... */
-    free(m.jobs);
-    m.jobs = NULL;
     uint8_t *buf = s_encode(&m, &len);
     assert_int_equal(wf_cmsg_decode(buf, len, &dec, NULL, 0), WEFT_OK);
-    assert_null(dec.jobs);
-    assert_int_equal(wf_cmsg_expand_jobs(&dec), WEFT_OK);
-    assert_int_equal(wf_cmsg_expand_jobs(&dec), WEFT_EINVAL); /* ...once */
-    assert_string_equal(dec.jobs[2].id, "link_2");
-    assert_string_equal(dec.jobs[1].cause, "compile_0");
-    assert_string_equal(dec.jobs[0].cause, "");
-    assert_int_equal(dec.jobs[1].state, WEFT_JOB_FAILED);
+    weft_job_info_t row;
+    wf_cjobinfo_expand(&dec.cjobs[2], &row);
+    assert_string_equal(row.id, "link_2");
+    wf_cjobinfo_expand(&dec.cjobs[1], &row);
+    assert_string_equal(row.cause, "compile_0");
+    assert_int_equal(row.state, WEFT_JOB_FAILED);
+    wf_cjobinfo_expand(&dec.cjobs[0], &row);
+    assert_string_equal(row.cause, "");
     wf_cmsg_fini(&dec);
-    assert_null(dec.jobs);
+    assert_null(dec.owned_);
     free(buf);
-    wf_cmsg_init(&m, WF_CMSG_OK);
-    assert_int_equal(wf_cmsg_expand_jobs(&m), WEFT_EINVAL);
-    assert_int_equal(wf_cmsg_expand_jobs(NULL), WEFT_EINVAL);
 }
 
 /* ---- random and mutated input ------------------------------------------------------------ */
