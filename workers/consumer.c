@@ -21,6 +21,8 @@
  *
  * Invariants:
  * - held[i] != NULL  <=>  entry i is queued or in a handler; the free entries are on free_held;
+ * - the loop's index (s_index_t) holds exactly the refs of held[] and of the unacked list, and
+ *   no ref is in both (s_ix_check verifies it in debug builds);
  * - a DONE/FAILED stays in the unacked list until an ACK names its exact (req, idx, attempt); it
  *   is re-sent when the board WELCOMEs us after a (re)connect and every `liveness` heartbeats;
  * - the loop never blocks on the board: every send to the DEALER is ZMQ_DONTWAIT (a dropped
@@ -70,14 +72,17 @@
  *   through engine/auth.h: workers know proto and the public API, never the engine.
  *
  * Workload: up to WF_MAX_SLOTS runners and as many running attempts; a handful of messages per
- * job plus one heartbeat per interval.  Linear scans over runners and unacked reports are fine
- * at that size.
+ * job plus one heartbeat per interval.  What happens per message (a JOB, CANCEL or ACK finding
+ * its attempt) goes through the loop's index by ref (s_index_t), not a walk: with a long
+ * prefetch those walks were most of the loop's time.  Walks once per heartbeat or WELCOME
+ * (re-sends, timeouts) are fine at that size.
  */
 #include "consumer.h"
 
 #include "actor.h"
 #include "proto.h"
 
+#include <assert.h>
 #include <czmq.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -199,11 +204,36 @@ struct s_runner {
 
 typedef struct s_report {
     struct s_report *next;
+    struct s_report *prev; /* doubly linked: an ACK unlinks its report without a walk */
     wf_attempt_ref_t ref;
     uint8_t *buf;
     size_t len;
     uint64_t hb_mark; /* the loop's heartbeat count when this was last sent */
 } s_report_t;
+
+/* The loop's index of the attempts it knows, by ref: each held[] entry and each report waiting
+ * for its ACK, so a JOB, CANCEL or ACK finds its attempt in O(1) instead of a walk over
+ * held[] (up to WF_MAX_SLOTS) and the unacked list (up to S_MAX_UNACKED).  One table for both
+ * because their keys never overlap: a JOB is taken only when its ref is neither held nor
+ * waiting for an ACK, and a report is queued only after its held[] entry was cleared.  So one
+ * probe answers s_on_job's two questions, and each slot says which kind it is.
+ * Open addressing, linear probing, a power-of-two size kept at least twice the count (grown
+ * by rehash), backward-shift deletion (no tombstones).  The loop's alone, like held[] and the
+ * list it indexes: it lives in s_loop_t, which runners never see. */
+enum { S_IX_EMPTY = 0, S_IX_HELD, S_IX_REPORT };
+
+typedef struct s_ix_slot {
+    wf_attempt_ref_t ref;
+    uint32_t kind;      /* S_IX_* */
+    uint32_t held;      /* S_IX_HELD: the entry of weft_worker_t.held */
+    s_report_t *report; /* S_IX_REPORT: the report in the unacked list */
+} s_ix_slot_t;
+
+typedef struct s_index {
+    s_ix_slot_t *slots;
+    uint32_t mask; /* the size - 1 */
+    uint32_t count;
+} s_index_t;
 
 struct weft_worker {
     char *endpoint;
@@ -265,6 +295,7 @@ typedef struct s_loop {
     s_report_t *unacked;  /* oldest first */
     s_report_t *unacked_tail;
     size_t nunacked;
+    s_index_t ix;         /* ref -> held[] entry or unacked report (s_ix_*) */
     wf_msg_t in;          /* decode scratch */
     wf_msg_t out;         /* encode scratch */
 } s_loop_t;
@@ -316,6 +347,139 @@ static bool
 s_ref_eq(wf_attempt_ref_t a, wf_attempt_ref_t b)
 {
     return a.req == b.req && a.idx == b.idx && a.attempt == b.attempt;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The loop's index (s_index_t)                                                               */
+
+static uint64_t
+s_mix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+static uint32_t
+s_ix_home(const s_index_t *ix, wf_attempt_ref_t ref)
+{
+    uint64_t h = s_mix64(ref.req ^ s_mix64((uint64_t)ref.idx << 32 | ref.attempt));
+    return (uint32_t)h & ix->mask;
+}
+
+/* Room for `expect` entries without growing. */
+static void
+s_ix_init(s_index_t *ix, uint32_t expect)
+{
+    uint32_t size = 16;
+    while (size / 2 < expect)
+        size *= 2;
+    ix->slots = s_alloc(sizeof *ix->slots * size);
+    ix->mask = size - 1;
+    ix->count = 0;
+}
+
+static void
+s_ix_fini(s_index_t *ix)
+{
+    free(ix->slots);
+    ix->slots = NULL;
+    ix->mask = 0;
+    ix->count = 0;
+}
+
+/* The slot of ref, or NULL. */
+static s_ix_slot_t *
+s_ix_find(const s_index_t *ix, wf_attempt_ref_t ref)
+{
+    for (uint32_t i = s_ix_home(ix, ref);; i = (i + 1) & ix->mask) {
+        s_ix_slot_t *e = &ix->slots[i];
+        if (e->kind == S_IX_EMPTY)
+            return NULL;
+        if (s_ref_eq(e->ref, ref))
+            return e;
+    }
+}
+
+/* A free slot for ref, which must not be in the index; the caller fills kind and the value. */
+static s_ix_slot_t *
+s_ix_add(s_index_t *ix, wf_attempt_ref_t ref)
+{
+    assert(!s_ix_find(ix, ref));
+    if ((ix->count + 1) > (ix->mask + 1) / 2) {
+        /* Keep the load at most 1/2: rehash into twice the size. */
+        s_ix_slot_t *old = ix->slots;
+        uint32_t old_size = ix->mask + 1;
+        ix->slots = s_alloc(sizeof *ix->slots * old_size * 2);
+        ix->mask = old_size * 2 - 1;
+        for (uint32_t i = 0; i < old_size; i++) {
+            if (old[i].kind == S_IX_EMPTY)
+                continue;
+            uint32_t j = s_ix_home(ix, old[i].ref);
+            while (ix->slots[j].kind != S_IX_EMPTY)
+                j = (j + 1) & ix->mask;
+            ix->slots[j] = old[i];
+        }
+        free(old);
+    }
+    uint32_t i = s_ix_home(ix, ref);
+    while (ix->slots[i].kind != S_IX_EMPTY)
+        i = (i + 1) & ix->mask;
+    ix->count++;
+    s_ix_slot_t *e = &ix->slots[i];
+    e->ref = ref;
+    return e;
+}
+
+static void
+s_ix_add_held(s_index_t *ix, wf_attempt_ref_t ref, uint32_t held)
+{
+    s_ix_slot_t *e = s_ix_add(ix, ref);
+    e->kind = S_IX_HELD;
+    e->held = held;
+    e->report = NULL;
+}
+
+static void
+s_ix_add_report(s_index_t *ix, s_report_t *r)
+{
+    s_ix_slot_t *e = s_ix_add(ix, r->ref);
+    e->kind = S_IX_REPORT;
+    e->held = 0;
+    e->report = r;
+}
+
+/* Remove the slot e (from s_ix_find).  Backward shift: each later entry of the run that may
+ * live closer to its home moves into the hole, so no tombstone is needed. */
+static void
+s_ix_del(s_index_t *ix, s_ix_slot_t *e)
+{
+    uint32_t hole = (uint32_t)(e - ix->slots);
+    for (uint32_t j = (hole + 1) & ix->mask; ix->slots[j].kind != S_IX_EMPTY;
+         j = (j + 1) & ix->mask) {
+        uint32_t home = s_ix_home(ix, ix->slots[j].ref);
+        /* It may move if its home is not within (hole, j], cyclically. */
+        if (((j - home) & ix->mask) >= ((j - hole) & ix->mask)) {
+            ix->slots[hole] = ix->slots[j];
+            hole = j;
+        }
+    }
+    memset(&ix->slots[hole], 0, sizeof ix->slots[hole]);
+    ix->count--;
+}
+
+/* Remove ref, which must be in the index as `kind`. */
+static void
+s_ix_remove(s_index_t *ix, wf_attempt_ref_t ref, uint32_t kind)
+{
+    s_ix_slot_t *e = s_ix_find(ix, ref);
+    assert(e && e->kind == kind);
+    (void)kind;
+    if (e)
+        s_ix_del(ix, e);
 }
 
 static bool
@@ -853,28 +1017,49 @@ s_disconnect(s_loop_t *L)
     s_schedule_reconnect(L);
 }
 
-static s_report_t *
-s_unacked_find(s_loop_t *L, wf_attempt_ref_t ref, s_report_t **prev_p)
-{
-    s_report_t *prev = NULL;
-    for (s_report_t *r = L->unacked; r; prev = r, r = r->next)
-        if (s_ref_eq(r->ref, ref)) {
-            if (prev_p)
-                *prev_p = prev;
-            return r;
-        }
-    return NULL;
-}
-
+#ifndef NDEBUG
+/* Debug builds: the index holds exactly the held[] entries and the unacked reports.  A walk
+ * over both, so only at a few points (WELCOME, each heartbeat, the loop's end). */
 static void
-s_unacked_unlink(s_loop_t *L, s_report_t *r, s_report_t *prev)
+s_ix_check(const s_loop_t *L)
 {
-    if (prev)
-        prev->next = r->next;
+    const weft_worker_t *w = L->w;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < w->cap; i++) {
+        if (!w->held[i])
+            continue;
+        const s_ix_slot_t *e = s_ix_find(&L->ix, w->held[i]->ref);
+        assert(e && e->kind == S_IX_HELD && e->held == i);
+        n++;
+    }
+    assert(n == L->nrunning);
+    size_t nr = 0;
+    const s_report_t *prev = NULL;
+    for (const s_report_t *r = L->unacked; r; prev = r, r = r->next) {
+        const s_ix_slot_t *e = s_ix_find(&L->ix, r->ref);
+        assert(e && e->kind == S_IX_REPORT && e->report == r && r->prev == prev);
+        nr++;
+    }
+    assert(prev == L->unacked_tail && nr == L->nunacked);
+    assert(L->ix.count == n + nr);
+}
+#else
+#define s_ix_check(L) ((void)0)
+#endif
+
+/* Forget r: off the list and the index, freed. */
+static void
+s_unacked_unlink(s_loop_t *L, s_report_t *r)
+{
+    s_ix_remove(&L->ix, r->ref, S_IX_REPORT);
+    if (r->prev)
+        r->prev->next = r->next;
     else
         L->unacked = r->next;
-    if (L->unacked_tail == r)
-        L->unacked_tail = prev;
+    if (r->next)
+        r->next->prev = r->prev;
+    else
+        L->unacked_tail = r->prev;
     L->nunacked--;
     S_SET(L->w, unacked, L->nunacked);
     free(r->buf);
@@ -891,19 +1076,21 @@ s_report(s_loop_t *L, wf_attempt_ref_t ref, uint8_t *buf, size_t len)
               "%zu reports wait for an ACK; dropping the one for request %" PRIu64
               " job #%u attempt %u",
               L->nunacked, old->ref.req, old->ref.idx, old->ref.attempt);
-        s_unacked_unlink(L, old, NULL);
+        s_unacked_unlink(L, old);
     }
     s_report_t *r = s_alloc(sizeof *r);
     r->ref = ref;
     r->buf = buf;
     r->len = len;
     r->hb_mark = L->hb_count;
+    r->prev = L->unacked_tail;
     if (L->unacked_tail)
         L->unacked_tail->next = r;
     else
         L->unacked = r;
     L->unacked_tail = r;
     L->nunacked++;
+    s_ix_add_report(&L->ix, r);
     S_SET(L->w, unacked, L->nunacked);
     S_INC(L->w, reports);
     s_send(L, buf, len);
@@ -942,16 +1129,16 @@ s_on_job(s_loop_t *L, const wf_msg_t *m)
               m->ref.idx, m->ref.attempt);
         return;
     }
-    for (uint32_t i = 0; i < w->cap; i++)
-        if (w->held[i] && s_ref_eq(w->held[i]->ref, m->ref)) {
-            /* Sent twice (e.g. around a re-adoption): the one running is the one. */
-            s_log(w, "JOB for request %" PRIu64 " job #%u attempt %u is already running",
-                  m->ref.req, m->ref.idx, m->ref.attempt);
-            return;
-        }
-    s_report_t *done = s_unacked_find(L, m->ref, NULL);
-    if (done) {
+    const s_ix_slot_t *known = s_ix_find(&L->ix, m->ref);
+    if (known && known->kind == S_IX_HELD) {
+        /* Sent twice (e.g. around a re-adoption): the one running is the one. */
+        s_log(w, "JOB for request %" PRIu64 " job #%u attempt %u is already running", m->ref.req,
+              m->ref.idx, m->ref.attempt);
+        return;
+    }
+    if (known) {
         /* It already ran; the board has not seen the outcome yet.  Say it again, don't rerun. */
+        s_report_t *done = known->report;
         S_INC(w, resends);
         done->hb_mark = L->hb_count;
         s_send(L, done->buf, done->len);
@@ -989,6 +1176,7 @@ s_on_job(s_loop_t *L, const wf_msg_t *m)
 
     job->held = w->free_held[--w->nfree];
     w->held[job->held] = job;
+    s_ix_add_held(&L->ix, job->ref, job->held);
     L->nrunning++;
     S_SET(w, running, L->nrunning);
     S_INC(w, jobs_started);
@@ -1023,6 +1211,7 @@ s_on_welcome(s_loop_t *L, const wf_msg_t *m)
     L->backoff_ms = S_BACKOFF_MIN_MS;
     L->next_hb = L->now + L->heartbeat_ms;
     S_INC(w, welcomes);
+    s_ix_check(L);
     /* Registered (again): every outcome the board has not ACKed goes out once more. */
     for (s_report_t *r = L->unacked; r; r = r->next) {
         r->hb_mark = L->hb_count;
@@ -1092,18 +1281,18 @@ s_on_board_frame(s_loop_t *L, const uint8_t *buf, size_t len)
     case WF_MSG_JOB:
         s_on_job(L, m);
         break;
-    case WF_MSG_CANCEL:
-        for (uint32_t i = 0; i < w->cap; i++)
-            if (w->held[i] && s_ref_eq(w->held[i]->ref, m->ref)) {
-                s_stop_job(w->held[i], S_STOP_CANCEL);
-                S_INC(w, cancels);
-            }
+    case WF_MSG_CANCEL: {
+        const s_ix_slot_t *e = s_ix_find(&L->ix, m->ref);
+        if (e && e->kind == S_IX_HELD) {
+            s_stop_job(w->held[e->held], S_STOP_CANCEL);
+            S_INC(w, cancels);
+        }
         break;
+    }
     case WF_MSG_ACK: {
-        s_report_t *prev = NULL;
-        s_report_t *r = s_unacked_find(L, m->ref, &prev);
-        if (r) {
-            s_unacked_unlink(L, r, prev);
+        const s_ix_slot_t *e = s_ix_find(&L->ix, m->ref);
+        if (e && e->kind == S_IX_REPORT) {
+            s_unacked_unlink(L, e->report);
             S_INC(w, acks);
         } else {
             S_INC(w, acks_unknown);
@@ -1201,6 +1390,7 @@ s_on_runner_report(s_loop_t *L, const uint8_t *hdr, size_t hlen, const uint8_t *
     wf_attempt_ref_t ref = job->ref;
     bool discard = hdr[4] == S_HDR_DISCARD;
     bool gave_up = atomic_load(&job->stop) == S_STOP_GIVE_UP;
+    s_ix_remove(&L->ix, ref, S_IX_HELD);
     w->held[index] = NULL;
     w->free_held[w->nfree++] = index;
     L->nrunning--;
@@ -1327,6 +1517,7 @@ s_on_timers(s_loop_t *L)
             S_INC(w, heartbeats_sent);
         L->hb_count++;
         L->next_hb = L->now + L->heartbeat_ms;
+        s_ix_check(L);
         for (s_report_t *r = L->unacked; r; r = r->next)
             if (L->hb_count - r->hb_mark >= L->liveness) {
                 r->hb_mark = L->hb_count;
@@ -1407,6 +1598,8 @@ s_loop_actor(zsock_t *pipe, void *args)
         zsock_signal(pipe, 1);
         return;
     }
+    /* Room for every held entry; it grows if reports waiting for ACKs pile up. */
+    s_ix_init(&L->ix, w->cap);
     w->loop_rc = WEFT_OK;
     zsock_signal(pipe, 0);
 
@@ -1449,8 +1642,12 @@ s_loop_actor(zsock_t *pipe, void *args)
     }
     zsock_destroy(&L->dealer);
     zsock_destroy(&L->pull);
+    s_ix_check(L);
     while (L->unacked)
-        s_unacked_unlink(L, L->unacked, NULL);
+        s_unacked_unlink(L, L->unacked);
+    /* held[] entries still set (the context ended under us) are freed by destroy, after the
+     * runners are joined; their index dies with the loop, which is the only one to use it. */
+    s_ix_fini(&L->ix);
     free(L);
 }
 

@@ -138,9 +138,10 @@ fb_poll(fb_t *fb, int timeout_ms)
     return true;
 }
 
-/* The oldest queued message of `kind` (decoded into *out; wf_msg_fini it), waiting for it. */
+/* The oldest queued message of kind k1 or k2 (decoded into *out; wf_msg_fini it), waiting for
+ * it. */
 static bool
-fb_expect(fb_t *fb, wf_msg_kind kind, wf_msg_t *out, int timeout_ms)
+fb_expect2(fb_t *fb, wf_msg_kind k1, wf_msg_kind k2, wf_msg_t *out, int timeout_ms)
 {
     int64_t end = wf_test_now_ms() + timeout_ms;
     for (;;) {
@@ -148,7 +149,7 @@ fb_expect(fb_t *fb, wf_msg_kind kind, wf_msg_t *out, int timeout_ms)
             zframe_t *f = zmsg_last(q);
             assert_int_equal(wf_msg_decode(zframe_data(f), zframe_size(f), out, NULL, 0),
                              WEFT_OK);
-            if (out->kind == kind) {
+            if (out->kind == k1 || out->kind == k2) {
                 zlist_remove(fb->queue, q);
                 zmsg_destroy(&fb->cur);
                 fb->cur = q;
@@ -161,6 +162,13 @@ fb_expect(fb_t *fb, wf_msg_kind kind, wf_msg_t *out, int timeout_ms)
             return false;
         fb_poll(fb, (int)left);
     }
+}
+
+/* The oldest queued message of `kind`, waiting for it. */
+static bool
+fb_expect(fb_t *fb, wf_msg_kind kind, wf_msg_t *out, int timeout_ms)
+{
+    return fb_expect2(fb, kind, kind, out, timeout_ms);
 }
 
 /* Service the board (echo heartbeats, queue messages) until cond(arg) holds. */
@@ -1067,6 +1075,251 @@ test_consumer_unknown_type_and_excess_jobs_fail(void **state)
     fix_close(&f);
 }
 
+/* The oldest queued DONE or FAILED (decoded into *out; wf_msg_fini it), waiting for it. */
+static bool
+fb_expect_report(fb_t *fb, wf_msg_t *out, int timeout_ms)
+{
+    return fb_expect2(fb, WF_MSG_DONE, WF_MSG_FAILED, out, timeout_ms);
+}
+
+/* A JOB for an unknown type, answered FAILED at once: when it comes back, the loop has read
+ * every message the board sent before it. */
+static void
+fb_marker(fb_t *fb, wf_attempt_ref_t ref)
+{
+    fb_job(fb, ref, "marker", "no-such-type", "");
+    wf_msg_t m;
+    assert_true(fb_expect(fb, WF_MSG_FAILED, &m, WF_TEST_DEADLINE_MS));
+    assert_ref(m.ref, ref);
+    assert_non_null(strstr(m.message, "no handler"));
+    wf_msg_fini(&m);
+}
+
+/* The worker re-sends unacknowledged reports only when a JOB asks for one again: no
+ * heartbeat for a minute, so no re-send on the timer (nor silence) during the test. */
+static void
+fb_quiet(fb_t *fb)
+{
+    fb_welcome(fb, 60000, T_LIVENESS);
+}
+
+typedef struct stat_want {
+    weft_worker_t *w;
+    uint64_t cancels, acks;
+} stat_want_t;
+
+static bool
+c_stats_reached(void *arg)
+{
+    stat_want_t *want = arg;
+    wf_worker_stats_t st;
+    wf_worker_stats(want->w, &st);
+    return st.cancels >= want->cancels && st.acks >= want->acks;
+}
+
+/* A JOB for an attempt it holds is ignored (not refused for want of a slot); one for an
+ * attempt whose report waits for its ACK gets that report again, never a second run. */
+static void
+test_consumer_duplicate_job_never_reruns(void **state)
+{
+    (void)state;
+    fix_t f;
+    fix_open(&f, "inproc", 1);
+    fb_quiet(f.fb);
+    wf_attempt_ref_t ref = ref_of(31, 2, 1);
+    fb_job(f.fb, ref, "once", "block", "");
+    assert_true(fb_wait(f.fb, c_started1, NULL, WF_TEST_DEADLINE_MS));
+    fb_job(f.fb, ref, "once", "block", "");
+    fb_marker(f.fb, ref_of(31, 99, 1));
+    atomic_store(&g_seen.release, true);
+    wf_msg_t m;
+    assert_true(fb_expect(f.fb, WF_MSG_DONE, &m, WF_TEST_DEADLINE_MS));
+    assert_ref(m.ref, ref);
+    assert_memory_equal(m.result, "released", 8);
+    wf_msg_fini(&m);
+    assert_int_equal(f.fb->seen[WF_MSG_FAILED], 1); /* the marker only */
+
+    /* Reported, not ACKed: the same report again, as many times as asked. */
+    for (int i = 0; i < 2; i++) {
+        fb_job(f.fb, ref, "once", "block", "");
+        assert_true(fb_expect(f.fb, WF_MSG_DONE, &m, WF_TEST_DEADLINE_MS));
+        assert_ref(m.ref, ref);
+        assert_memory_equal(m.result, "released", 8);
+        wf_msg_fini(&m);
+    }
+    fb_marker(f.fb, ref_of(31, 98, 1));
+    assert_int_equal(f.fb->seen[WF_MSG_DONE], 3);
+    assert_int_equal(atomic_load(&g_seen.started), 1);
+    wf_worker_stats_t st;
+    wf_worker_stats(f.w, &st);
+    assert_int_equal(st.jobs_started, 1);
+    assert_int_equal(st.reports, 3); /* the DONE and two markers */
+    assert_int_equal(st.resends, 2);
+    assert_int_equal(st.unacked, 3);
+    fb_ref_msg(f.fb, WF_MSG_ACK, ref);
+    stat_want_t want = {f.w, 0, 1};
+    assert_true(fb_wait(f.fb, c_stats_reached, &want, WF_TEST_DEADLINE_MS));
+    wf_worker_stats(f.w, &st);
+    assert_int_equal(st.unacked, 2);
+    fix_close(&f);
+}
+
+#define T_MANY_SLOTS 2
+#define T_MANY_PREFETCH 500
+#define T_MANY (T_MANY_SLOTS + T_MANY_PREFETCH)
+
+/* Cancelled in the test below: one running, two queued (one of them never ACKed), the last. */
+static bool
+many_cancelled(uint32_t i)
+{
+    return i == 1 || i == 251 || i == 400 || i == T_MANY - 1;
+}
+
+static bool
+c_started2(void *arg)
+{
+    (void)arg;
+    return atomic_load(&g_seen.started) >= 2;
+}
+
+/* Many attempts held at once (slots 2 + prefetch 500): duplicates of held attempts are
+ * ignored, CANCEL finds its own attempt among them, reports ACKed out of order are forgotten
+ * (a JOB for one of those runs again) while those not ACKed are said again, never rerun; each
+ * report arrives once per send. */
+static void
+test_consumer_many_held_attempts_dedup_cancel_and_ack(void **state)
+{
+    (void)state;
+    static unsigned done_n[T_MANY], failed_n[T_MANY];
+    static bool acked[T_MANY];
+    memset(done_n, 0, sizeof done_n);
+    memset(failed_n, 0, sizeof failed_n);
+    memset(acked, 0, sizeof acked);
+    const uint64_t req = 100;
+    fix_t f;
+    g_prefetch = T_MANY_PREFETCH;
+    fix_open(&f, "inproc", T_MANY_SLOTS);
+    fb_quiet(f.fb);
+    for (uint32_t i = 0; i < T_MANY; i++)
+        fb_job(f.fb, ref_of(req, i, 1), "held", "block", "");
+    fb_marker(f.fb, ref_of(req, 10000, 1));
+    assert_true(fb_wait(f.fb, c_started2, NULL, WF_TEST_DEADLINE_MS));
+    /* Every entry is taken: a duplicate would be refused for want of a slot if it got that
+     * far.  Other attempts of the same jobs are new attempts, and are refused. */
+    for (uint32_t i = 0; i < T_MANY; i++)
+        fb_job(f.fb, ref_of(req, T_MANY - 1 - i, 1), "held", "block", "");
+    fb_job(f.fb, ref_of(req, 7, 2), "held", "block", "");
+    wf_msg_t m;
+    assert_true(fb_expect(f.fb, WF_MSG_FAILED, &m, WF_TEST_DEADLINE_MS));
+    assert_ref(m.ref, ref_of(req, 7, 2));
+    assert_non_null(strstr(m.message, "no free slot"));
+    wf_msg_fini(&m);
+    assert_int_equal(f.fb->seen[WF_MSG_FAILED], 2); /* the marker and the refusal */
+
+    /* CANCEL by ref among them (many_cancelled), and for attempts not held. */
+    static const uint32_t cancel[] = {1, 251, 400, T_MANY - 1};
+    for (size_t k = 0; k < sizeof cancel / sizeof cancel[0]; k++)
+        fb_ref_msg(f.fb, WF_MSG_CANCEL, ref_of(req, cancel[k], 1));
+    fb_ref_msg(f.fb, WF_MSG_CANCEL, ref_of(req, 251, 2));
+    fb_ref_msg(f.fb, WF_MSG_CANCEL, ref_of(req + 1, 251, 1));
+    stat_want_t want = {f.w, 4, 0};
+    assert_true(fb_wait(f.fb, c_stats_reached, &want, WF_TEST_DEADLINE_MS));
+    atomic_store(&g_seen.release, true);
+
+    for (uint32_t n = 0; n < T_MANY; n++) {
+        assert_true(fb_expect_report(f.fb, &m, WF_TEST_DEADLINE_MS));
+        assert_int_equal(m.ref.req, req);
+        assert_int_equal(m.ref.attempt, 1);
+        assert_true(m.ref.idx < T_MANY);
+        if (m.kind == WF_MSG_DONE) {
+            done_n[m.ref.idx]++;
+            assert_memory_equal(m.result, "released", 8);
+        } else {
+            failed_n[m.ref.idx]++;
+            assert_string_equal(m.message, "cancelled");
+        }
+        wf_msg_fini(&m);
+    }
+    for (uint32_t i = 0; i < T_MANY; i++) {
+        bool cancelled = many_cancelled(i);
+        assert_int_equal(done_n[i], cancelled ? 0 : 1);
+        assert_int_equal(failed_n[i], cancelled ? 1 : 0);
+    }
+    /* Three cancelled while queued never started. */
+    assert_int_equal(atomic_load(&g_seen.started), T_MANY - 3);
+    wf_worker_stats_t st;
+    wf_worker_stats(f.w, &st);
+    assert_int_equal(st.cancels, 4);
+    assert_int_equal(st.jobs_started, T_MANY);
+    assert_int_equal(st.running, 0);
+    assert_int_equal(st.unacked, T_MANY + 2);
+
+    /* ACK two thirds, out of order (descending, then by a stride); a third stays unACKed. */
+    uint64_t nacks = 0;
+    for (uint32_t i = T_MANY; i-- > 0;)
+        if (i % 3 == 0) {
+            fb_ref_msg(f.fb, WF_MSG_ACK, ref_of(req, i, 1));
+            acked[i] = true;
+            nacks++;
+        }
+    for (uint32_t k = 0, i = 0; k < T_MANY; k++, i = (i + 97) % T_MANY)
+        if (i % 3 == 1) {
+            fb_ref_msg(f.fb, WF_MSG_ACK, ref_of(req, i, 1));
+            acked[i] = true;
+            nacks++;
+        }
+    fb_ref_msg(f.fb, WF_MSG_ACK, ref_of(req, 10000, 1)); /* the marker's FAILED */
+    fb_ref_msg(f.fb, WF_MSG_ACK, ref_of(req, 3, 1));     /* twice: unknown now */
+    nacks++;
+    want.acks = nacks;
+    assert_true(fb_wait(f.fb, c_stats_reached, &want, WF_TEST_DEADLINE_MS));
+    wf_worker_stats(f.w, &st);
+    assert_int_equal(st.acks, nacks);
+    assert_int_equal(st.unacked, T_MANY + 2 - nacks);
+
+    /* Every JOB again: the ACKed run again (the worker forgot them), the others' reports are
+     * said again.  Each gives exactly one report. */
+    memset(done_n, 0, sizeof done_n);
+    memset(failed_n, 0, sizeof failed_n);
+    unsigned reruns = 0;
+    for (uint32_t i = 0; i < T_MANY; i++) {
+        fb_job(f.fb, ref_of(req, i, 1), "held", "block", "");
+        reruns += acked[i];
+    }
+    for (uint32_t n = 0; n < T_MANY; n++) {
+        assert_true(fb_expect_report(f.fb, &m, WF_TEST_DEADLINE_MS));
+        assert_int_equal(m.ref.req, req);
+        assert_true(m.ref.idx < T_MANY);
+        if (m.kind == WF_MSG_DONE)
+            done_n[m.ref.idx]++;
+        else
+            failed_n[m.ref.idx]++;
+        wf_msg_fini(&m);
+    }
+    for (uint32_t i = 0; i < T_MANY; i++) {
+        bool cancelled = many_cancelled(i);
+        /* A rerun is released at once; a report said again is the same report. */
+        bool failed = !acked[i] && cancelled;
+        assert_int_equal(done_n[i], failed ? 0 : 1);
+        assert_int_equal(failed_n[i], failed ? 1 : 0);
+    }
+    assert_int_equal(atomic_load(&g_seen.started), T_MANY - 3 + (int)reruns);
+    wf_worker_stats(f.w, &st);
+    assert_int_equal(st.jobs_started, T_MANY + reruns);
+    assert_int_equal(st.resends, T_MANY - reruns);
+
+    /* The rest ACKed at last, the reruns too: nothing is left. */
+    for (uint32_t i = 0; i < T_MANY; i++)
+        fb_ref_msg(f.fb, WF_MSG_ACK, ref_of(req, i, 1));
+    fb_ref_msg(f.fb, WF_MSG_ACK, ref_of(req, 7, 2));
+    want.acks = nacks + T_MANY + 1;
+    assert_true(fb_wait(f.fb, c_stats_reached, &want, WF_TEST_DEADLINE_MS));
+    wf_worker_stats(f.w, &st);
+    assert_int_equal(st.unacked, 0);
+    assert_int_equal(st.acks_unknown, 1);
+    fix_close(&f);
+}
+
 static void
 test_consumer_malformed_frames_are_dropped(void **state)
 {
@@ -1443,6 +1696,8 @@ main(void)
         cmocka_unit_test(test_consumer_unknown_type_and_excess_jobs_fail),
         cmocka_unit_test(test_consumer_prefetch_queues_in_order_and_cancels_queued),
         cmocka_unit_test(test_consumer_prefetch_is_bounded),
+        cmocka_unit_test(test_consumer_duplicate_job_never_reruns),
+        cmocka_unit_test(test_consumer_many_held_attempts_dedup_cancel_and_ack),
         cmocka_unit_test(test_consumer_malformed_frames_are_dropped),
         cmocka_unit_test(test_consumer_error_from_board_reconnects_and_eversion_gives_up),
         cmocka_unit_test(test_consumer_silent_board_past_give_up_stops_attempts_and_keeps_reports),
