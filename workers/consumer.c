@@ -296,6 +296,8 @@ typedef struct s_loop {
     s_report_t *unacked_tail;
     size_t nunacked;
     s_index_t ix;         /* ref -> held[] entry or unacked report (s_ix_*) */
+    bool timed;           /* a held job may have a deadline or a coalesced progress: only then
+                           * do the per-turn walks (s_timeout, s_on_timers) look at held[] */
     wf_msg_t in;          /* decode scratch */
     wf_msg_t out;         /* encode scratch */
 } s_loop_t;
@@ -1173,6 +1175,8 @@ s_on_job(s_loop_t *L, const wf_msg_t *m)
     atomic_init(&job->stop, S_STOP_NONE);
     job->progress_sent = INT64_MIN / 2;
     job->deadline = m->timeout_ms ? L->now + (int64_t)m->timeout_ms : 0;
+    if (job->deadline)
+        L->timed = true;
 
     job->held = w->free_held[--w->nfree];
     w->held[job->held] = job;
@@ -1384,6 +1388,7 @@ s_on_runner_report(s_loop_t *L, const uint8_t *hdr, size_t hlen, const uint8_t *
             job->progress_pending = s_alloc(len);
             memcpy(job->progress_pending, body, len);
             job->progress_len = len;
+            L->timed = true;
         }
         return;
     }
@@ -1529,7 +1534,8 @@ s_on_timers(s_loop_t *L)
         s_connect(L);
     if (s_give_up_due(L))
         s_give_up(L);
-    for (uint32_t i = 0; i < w->cap; i++) {
+    bool timed = false;
+    for (uint32_t i = 0; L->timed && i < w->cap; i++) {
         weft_job_t *job = w->held[i];
         if (!job)
             continue;
@@ -1545,7 +1551,9 @@ s_on_timers(s_loop_t *L)
             free(job->progress_pending);
             job->progress_pending = NULL;
         }
+        timed = timed || job->deadline || job->progress_pending;
     }
+    L->timed = timed; /* none left: skip the walks until a job with either comes */
 }
 
 static long
@@ -1561,7 +1569,7 @@ s_timeout(const s_loop_t *L)
     }
     if (s_give_up_armed(L) && L->heard_at + L->w->give_up_ms < next)
         next = L->heard_at + L->w->give_up_ms;
-    for (uint32_t i = 0; i < L->w->cap; i++) {
+    for (uint32_t i = 0; L->timed && i < L->w->cap; i++) {
         const weft_job_t *job = L->w->held[i];
         if (!job)
             continue;
