@@ -298,7 +298,6 @@ typedef struct follow {
     uint32_t njobs;
     uint8_t *state;
     uint32_t count[WEFT_JOB_STATE_COUNT_];
-    char **names;
     int verbosity;
     bool tty;
     bool line_shown;
@@ -332,8 +331,12 @@ s_status_line(follow_t *f)
     if (f->count[WEFT_JOB_RUNNING] && n > 0 && (size_t)n < sizeof line) {
         n += snprintf(line + n, sizeof line - (size_t)n, "  |");
         for (uint32_t i = 0; i < f->njobs && (size_t)n < sizeof line - 1; i++)
-            if (f->state[i] == WEFT_JOB_RUNNING && f->names[i])
-                n += snprintf(line + n, sizeof line - (size_t)n, " %s", f->names[i]);
+            if (f->state[i] == WEFT_JOB_RUNNING) {
+                /* Names are read for the few running jobs only, not kept for every job. */
+                weft_job_info_t info;
+                if (weft_job_status_stored_at(f->eng, f->id, i, &info) == WEFT_OK)
+                    n += snprintf(line + n, sizeof line - (size_t)n, " %s", info.id);
+            }
     }
     if (n > width - 1)
         line[width - 1] = 0;
@@ -374,8 +377,6 @@ s_sync_counts(follow_t *f)
         weft_job_info_t info;
         if (weft_job_status_stored_at(f->eng, f->id, i, &info) == WEFT_OK) {
             f->state[i] = (uint8_t)info.state;
-            if (!f->names[i])
-                f->names[i] = strdup(info.id);
         }
         f->count[f->state[i]]++;
     }
@@ -634,7 +635,6 @@ weft_cmd_run(int argc, char **argv)
     f.id = id;
     f.njobs = (uint32_t)njobs;
     f.state = calloc(f.njobs ? f.njobs : 1, 1);
-    f.names = calloc(f.njobs ? f.njobs : 1, sizeof *f.names);
     f.verbosity = o.verbosity;
     f.tty = isatty(STDOUT_FILENO);
     f.t0 = s_now_ms();
@@ -663,9 +663,6 @@ out:
     weft_request_destroy(&req);
     wf_workflow_free(&wf);
     wf_diags_fini(&diags);
-    for (uint32_t i = 0; f.names && i < f.njobs; i++)
-        free(f.names[i]);
-    free(f.names);
     free(f.state);
     free(d.changed);
     free(d.old_state);
