@@ -263,7 +263,7 @@ wf_bench_parse_counts(const char *s, long *v, size_t cap, long min, long max)
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
          tok = strtok_r(NULL, ",", &save)) {
         long c = wf_bench_parse_count(tok);
-        if (c <= 0 || c < min || c > max || n >= cap)
+        if (c < min || c > max || n >= cap) /* min >= 1 refuses a malformed one (-1) too */
             return 0;
         v[n++] = c;
     }

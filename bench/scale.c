@@ -70,6 +70,30 @@ typedef struct s_res {
 
 typedef void(s_child_fn)(void *arg, s_res_t *res);
 
+/* Read len bytes from fd into buf, giving up at the CLOCK_MONOTONIC time end (ns); returns how
+ * many came, fewer on end of file, an error or the deadline. */
+static size_t
+s_read_by(int fd, void *buf, size_t len, int64_t end)
+{
+    size_t got = 0;
+    while (got < len) {
+        int64_t left_ms = (end - wf_bench_now_ns()) / 1000000;
+        if (left_ms <= 0)
+            break;
+        struct pollfd p = {fd, POLLIN, 0};
+        int pr = poll(&p, 1, (int)(left_ms > 60000 ? 60000 : left_ms));
+        if (pr < 0 && errno != EINTR)
+            break;
+        if (pr <= 0)
+            continue;
+        ssize_t n = read(fd, (char *)buf + got, len - got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    return got;
+}
+
 /* Run fn in a child and bring its result back; res->ok is 0 with a reason if it failed. */
 static void
 s_in_child(s_child_fn *fn, void *arg, long timeout_s, s_res_t *res)
@@ -93,24 +117,10 @@ s_in_child(s_child_fn *fn, void *arg, long timeout_s, s_res_t *res)
         _exit(w == (ssize_t)sizeof r ? 0 : 1);
     }
     close(fds[1]);
-    size_t got = 0;
-    int64_t end = wf_bench_now_ns() + (int64_t)timeout_s * 1000000000;
-    while (got < sizeof *res) {
-        int64_t left_ms = (end - wf_bench_now_ns()) / 1000000;
-        struct pollfd p = {fds[0], POLLIN, 0};
-        if (left_ms <= 0 || poll(&p, 1, (int)(left_ms > 60000 ? 60000 : left_ms)) < 0) {
-            if (left_ms > 0 && errno == EINTR)
-                continue;
-            kill(pid, SIGKILL);
-            break;
-        }
-        if (!p.revents)
-            continue;
-        ssize_t n = read(fds[0], (char *)res + got, sizeof *res - got);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
+    size_t got =
+        s_read_by(fds[0], res, sizeof *res, wf_bench_now_ns() + (int64_t)timeout_s * 1000000000);
+    if (got != sizeof *res)
+        kill(pid, SIGKILL); /* over --timeout; or already dead, and this changes nothing */
     close(fds[0]);
     int status = 0;
     waitpid(pid, &status, 0);
@@ -400,20 +410,7 @@ s_crash(s_job_t *j, long timeout_s, char *why, size_t why_len)
      * its death share it, so that this never takes longer than --timeout. */
     int64_t end = wf_bench_now_ns() + (int64_t)timeout_s * 1000000000;
     uint64_t id = 0;
-    bool got = false;
-    for (;;) {
-        int64_t left_ms = (end - wf_bench_now_ns()) / 1000000;
-        if (left_ms <= 0)
-            break;
-        struct pollfd p = {fds[0], POLLIN, 0};
-        int pr = poll(&p, 1, (int)(left_ms > 60000 ? 60000 : left_ms));
-        if (pr < 0 && errno != EINTR)
-            break;
-        if (pr == 1) {
-            got = read(fds[0], &id, sizeof id) == (ssize_t)sizeof id;
-            break;
-        }
-    }
+    bool got = s_read_by(fds[0], &id, sizeof id, end) == sizeof id;
     close(fds[0]);
     int status = 0;
     while (waitpid(pid, &status, WNOHANG) == 0) {

@@ -96,7 +96,7 @@ s_default_jobs(void)
         return 2;
     if (n == 2)
         return 3;
-    return n > 4094 ? 4096 : (int)n + 2;
+    return n + 2 > (long)WF_MAX_SLOTS ? (int)WF_MAX_SLOTS : (int)n + 2;
 }
 
 static int
@@ -322,6 +322,8 @@ s_status_line(follow_t *f)
     struct winsize ws;
     int width = ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 20 ? ws.ws_col : 80;
     char line[1024], dur[32];
+    if (width > (int)sizeof line)
+        width = (int)sizeof line; /* line[width - 1] below must be in the line */
     int n = snprintf(line, sizeof line, "[%s] %u/%u done  %u running  %u failed  %u pending",
                      wf_cli_duration(dur, sizeof dur, s_now_ms() - f->t0),
                      f->count[WEFT_JOB_DONE] + f->count[WEFT_JOB_SKIPPED], f->njobs,
@@ -330,13 +332,17 @@ s_status_line(follow_t *f)
                      f->count[WEFT_JOB_PENDING] + f->count[WEFT_JOB_READY]);
     if (f->count[WEFT_JOB_RUNNING] && n > 0 && (size_t)n < sizeof line) {
         n += snprintf(line + n, sizeof line - (size_t)n, "  |");
-        for (uint32_t i = 0; i < f->njobs && (size_t)n < sizeof line - 1; i++)
-            if (f->state[i] == WEFT_JOB_RUNNING) {
-                /* Names are read for the few running jobs only, not kept for every job. */
-                weft_job_info_t info;
-                if (weft_job_status_stored_at(f->eng, f->id, i, &info) == WEFT_OK)
-                    n += snprintf(line + n, sizeof line - (size_t)n, " %s", info.id);
-            }
+        /* Names are read, not kept for every job: one read per running job shown, and the
+         * scan stops at the last running job or once the line is as wide as the terminal. */
+        uint32_t left = f->count[WEFT_JOB_RUNNING];
+        for (uint32_t i = 0; i < f->njobs && left > 0 && n < width - 1; i++) {
+            if (f->state[i] != WEFT_JOB_RUNNING)
+                continue;
+            left--;
+            weft_job_info_t info;
+            if (weft_job_status_stored_at(f->eng, f->id, i, &info) == WEFT_OK)
+                n += snprintf(line + n, sizeof line - (size_t)n, " %s", info.id);
+        }
     }
     if (n > width - 1)
         line[width - 1] = 0;
@@ -421,7 +427,15 @@ static void
 s_summary(follow_t *f, const char *name, int state, int64_t wall_ms)
 {
     s_clear_line(f);
-    s_sync_counts(f);
+    /* The counts alone come from one scan of the request (weft_request_status); the per-job
+     * reads of s_sync_counts are needed only to find the failed jobs listed below. */
+    weft_request_info_t ri;
+    bool none_failed = weft_request_status(f->eng, f->id, &ri) == WEFT_OK && ri.njobs == f->njobs &&
+                       ri.count[WEFT_JOB_FAILED] == 0;
+    if (none_failed)
+        memcpy(f->count, ri.count, sizeof f->count);
+    else
+        s_sync_counts(f);
     char dur[32];
     wf_cli_duration(dur, sizeof dur, wall_ms);
     printf("weft: %s %s in %s:", name, weft_req_state_name(state), dur);
@@ -433,7 +447,7 @@ s_summary(follow_t *f, const char *name, int state, int64_t wall_ms)
         first = false;
     }
     printf("\n");
-    for (uint32_t i = 0; i < f->njobs; i++) {
+    for (uint32_t i = 0; !none_failed && i < f->njobs; i++) {
         if (f->state[i] != WEFT_JOB_FAILED)
             continue;
         weft_job_info_t info;

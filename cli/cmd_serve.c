@@ -190,7 +190,7 @@ weft_cmd_serve(int argc, char **argv)
     }
     printf("weft serve: %s: stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     fflush(stdout);
-    weft_engine_close(&eng); /* the slots first: their jobs go back to the board */
+    weft_engine_close(&eng); /* stops the local slots first: their jobs go back to the board */
     free(logs);
     return WF_EXIT_OK;
 }

@@ -243,7 +243,7 @@ s_parse(int argc, char **argv, worker_opts_t *o)
                 return WF_EXIT_USAGE;
             break;
         case OPT_PREFETCH:
-            if (!s_parse_long("--prefetch", optarg, 0, (long)WF_MAX_SLOTS, &o->prefetch))
+            if (!s_parse_long("--prefetch", optarg, 0, (long)WF_MAX_SLOTS - 1, &o->prefetch))
                 return WF_EXIT_USAGE;
             break;
         case OPT_GIVE_UP:

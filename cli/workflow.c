@@ -139,15 +139,6 @@ s_buf_str(s_buf_t *b, const char *s)
     s_buf_add(b, s, strlen(s));
 }
 
-/* Take the buffer's string (never NULL). */
-static char *
-s_buf_take(s_buf_t *b)
-{
-    char *p = b->p ? b->p : s_strdup("");
-    *b = (s_buf_t){0};
-    return p;
-}
-
 /* ------------------------------------------------------------------------------------------ */
 /* Diagnostics                                                                                */
 
@@ -282,17 +273,6 @@ s_arena_strndup(s_arena_t *a, const char *s, size_t n)
     char *d = s_arena_alloc_aligned(a, n + 1, 1);
     memcpy(d, s, n);
     d[n] = 0;
-    return d;
-}
-
-/* A heap string moved into the arena (s_subst's result): the heap copy is freed. */
-static char *
-s_arena_take(s_arena_t *a, char *s)
-{
-    if (!s)
-        return NULL;
-    char *d = s_arena_strndup(a, s, strlen(s));
-    free(s);
     return d;
 }
 
@@ -512,7 +492,8 @@ typedef struct s_ld {
     bool *valid;       /* job i: id valid and unique, value a mapping */
     s_strmap_t jobmap; /* keys: the jobs' ids (in mem) */
 
-    char *shell; /* the default type, one copy in mem */
+    char *shell;     /* the default type, one copy in mem */
+    s_buf_t scratch; /* s_subst's result, before it goes into mem (or a 'with' payload) */
     char *name, *description;
     char *src; /* the file's bytes (owned), until the jobs are read */
     size_t srclen;
@@ -1330,36 +1311,36 @@ s_loc_in(const s_ld_t *ld, const s_node_t *n, size_t off, int *line, int *col)
 }
 
 /*
- * Substitute ${NAME} in a scalar's text.  "$${" is a literal "${"; any other '$' is kept (so
- * shell variables work).  Returns a heap string, or NULL after reporting every bad reference.
+ * Substitute ${NAME} in a scalar's text, appending the result to *out (ld->scratch: one buffer
+ * reused for every value, not a heap string each).  "$${" is a literal "${"; any other '$' is
+ * kept (so shell variables work).  Returns false after reporting every bad reference.
  */
-static char *
-s_subst(s_ld_t *ld, const s_node_t *n, const char *what)
+static bool
+s_subst(s_ld_t *ld, const s_node_t *n, const char *what, s_buf_t *out)
 {
     const char *s = n->text;
     size_t len = n->len;
-    s_buf_t out = {0};
     bool ok = true;
     char b[300], mb[160];
     if (memchr(s, 0, len)) {
         s_err(ld, n, "%s must not contain a NUL character", what);
-        return NULL;
+        return false;
     }
     size_t i = 0;
     while (i < len) {
         const char *dollar = memchr(s + i, '$', len - i);
         size_t stop = dollar ? (size_t)(dollar - s) : len;
-        s_buf_add(&out, s + i, stop - i);
+        s_buf_add(out, s + i, stop - i);
         i = stop;
         if (i >= len)
             break;
         if (i + 2 < len && s[i + 1] == '$' && s[i + 2] == '{') {
-            s_buf_add(&out, "${", 2);
+            s_buf_add(out, "${", 2);
             i += 3;
             continue;
         }
         if (!(i + 1 < len && s[i + 1] == '{')) {
-            s_buf_add(&out, "$", 1);
+            s_buf_add(out, "$", 1);
             i++;
             continue;
         }
@@ -1388,15 +1369,21 @@ s_subst(s_ld_t *ld, const s_node_t *n, const char *what)
                 ok = false;
                 break;
             }
-            s_buf_add(&out, ld->pvalues[idx], vl);
+            s_buf_add(out, ld->pvalues[idx], vl);
         }
         i += nl + 3;
     }
-    if (!ok) {
-        free(out.p);
+    return ok;
+}
+
+/* A value substituted into the jobs' arena; NULL as s_subst. */
+static char *
+s_subst_mem(s_ld_t *ld, const s_node_t *n, const char *what)
+{
+    ld->scratch.len = 0;
+    if (!s_subst(ld, n, what, &ld->scratch))
         return NULL;
-    }
-    return s_buf_take(&out);
+    return s_arena_strndup(&ld->mem, ld->scratch.p ? ld->scratch.p : "", ld->scratch.len);
 }
 
 /* Durations ------------------------------------------------------------------------------ */
@@ -1627,13 +1614,11 @@ s_pack(s_ld_t *ld, msgpack_packer *pk, const s_node_t *n, int depth, bool is_key
             msgpack_pack_str_body(pk, n->text, n->len);
             return true;
         }
-        char *v = s_subst(ld, n, "'with'");
-        if (!v)
+        ld->scratch.len = 0;
+        if (!s_subst(ld, n, "'with'", &ld->scratch))
             return false;
-        size_t vl = strlen(v);
-        msgpack_pack_str(pk, vl);
-        msgpack_pack_str_body(pk, v, vl);
-        free(v);
+        msgpack_pack_str(pk, ld->scratch.len);
+        msgpack_pack_str_body(pk, ld->scratch.p ? ld->scratch.p : "", ld->scratch.len);
         return true;
     }
     }
@@ -1850,18 +1835,14 @@ s_parse_env(s_ld_t *ld, const s_node_t *v, wf_wfjob_t *j)
             ok = false;
             continue;
         }
-        char *sv = s_subst(ld, val, what);
-        if (!sv) {
+        ld->scratch.len = 0;
+        s_buf_add(&ld->scratch, k->text, k->len);
+        s_buf_add(&ld->scratch, "=", 1);
+        if (!s_subst(ld, val, what, &ld->scratch)) {
             ok = false;
             continue;
         }
-        size_t vl = strlen(sv);
-        char *e = s_arena_alloc_aligned(&ld->mem, k->len + 1 + vl + 1, 1);
-        memcpy(e, k->text, k->len);
-        e[k->len] = '=';
-        memcpy(e + k->len + 1, sv, vl + 1);
-        free(sv);
-        j->env[j->nenv++] = e;
+        j->env[j->nenv++] = s_arena_strndup(&ld->mem, ld->scratch.p, ld->scratch.len);
     }
     j->env[j->nenv] = NULL;
     s_strmap_fini(&seen);
@@ -1929,7 +1910,7 @@ s_parse_key(s_ld_t *ld, s_jk k, const s_node_t *v, wf_wfjob_t *j)
             s_err(ld, v, "'run' is empty");
             return false;
         }
-        j->run = s_arena_take(&ld->mem, s_subst(ld, v, "'run'"));
+        j->run = s_subst_mem(ld, v, "'run'");
         return j->run != NULL;
     }
     case K_TYPE:
@@ -2006,7 +1987,7 @@ s_parse_key(s_ld_t *ld, s_jk k, const s_node_t *v, wf_wfjob_t *j)
             s_err(ld, v, "'cwd' is empty");
             return false;
         }
-        j->cwd = s_arena_take(&ld->mem, s_subst(ld, v, "'cwd'"));
+        j->cwd = s_subst_mem(ld, v, "'cwd'");
         return j->cwd != NULL;
     case K_WITH: {
         if (!s_want_map(ld, v, "'with'"))
@@ -2523,6 +2504,7 @@ s_ld_fini(s_ld_t *ld)
     free(ld->valid);
     s_strmap_fini(&ld->jobmap);
     s_arena_fini(&ld->mem);
+    free(ld->scratch.p);
     free(ld->name);
     free(ld->description);
 }

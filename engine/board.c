@@ -413,6 +413,13 @@ wf_board_lease_add(wf_board_t *b, wf_consumer_t *c, wf_job_t *job)
     b->running++;
 }
 
+void
+wf_board_lease_hold(wf_board_t *b, wf_consumer_t *c, uint64_t req, uint32_t idx, uint32_t attempt)
+{
+    c->leases[c->nleases++] = (wf_lease_t){.req = req, .idx = idx, .attempt = attempt, .pool = -1};
+    b->running++; /* wf_board_lease_end takes it back */
+}
+
 wf_lease_t *
 wf_board_lease_find(wf_consumer_t *c, uint64_t req, uint32_t idx, uint32_t attempt)
 {

@@ -88,6 +88,10 @@ typedef void(wf_grant_fn)(wf_consumer_t *c, wf_job_t *job, void *arg);
 void wf_board_match(wf_board_t *b, wf_grant_fn *fn, void *arg);
 
 void wf_board_lease_add(wf_board_t *b, wf_consumer_t *c, wf_job_t *job);
+/* A lease for an attempt c runs that the engine does not know (any more): it holds a slot, and
+ * counts as running, until c reports it.  The caller checks c has a free entry. */
+void wf_board_lease_hold(wf_board_t *b, wf_consumer_t *c, uint64_t req, uint32_t idx,
+                         uint32_t attempt);
 /* The lease of (req, idx, attempt) on c; NULL if c holds none. */
 wf_lease_t *wf_board_lease_find(wf_consumer_t *c, uint64_t req, uint32_t idx, uint32_t attempt);
 /* Release a lease: frees the slot and the pool place; clears job->owner. */

@@ -66,34 +66,31 @@ wf_reqspec_fini(wf_reqspec_t *rs)
 #define S_PACK_SHARED 16
 
 typedef struct s_shared {
-    const char *src[S_PACK_SHARED]; /* the strings seen (compared by value) */
-    char *dst[S_PACK_SHARED];       /* their copies in the arena (pass 2) */
+    char *seen[S_PACK_SHARED]; /* pass 1: the originals; pass 2: their copies in the arena
+                                * (packing in place frees an original soon after) */
     uint32_t n;
 } s_shared_t;
 
-/* Pass 1 (out == NULL): bytes `s` adds.  Pass 2: its copy at *out (advanced). */
+/* Pass 1 (out == NULL): bytes `s` adds.  Pass 2: its copy at *out (advanced).  Strings are
+ * compared by value, so both passes store the same ones. */
 static size_t
 s_pack_shared(s_shared_t *sh, const char *s, char **out, char **copy)
 {
     for (uint32_t i = 0; i < sh->n; i++)
-        if (strcmp(sh->src[i], s) == 0) {
+        if (strcmp(sh->seen[i], s) == 0) {
             if (copy)
-                *copy = sh->dst[i];
+                *copy = sh->seen[i];
             return 0;
         }
     size_t len = strlen(s) + 1;
-    char *d = NULL;
+    char *d = (char *)s; /* pass 1 only compares it */
     if (out) {
-        d = *out;
-        memcpy(d, s, len);
+        d = memcpy(*out, s, len);
         *out += len;
         *copy = d;
     }
-    if (sh->n < S_PACK_SHARED) {
-        /* Pass 2 remembers the copy: packing in place frees the original soon after. */
-        sh->src[sh->n] = out ? d : s;
-        sh->dst[sh->n++] = d;
-    }
+    if (sh->n < S_PACK_SHARED)
+        sh->seen[sh->n++] = d;
     return len;
 }
 
@@ -133,7 +130,7 @@ s_pack_jobs(const wf_jobspec_t *src, uint32_t njobs, wf_jobspec_t *dst, void **a
     memset(&types, 0, sizeof types);
     memset(&pools, 0, sizeof pools);
     for (uint32_t i = 0; i < njobs; i++) {
-        const wf_jobspec_t o = src[i]; /* aside: dst[i] may be src[i] */
+        wf_jobspec_t o = src[i]; /* aside: dst[i] may be src[i] */
         wf_jobspec_t *js = &dst[i];
         *js = o;
         js->needs = s_pack_bytes(&w, o.needs, (size_t)o.nneeds * sizeof(uint32_t));
@@ -146,10 +143,8 @@ s_pack_jobs(const wf_jobspec_t *src, uint32_t njobs, wf_jobspec_t *dst, void **a
             s_pack_shared(&pools, o.pool, &b, &js->pool);
         js->need_names = NULL;
         js->nneed_names = js->need_names_cap = 0;
-        if (dst == src) {
-            wf_jobspec_t old = o;
-            wf_jobspec_fini(&old);
-        }
+        if (dst == src)
+            wf_jobspec_fini(&o);
     }
     *arena_p = arena;
 }

@@ -674,6 +674,13 @@ s_hello(wf_server_t *srv, const uint8_t *rid, size_t rid_len, int fd, wf_msg_t *
      * runs on this worker now: its state says so. */
     for (uint32_t i = 0; i < msg->nrunning && c->nleases < c->slots + c->prefetch; i++) {
         wf_attempt_ref_t *a = &msg->running[i];
+        if (wf_board_lease_find(c, a->req, a->idx, a->attempt)) {
+            /* Listed twice: the first took its lease; a second would cancel a live attempt. */
+            wf_log_warn("WEFT-BOARD-HELLO-DUP",
+                        "consumer %s listed %llu/%u attempt %u twice as running: ignored one",
+                        c->name, (unsigned long long)a->req, a->idx, a->attempt);
+            continue;
+        }
         wf_req_t *r = wf_core_find(srv->core, a->req);
         wf_job_t *j = r && a->idx < r->spec.njobs ? &r->jobs[a->idx] : NULL;
         if (j && j->st.attempt == a->attempt && j->st.state == WEFT_JOB_RUNNING && !j->owner) {
@@ -694,12 +701,7 @@ s_hello(wf_server_t *srv, const uint8_t *rid, size_t rid_len, int fd, wf_msg_t *
         } else {
             /* Not current any more (finished elsewhere, cancelled, or its request is gone):
              * tell it to stop; the slot stays taken until it reports. */
-            wf_lease_t *l = &c->leases[c->nleases++];
-            memset(l, 0, sizeof *l);
-            l->req = a->req;
-            l->idx = a->idx;
-            l->attempt = a->attempt;
-            l->pool = -1;
+            wf_board_lease_hold(srv->core->board, c, a->req, a->idx, a->attempt);
             s_send_ref(srv, c, WF_MSG_CANCEL, a->req, a->idx, a->attempt);
         }
     }

@@ -96,6 +96,7 @@ s_ok(wf_server_t *srv, zframe_t *rid, uint64_t corr)
 }
 
 static void s_relays_flushed(wf_server_t *srv, bool committed);
+static void s_relay_free(wf_relay_t **relay_p);
 
 void
 wf_srv_client_flush(wf_server_t *srv, bool committed)
@@ -223,8 +224,7 @@ wf_srv_client_close(wf_server_t *srv)
     while (srv->relays) {
         wf_relay_t *r = srv->relays;
         srv->relays = r->next;
-        zframe_destroy(&r->rid);
-        free(r);
+        s_relay_free(&r);
     }
     srv->nrelays = 0;
     zsock_destroy(&srv->client);
@@ -648,26 +648,27 @@ s_why(wf_server_t *srv, zframe_t *rid, wf_cmsg_t *msg)
 
 /* ---- log relays ---- */
 
-/* "worker W (pid P) on host H", from the live consumer or the stored record. */
-static void
-s_worker_words(wf_server_t *srv, uint32_t id, char *buf, size_t cap)
+/* "worker W (pid P) on host H", from the live consumer or else its record: the record it was
+ * named from (one registered this turn, or the stored one, read into *w), NULL if none was. */
+static const wf_workerrec_t *
+s_worker_words(wf_server_t *srv, uint32_t id, char *buf, size_t cap, wf_workerrec_t *w)
 {
     const wf_workerrec_t *rec = NULL;
-    wf_workerrec_t w;
     wf_consumer_t *c = wf_srv_worker_consumer(srv, id);
     if (c) {
         snprintf(buf, cap, "worker %s (pid %u) on host %s", c->name, c->pid, c->host);
-        return;
+        return NULL;
     }
     for (uint32_t i = 0; i < srv->nwkr_new && !rec; i++) /* registered, not yet committed */
         if (srv->wkr_new[i].id == id)
             rec = &srv->wkr_new[i];
-    if (!rec && wf_store_get_worker(srv->store, id, &w) == WEFT_OK)
-        rec = &w;
+    if (!rec && wf_store_get_worker(srv->store, id, w) == WEFT_OK)
+        rec = w;
     if (rec)
         snprintf(buf, cap, "worker %s (pid %u) on host %s", rec->name, rec->pid, rec->host);
     else
         snprintf(buf, cap, "worker #%u", id);
+    return rec;
 }
 
 static void
@@ -722,14 +723,14 @@ s_logs(wf_server_t *srv, zframe_t *rid, wf_cmsg_t *msg)
     /* Only the last attempt's worker is recorded: an earlier attempt is asked of it too, and
      * is found if it ran there. */
     wf_consumer_t *c = wf_srv_worker_consumer(srv, st.worker);
-    s_worker_words(srv, st.worker, who, sizeof who);
+    wf_workerrec_t w;
+    const wf_workerrec_t *rec = s_worker_words(srv, st.worker, who, sizeof who, &w);
     if (!c) {
-        wf_workerrec_t w;
-        if (wf_store_get_worker(srv->store, st.worker, &w) == WEFT_OK)
+        if (rec)
             s_error(srv, rid, msg->corr, WEFT_ENOTFOUND,
                     "%s is not connected: job '%s' attempt %u ran there, so its output is on "
                     "%s, in that worker's --logs directory as %llu/%s.%u.out and .err",
-                    who, spec.id, attempt, w.host, (unsigned long long)msg->req, spec.id,
+                    who, spec.id, attempt, rec->host, (unsigned long long)msg->req, spec.id,
                     attempt);
         else
             s_error(srv, rid, msg->corr, WEFT_ENOTFOUND, "%s, which ran job '%s', is not connected",
@@ -800,7 +801,8 @@ wf_srv_client_logdata(wf_server_t *srv, wf_consumer_t *c, const wf_msg_t *msg)
     }
     s_relay_unlink(srv, relay);
     char who[WF_MAX_NAME * 2 + 64];
-    s_worker_words(srv, relay->worker, who, sizeof who);
+    wf_workerrec_t w;
+    s_worker_words(srv, relay->worker, who, sizeof who, &w);
     if (msg->code == WEFT_OK && msg->data_len > relay->max) {
         s_error(srv, relay->rid, relay->client_corr, WEFT_EPROTO,
                 "%s sent %u bytes of log for a read of at most %u", who, msg->data_len,
@@ -824,21 +826,21 @@ wf_srv_client_logdata(wf_server_t *srv, wf_consumer_t *c, const wf_msg_t *msg)
 
 /* The turn's board outbox is gone: sent if committed, dropped if not.  A relay made this turn
  * whose LOGREQ was dropped has nobody left to answer it but us, now: its client gets the store's
- * error with the turn's other replies (not a time-out 5 s later). */
+ * error with the turn's other replies (not a time-out 5 s later).  s_logs puts new relays at
+ * the head of the list, so this turn's are the ones before the first sent one. */
 static void
 s_relays_flushed(wf_server_t *srv, bool committed)
 {
-    wf_relay_t **pp = &srv->relays;
-    while (*pp) {
-        wf_relay_t *relay = *pp;
-        if (!relay->unsent || committed) {
+    wf_relay_t *relay;
+    if (committed) {
+        for (relay = srv->relays; relay && relay->unsent; relay = relay->next)
             relay->unsent = false;
-            pp = &relay->next;
-            continue;
-        }
+        return;
+    }
+    while ((relay = srv->relays) != NULL && relay->unsent) {
         s_error(srv, relay->rid, relay->client_corr, WEFT_ESTORE,
                 "the store failed; the log read was not sent, try again");
-        s_relay_unlink(srv, relay); /* unlinks *pp */
+        s_relay_unlink(srv, relay); /* the head: no walk */
         s_relay_free(&relay);
     }
 }
@@ -848,7 +850,8 @@ wf_srv_client_relay_timeout(wf_server_t *srv, wf_relay_t *relay)
 {
     s_relay_unlink(srv, relay);
     char who[WF_MAX_NAME * 2 + 64];
-    s_worker_words(srv, relay->worker, who, sizeof who);
+    wf_workerrec_t w;
+    s_worker_words(srv, relay->worker, who, sizeof who, &w);
     s_error(srv, relay->rid, relay->client_corr, WEFT_ETIMEDOUT,
             "%s did not answer the log read within %d s", who, WF_SRV_RELAY_TIMEOUT_MS / 1000);
     s_relay_free(&relay);
@@ -865,7 +868,8 @@ wf_srv_client_relays_gone(wf_server_t *srv, const uint8_t *rid, size_t rid_len, 
             continue;
         }
         char who[WF_MAX_NAME * 2 + 64];
-        s_worker_words(srv, relay->worker, who, sizeof who);
+        wf_workerrec_t w;
+        s_worker_words(srv, relay->worker, who, sizeof who, &w);
         s_error(srv, relay->rid, relay->client_corr, WEFT_ENOTFOUND,
                 "%s is not connected any more (%s): it did not answer the log read", who, why);
         s_relay_unlink(srv, relay); /* unlinks *pp */

@@ -78,8 +78,9 @@ typedef struct wf_relay {
     uint32_t worker;           /* its worker id, for messages */
     uint64_t offset;
     uint32_t max;
-    bool unsent;               /* made this turn: its LOGREQ waits in the board's outbox, and
-                                * is dropped with it if the commit fails */
+    bool unsent;               /* made this turn (so at the head of the list): its LOGREQ
+                                * waits in the board's outbox, dropped with it if the commit
+                                * fails */
     wf_timer_t timer;
     struct wf_relay *next;
 } wf_relay_t;

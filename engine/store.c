@@ -754,6 +754,31 @@ s_update_map_size(wf_store_t *s)
         s->map_size = info.me_mapsize;
 }
 
+/* The last key of dbi, a big-endian id of `size` bytes, in *last (0: the database is empty).
+ * A last key of another size is no id, and counting on from 1 would write over records:
+ * *bad_size is then that size, and the result MDB_CORRUPTED. */
+static int
+s_last_id(MDB_txn *txn, MDB_dbi dbi, size_t size, uint64_t *last, size_t *bad_size)
+{
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    *last = 0;
+    int mrc = mdb_cursor_open(txn, dbi, &cur);
+    if (mrc)
+        return mrc;
+    mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    if (mrc == 0 && k.mv_size != size) {
+        *bad_size = k.mv_size;
+        mrc = MDB_CORRUPTED;
+    } else if (mrc == 0) {
+        *last = s_get_be(k.mv_data, size);
+    } else if (mrc == MDB_NOTFOUND) {
+        mrc = 0;
+    }
+    mdb_cursor_close(cur);
+    return mrc;
+}
+
 /* One write txn: open or create every database, check or write the schema, read next_req. */
 static int
 s_open_schema(wf_store_t *s, char *errbuf, size_t errlen)
@@ -829,26 +854,16 @@ s_open_schema(wf_store_t *s, char *errbuf, size_t errlen)
     else if (mrc != 0 && mrc != MDB_NOTFOUND)
         goto fail;
     /* Never hand out an id that is already taken, whatever meta says. */
-    MDB_cursor *cur = NULL;
-    mrc = mdb_cursor_open(txn, s->dbi[S_DB_REQUESTS], &cur);
+    uint64_t last = 0;
+    size_t bad_size = 0, want_size = 8;
+    const char *bad_db = "requests";
+    mrc = s_last_id(txn, s->dbi[S_DB_REQUESTS], want_size, &last, &bad_size);
+    if (bad_size)
+        goto corrupt;
     if (mrc)
         goto fail;
-    /* A last key of another size is no id: counting on from 1 would write over records. */
-    const char *bad_db = NULL;
-    size_t bad_size = 0, want_size = 0;
-    mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-    if (mrc == 0 && k.mv_size == 8) {
-        uint64_t last = s_get_be(k.mv_data, 8);
-        if (last != UINT64_MAX && last >= s->next_req)
-            s->next_req = last + 1;
-    } else if (mrc == 0) {
-        bad_db = "requests", bad_size = k.mv_size, want_size = 8;
-    }
-    mdb_cursor_close(cur);
-    if (mrc != 0 && mrc != MDB_NOTFOUND)
-        goto fail;
-    if (bad_db)
-        goto corrupt;
+    if (last != UINT64_MAX && last >= s->next_req)
+        s->next_req = last + 1;
     if (s->next_req == 0)
         s->next_req = 1;
 
@@ -858,21 +873,15 @@ s_open_schema(wf_store_t *s, char *errbuf, size_t errlen)
         s->have_workers = s->have_workers && s->dbi[i] != 0;
     s->next_worker = 1;
     if (s->have_workers) {
-        mrc = mdb_cursor_open(txn, s->dbi[S_DB_WORKERS], &cur);
+        want_size = 4;
+        bad_db = "workers";
+        mrc = s_last_id(txn, s->dbi[S_DB_WORKERS], want_size, &last, &bad_size);
+        if (bad_size)
+            goto corrupt;
         if (mrc)
             goto fail;
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-        if (mrc == 0 && k.mv_size == 4) {
-            uint32_t last = (uint32_t)s_get_be(k.mv_data, 4);
-            s->next_worker = last == UINT32_MAX ? UINT32_MAX : last + 1;
-        } else if (mrc == 0) {
-            bad_db = "workers", bad_size = k.mv_size, want_size = 4;
-        }
-        mdb_cursor_close(cur);
-        if (mrc != 0 && mrc != MDB_NOTFOUND)
-            goto fail;
-        if (bad_db)
-            goto corrupt;
+        if (last)
+            s->next_worker = last == UINT32_MAX ? UINT32_MAX : (uint32_t)last + 1;
     }
 
     what = "commit";

@@ -530,9 +530,13 @@ s_convert(const s_schema_t *from, const void *in, const s_schema_t *to, void *ou
             snprintf((char *)out + b->off, cap, "%s", src ? src : "");
             break;
         }
-        default: /* FT_NAME, FT_NAME_OPT, FT_TEXT: public -> compact, borrowed */
+        case FT_NAME:
+        case FT_NAME_OPT:
+        case FT_TEXT: /* public -> compact: borrowed */
             s_set_ptr(out, b->off, (const char *)in + a->off);
             break;
+        default: /* a type the info lists do not use: convert it here before using it */
+            abort();
         }
     }
 }

@@ -406,6 +406,16 @@ s_ix_find(const s_index_t *ix, wf_attempt_ref_t ref)
     }
 }
 
+/* The first empty slot of ref's probe run (ref is not in the index). */
+static s_ix_slot_t *
+s_ix_empty_for(const s_index_t *ix, wf_attempt_ref_t ref)
+{
+    uint32_t i = s_ix_home(ix, ref);
+    while (ix->slots[i].kind != S_IX_EMPTY)
+        i = (i + 1) & ix->mask;
+    return &ix->slots[i];
+}
+
 /* A free slot for ref, which must not be in the index; the caller fills kind and the value. */
 static s_ix_slot_t *
 s_ix_add(s_index_t *ix, wf_attempt_ref_t ref)
@@ -417,21 +427,13 @@ s_ix_add(s_index_t *ix, wf_attempt_ref_t ref)
         uint32_t old_size = ix->mask + 1;
         ix->slots = s_alloc(sizeof *ix->slots * old_size * 2);
         ix->mask = old_size * 2 - 1;
-        for (uint32_t i = 0; i < old_size; i++) {
-            if (old[i].kind == S_IX_EMPTY)
-                continue;
-            uint32_t j = s_ix_home(ix, old[i].ref);
-            while (ix->slots[j].kind != S_IX_EMPTY)
-                j = (j + 1) & ix->mask;
-            ix->slots[j] = old[i];
-        }
+        for (uint32_t i = 0; i < old_size; i++)
+            if (old[i].kind != S_IX_EMPTY)
+                *s_ix_empty_for(ix, old[i].ref) = old[i];
         free(old);
     }
-    uint32_t i = s_ix_home(ix, ref);
-    while (ix->slots[i].kind != S_IX_EMPTY)
-        i = (i + 1) & ix->mask;
     ix->count++;
-    s_ix_slot_t *e = &ix->slots[i];
+    s_ix_slot_t *e = s_ix_empty_for(ix, ref);
     e->ref = ref;
     return e;
 }

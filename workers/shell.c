@@ -1048,6 +1048,13 @@ s_finish_output(s_proc_t *p, weft_job_t *job)
         s_close(&p->out[i].rd);
 }
 
+/* Is a pipe from the command still open? */
+static bool
+s_piped(const s_proc_t *p)
+{
+    return p->prog_r >= 0 || p->out[S_OUT].rd >= 0 || p->out[S_ERR].rd >= 0;
+}
+
 /* Run the prepared attempt; returns the handler's result. */
 static int
 s_run(s_proc_t *p, weft_job_t *job, const wf_shell_opts_t *opts)
@@ -1086,14 +1093,13 @@ s_run(s_proc_t *p, weft_job_t *job, const wf_shell_opts_t *opts)
          * while one is open the socket is polled for the spawner's death alone (events 0):
          * START and EXIT do not wake us, the pipes' end does, and we read both then.  A
          * process that escaped the group may hold a pipe past the shell's exit: the socket
-         * is read at least every S_POLL_MS, so that costs at most that long. */
-        bool piped = p->prog_r >= 0 || p->out[S_OUT].rd >= 0 || p->out[S_ERR].rd >= 0;
-        /* A closed pipe is -1, which poll skips. */
+         * is read at least every S_POLL_MS, so that costs at most that long.  A closed pipe
+         * is -1, which poll skips. */
         struct pollfd pf[4] = {
             {p->prog_r, POLLIN, 0},
             {p->out[S_OUT].rd, POLLIN, 0},
             {p->out[S_ERR].rd, POLLIN, 0},
-            {p->sp.sock, piped ? 0 : POLLIN, 0},
+            {p->sp.sock, s_piped(p) ? 0 : POLLIN, 0},
         };
         int timeout = S_POLL_MS;
         if (term_at && !killed) {
@@ -1107,8 +1113,7 @@ s_run(s_proc_t *p, weft_job_t *job, const wf_shell_opts_t *opts)
             if (pf[1 + i].revents)
                 s_stream_ready(p, &p->out[i], pf[1 + i].revents, S_DRAIN_TURN);
         int64_t now = s_now_ms();
-        piped = p->prog_r >= 0 || p->out[S_OUT].rd >= 0 || p->out[S_ERR].rd >= 0;
-        if (pf[3].revents || !piped || now - looked >= S_POLL_MS) {
+        if (pf[3].revents || !s_piped(p) || now - looked >= S_POLL_MS) {
             looked = now;
             if ((st = wf_spawn_poll(&p->sp, &status)) != WF_SPAWN_RUNNING)
                 break;
@@ -1130,11 +1135,7 @@ s_run(s_proc_t *p, weft_job_t *job, const wf_shell_opts_t *opts)
     wf_spawn_close(&p->sp);
     if (st == WF_SPAWN_FAILED || (st == WF_SPAWN_LOST && p->sp.pid == 0)) {
         /* Not started, or the spawner died with the request (not sent again: the child may
-         * have started and died by PDEATHSIG). */
-        if (st == WF_SPAWN_LOST) {
-            p->sp.stage = WF_SPAWN_STAGE_SPAWNER;
-            p->sp.err = EPIPE;
-        }
+         * have started and died by PDEATHSIG); sp says where and why (spawner.h). */
         s_start_error(p, p->sp.stage, p->sp.err, msg, sizeof msg);
         weft_job_set_error(job, msg);
         return S_EXIT_NOT_RUN;

@@ -129,6 +129,16 @@ static char *s_stack;
 static s_child_t s_kid;
 static struct rlimit s_nofile; /* weft's RLIMIT_NOFILE, when the spawner raised its own */
 static bool s_nofile_raised;
+static int s_nretry; /* slots with retry set: poll wakes after S_RETRY_MS while any */
+
+/* Set a->retry, keeping s_nretry.  A slot is freed (s_settle) only with nothing to send, so
+ * never with retry set: moving or dropping slots leaves the count right. */
+static void
+s_set_retry(s_att_t *a, bool retry)
+{
+    s_nretry += (int)retry - (int)a->retry;
+    a->retry = retry;
+}
 
 /* Send one record without blocking.  Returns 0, EAGAIN or ENOBUFS (the socket cannot take it
  * now: try again later), or another errno (weft's end is gone). */
@@ -162,11 +172,11 @@ s_send_rec(int sock, const s_msg_t *m)
 static void
 s_flush(s_att_t *a)
 {
-    a->retry = false;
+    s_set_retry(a, false);
     while (a->nout > 0) {
         int err = s_send_rec(a->sock, &a->out[0]);
         if (err == EAGAIN || err == ENOBUFS) {
-            a->retry = err == ENOBUFS;
+            s_set_retry(a, err == ENOBUFS);
             return;
         }
         if (err != 0) {
@@ -534,7 +544,7 @@ s_on_sock(int i, short revents)
             close(a->sock);
             a->sock = -1;
             a->nout = 0; /* nobody is left to read them */
-            a->retry = false;
+            s_set_retry(a, false);
         } else if (n == sizeof m && m.kind == S_MSG_SIGNAL && m.a > 0 && m.a < NSIG && !a->done) {
             kill(-a->pid, m.a);
         }
@@ -595,6 +605,7 @@ s_serve(int ctl)
         _exit(127);
     s_stack = stack;
     s_natt = 0;
+    s_nretry = 0;
     s_max_att = WF_SPAWN_MAX_CHILDREN;
     /* Each child holds up to six of our fds: raise our own soft limit towards the hard one so a
      * default soft limit of 1024 does not cap the children at 168.  Children get weft's soft
@@ -618,10 +629,8 @@ s_serve(int ctl)
 
     for (;;) {
         s_pfd[0] = (struct pollfd){S_CTL_FD, POLLIN, 0};
-        int timeout = -1; /* a record waiting for memory is tried again soon (s_flush) */
-        for (int i = 0; i < s_natt && timeout < 0; i++)
-            if (s_att[i].retry)
-                timeout = S_RETRY_MS;
+        /* A record waiting for memory is tried again soon (s_flush). */
+        int timeout = s_nretry > 0 ? S_RETRY_MS : -1;
         int n = poll(s_pfd, (nfds_t)(1 + 2 * s_natt), timeout);
         if (n < 0)
             continue; /* EINTR (a stop and continue), or a transient ENOMEM */
@@ -930,10 +939,8 @@ wf_spawn_start(wf_spawn_t *sp, const wf_spawn_req_t *req, int *stage_p, int *err
             return s_start_fail(sp, stage_p, err_p, WF_SPAWN_STAGE_LOCAL, errno);
         int status = 0;
         wf_spawn_state st = wf_spawn_poll(sp, &status);
-        if (st == WF_SPAWN_FAILED)
+        if (st == WF_SPAWN_FAILED || (st == WF_SPAWN_LOST && sp->pid == 0))
             return s_start_fail(sp, stage_p, err_p, sp->stage, sp->err);
-        if (st == WF_SPAWN_LOST && sp->pid == 0) /* it died with the request */
-            return s_start_fail(sp, stage_p, err_p, WF_SPAWN_STAGE_SPAWNER, EPIPE);
         if (sp->pid > 0) {
             /* Started.  An EXIT read meanwhile is kept for the caller's wf_spawn_poll. */
             if (st == WF_SPAWN_EXITED || st == WF_SPAWN_LOST) {
@@ -980,9 +987,14 @@ wf_spawn_poll(wf_spawn_t *sp, int *status_p)
             return WF_SPAWN_RUNNING;
         /* EOF before EXIT: the spawner is gone.  Its exit sends the PDEATHSIGs only after its
          * fds are closed, so the leader may still be alive here and the pgid surely ours.  With
-         * no START yet, the child may have started and died by PDEATHSIG: its pid is unknown. */
-        if (sp->pid > 0)
+         * no START yet, the child may have started and died by PDEATHSIG: its pid is unknown,
+         * and the start is told as failed with the request (not sent again). */
+        if (sp->pid > 0) {
             kill(-sp->pid, SIGKILL);
+        } else {
+            sp->stage = WF_SPAWN_STAGE_SPAWNER;
+            sp->err = EPIPE;
+        }
         s_bury(sp->gen);
         return WF_SPAWN_LOST;
     }

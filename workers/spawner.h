@@ -107,7 +107,8 @@ typedef struct wf_spawn {
     pid_t pid;         /* the child, and its process group id; 0 until its START is read */
     pid_t spawner;     /* the spawner that runs it */
     unsigned long gen; /* that spawner's generation */
-    int stage, err;    /* after WF_SPAWN_FAILED: where and why the start failed */
+    int stage, err;    /* after WF_SPAWN_FAILED, or LOST with pid 0: where and why the start
+                          failed (LOST: WF_SPAWN_STAGE_SPAWNER, EPIPE) */
     int early;         /* wf_spawn_start's: an outcome read while waiting for START */
     int early_status;
 } wf_spawn_t;

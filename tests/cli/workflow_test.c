@@ -1133,6 +1133,22 @@ test_workflow_diagnostics_are_capped(void **state)
     free(y);
 }
 
+/* The file is refused, among its errors one that it would expand past
+ * WF_WORKFLOW_MAX_EXPANSION. */
+static void
+s_assert_expansion_refused(s_fix_t *f, const char *yaml)
+{
+    wf_workflow_t *wf = NULL;
+    wf_diags_t d;
+    assert_true(s_load(f, yaml, NULL, 0, &wf, &d) >= 1);
+    assert_null(wf);
+    bool found = false;
+    for (size_t i = 0; i < d.n; i++)
+        found = found || strstr(d.v[i].message, "expand the workflow past") != NULL;
+    assert_true(found);
+    wf_diags_fini(&d);
+}
+
 static void
 test_workflow_limits_are_checked(void **state)
 {
@@ -1173,15 +1189,7 @@ test_workflow_limits_are_checked(void **state)
     for (int i = 0; i < 300; i++)
         len += (size_t)snprintf(y + len, ycap - len, "${x}");
     snprintf(y + len, ycap - len, "\"\n");
-    wf_workflow_t *wf = NULL;
-    wf_diags_t d;
-    assert_true(s_load(f, y, NULL, 0, &wf, &d) >= 1);
-    assert_null(wf);
-    bool found = false;
-    for (size_t i = 0; i < d.n; i++)
-        found = found || strstr(d.v[i].message, "expand the workflow past") != NULL;
-    assert_true(found);
-    wf_diags_fini(&d);
+    s_assert_expansion_refused(f, y);
     free(y);
 
     /* defaults' env counts once per job that inherits it (each job's request carries a copy):
@@ -1195,13 +1203,7 @@ test_workflow_limits_are_checked(void **state)
     len += (size_t)snprintf(y + len, hcap - len, "}\njobs:\n");
     for (int i = 0; i < 600; i++)
         len += (size_t)snprintf(y + len, hcap - len, "  j%d: {run: x}\n", i);
-    assert_true(s_load(f, y, NULL, 0, &wf, &d) >= 1);
-    assert_null(wf);
-    found = false;
-    for (size_t i = 0; i < d.n; i++)
-        found = found || strstr(d.v[i].message, "expand the workflow past") != NULL;
-    assert_true(found);
-    wf_diags_fini(&d);
+    s_assert_expansion_refused(f, y);
     free(y);
 
     /* nesting beyond what the loader reads at all */
@@ -1213,6 +1215,8 @@ test_workflow_limits_are_checked(void **state)
     for (int i = 0; i < 100; i++)
         y[len++] = ']';
     snprintf(y + len, 4096 - len, "}}}\n");
+    wf_workflow_t *wf = NULL;
+    wf_diags_t d;
     assert_true(s_load(f, y, NULL, 0, &wf, &d) >= 1);
     assert_null(wf);
     wf_diags_fini(&d);

@@ -230,6 +230,45 @@ test_board_worker_reconnecting_keeps_its_attempts(void **state)
     weft_request_destroy(&req);
 }
 
+/* A HELLO that lists the same running attempt twice: the second listing is ignored (logged),
+ * so the attempt is kept, not cancelled as one the board no longer knows. */
+static void
+test_board_hello_listing_an_attempt_twice_keeps_it(void **state)
+{
+    it_fixture_t *f = *state;
+    raw_t *r = raw_connect(f, "t", 1);
+    weft_request_t *req = NULL;
+    weft_request_new(&req, "twice");
+    it_job(req, "a", "ok");
+    weft_reqid_t id = it_submit(f, req);
+    wf_attempt_ref_t a[2];
+    a[0] = a[1] = raw_expect(r, WF_MSG_JOB, "a");
+
+    raw_t r2 = {zsock_new_dealer(weft_engine_board_endpoint(f->eng))};
+    assert_non_null(r2.sock);
+    wf_msg_t m;
+    wf_msg_init(&m, WF_MSG_HELLO);
+    snprintf(m.name, sizeof m.name, "raw"); /* as raw_connect: the same worker */
+    snprintf(m.host, sizeof m.host, "localhost");
+    m.ntypes = 1;
+    snprintf(m.types[0], sizeof m.types[0], "t");
+    m.slots = 2; /* room for both listings */
+    m.pid = 1;
+    m.running = a;
+    m.nrunning = 2;
+    raw_send(&r2, &m);
+    raw_expect(&r2, WF_MSG_WELCOME, NULL);
+    raw_done(&r2, a[0], "a");
+    raw_expect(&r2, WF_MSG_ACK, NULL); /* a CANCEL would have come first */
+    assert_int_equal(it_wait(f, id), WEFT_REQ_SUCCEEDED);
+    weft_job_info_t info = it_info(f, id, "a");
+    assert_int_equal(info.attempts, 1);
+    assert_int_equal(info.lost, 0);
+    zsock_destroy(&r2.sock);
+    raw_close(&r);
+    weft_request_destroy(&req);
+}
+
 /* ---- a consumer holding many leases ---- */
 
 #define MANY_CAP_SLOTS 100u
@@ -880,6 +919,7 @@ main(void)
         T(test_board_prefetch_fills_the_queue_but_never_with_timeouts),
         T(test_board_refuses_too_much_prefetch),
         T(test_board_worker_reconnecting_keeps_its_attempts),
+        T(test_board_hello_listing_an_attempt_twice_keeps_it),
         T(test_board_many_leases_finish_out_of_order),
         T(test_board_records_where_each_attempt_ran),
         T(test_board_relays_log_reads_to_the_worker),

@@ -3,10 +3,11 @@
  * shapes, big requests, idempotency, events, progress and results, cancel, pause and priority,
  * pools, resume after close, a second engine refused, a full store.
  */
+#include <lmdb.h> /* before itest.h: testutil.h's raw LMDB helper */
+
 #include "itest.h"
 
 #include <czmq.h>
-#include <lmdb.h>
 
 #include "client.h"     /* the client protocol, spoken by hand */
 #include "server_int.h" /* wf_server_test_fail_commits (WEFT_TESTING) */
@@ -510,11 +511,7 @@ s_bad_last_key(const char *dir, const char *db, size_t size, MDB_val first, bool
     MDB_env *env = NULL;
     MDB_txn *txn = NULL;
     MDB_dbi dbi;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
-    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
+    assert_int_equal(wf_test_lmdb_begin(dir, db, 0, 0, &env, &txn, &dbi), 0);
     uint8_t key[16];
     memset(key, 0xff, sizeof key);
     MDB_val k = {size, key}, v = {1, (void *)"x"}, fv;

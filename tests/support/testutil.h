@@ -23,4 +23,29 @@ bool wf_test_wait(bool (*cond)(void *arg), void *arg, int timeout_ms);
 /* Monotonic milliseconds. */
 int64_t wf_test_now_ms(void);
 
+#ifdef MDB_VERSION_MAJOR /* <lmdb.h> included before this header */
+/* The store's database `db` in `dir`, opened with LMDB itself to plant or read raw bytes (no
+ * store may hold the directory), in a new transaction (txn_flags 0 or MDB_RDONLY; dbi_flags 0
+ * or MDB_CREATE).  0, or LMDB's error with nothing left open.  The caller ends the transaction
+ * and closes *env. */
+static inline int
+wf_test_lmdb_begin(const char *dir, const char *db, unsigned txn_flags, unsigned dbi_flags,
+                   MDB_env **env, MDB_txn **txn, MDB_dbi *dbi)
+{
+    int rc = mdb_env_create(env);
+    if (rc)
+        return rc;
+    if ((rc = mdb_env_set_maxdbs(*env, 16)) || (rc = mdb_env_open(*env, dir, 0, 0600)) ||
+        (rc = mdb_txn_begin(*env, NULL, txn_flags, txn))) {
+        mdb_env_close(*env);
+        return rc;
+    }
+    if ((rc = mdb_dbi_open(*txn, db, dbi_flags, dbi))) {
+        mdb_txn_abort(*txn);
+        mdb_env_close(*env);
+    }
+    return rc;
+}
+#endif
+
 #endif

@@ -254,6 +254,17 @@ assert_ref(wf_attempt_ref_t got, wf_attempt_ref_t want)
     assert_int_equal(got.attempt, want.attempt);
 }
 
+/* The oldest queued DONE, waiting for it: ref's, with the "block" handler's result. */
+static void
+fb_expect_released(fb_t *fb, wf_attempt_ref_t ref)
+{
+    wf_msg_t m;
+    assert_true(fb_expect(fb, WF_MSG_DONE, &m, WF_TEST_DEADLINE_MS));
+    assert_ref(m.ref, ref);
+    assert_memory_equal(m.result, "released", 8);
+    wf_msg_fini(&m);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Handlers and what they saw                                                                 */
 
@@ -408,11 +419,18 @@ h_barrier(weft_job_t *job, void *arg)
     return all ? 0 : 1;
 }
 
+/* At least *(const int *)arg handlers have started. */
+static bool
+c_started_n(void *arg)
+{
+    return atomic_load(&g_seen.started) >= *(const int *)arg;
+}
+
 static bool
 c_started1(void *arg)
 {
     (void)arg;
-    return atomic_load(&g_seen.started) >= 1;
+    return c_started_n(&(int){1});
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -887,11 +905,7 @@ test_consumer_silent_board_causes_reconnect_listing_running_attempt(void **state
     assert_int_equal(f.fb->seen[WF_MSG_DONE], 0);
     f.fb->echo = true;
     fb_welcome(f.fb, T_HEARTBEAT_MS, T_LIVENESS);
-    wf_msg_t m;
-    assert_true(fb_expect(f.fb, WF_MSG_DONE, &m, WF_TEST_DEADLINE_MS));
-    assert_ref(m.ref, ref);
-    assert_memory_equal(m.result, "released", 8);
-    wf_msg_fini(&m);
+    fb_expect_released(f.fb, ref);
     wf_worker_stats_t st;
     wf_worker_stats(f.w, &st);
     assert_int_equal(st.connects, 2);
@@ -1132,20 +1146,13 @@ test_consumer_duplicate_job_never_reruns(void **state)
     fb_job(f.fb, ref, "once", "block", "");
     fb_marker(f.fb, ref_of(31, 99, 1));
     atomic_store(&g_seen.release, true);
-    wf_msg_t m;
-    assert_true(fb_expect(f.fb, WF_MSG_DONE, &m, WF_TEST_DEADLINE_MS));
-    assert_ref(m.ref, ref);
-    assert_memory_equal(m.result, "released", 8);
-    wf_msg_fini(&m);
+    fb_expect_released(f.fb, ref);
     assert_int_equal(f.fb->seen[WF_MSG_FAILED], 1); /* the marker only */
 
     /* Reported, not ACKed: the same report again, as many times as asked. */
     for (int i = 0; i < 2; i++) {
         fb_job(f.fb, ref, "once", "block", "");
-        assert_true(fb_expect(f.fb, WF_MSG_DONE, &m, WF_TEST_DEADLINE_MS));
-        assert_ref(m.ref, ref);
-        assert_memory_equal(m.result, "released", 8);
-        wf_msg_fini(&m);
+        fb_expect_released(f.fb, ref);
     }
     fb_marker(f.fb, ref_of(31, 98, 1));
     assert_int_equal(f.fb->seen[WF_MSG_DONE], 3);
@@ -1175,13 +1182,6 @@ many_cancelled(uint32_t i)
     return i == 1 || i == 251 || i == 400 || i == T_MANY - 1;
 }
 
-static bool
-c_started2(void *arg)
-{
-    (void)arg;
-    return atomic_load(&g_seen.started) >= 2;
-}
-
 /* Many attempts held at once (slots 2 + prefetch 500): duplicates of held attempts are
  * ignored, CANCEL finds its own attempt among them, reports ACKed out of order are forgotten
  * (a JOB for one of those runs again) while those not ACKed are said again, never rerun; each
@@ -1203,7 +1203,7 @@ test_consumer_many_held_attempts_dedup_cancel_and_ack(void **state)
     for (uint32_t i = 0; i < T_MANY; i++)
         fb_job(f.fb, ref_of(req, i, 1), "held", "block", "");
     fb_marker(f.fb, ref_of(req, 10000, 1));
-    assert_true(fb_wait(f.fb, c_started2, NULL, WF_TEST_DEADLINE_MS));
+    assert_true(fb_wait(f.fb, c_started_n, &(int){2}, WF_TEST_DEADLINE_MS));
     /* Every entry is taken: a duplicate would be refused for want of a slot if it got that
      * far.  Other attempts of the same jobs are new attempts, and are refused. */
     for (uint32_t i = 0; i < T_MANY; i++)

@@ -197,6 +197,16 @@ s_work_file(fx_t *f, const char *name)
     return s_slurp(path);
 }
 
+/* The work file `name` exists and holds exactly `want`. */
+static void
+s_assert_work_file(fx_t *f, const char *name, const char *want)
+{
+    char *got = s_work_file(f, name);
+    assert_non_null(got);
+    assert_string_equal(got, want);
+    free(got);
+}
+
 static void
 s_touch(fx_t *f, const char *name)
 {
@@ -901,10 +911,7 @@ test_shell_job_signalling_its_own_group_is_not_special(void **state)
     weft_job_info_t info = s_info(f, id, "j");
     assert_int_equal(info.exit_code, 4);
     assert_string_equal(info.error, "exit status 4");
-    char *after = s_work_file(f, "after.txt");
-    assert_non_null(after);
-    assert_string_equal(after, "on\n");
-    free(after);
+    s_assert_work_file(f, "after.txt", "on\n");
     /* TERM to the whole group: the shell dies of it and says so */
     id = s_run_wait(f, "echo bye >&2; kill 0; sleep 30", 0, 0, WEFT_REQ_FAILED);
     info = s_info(f, id, "j");
@@ -1041,10 +1048,7 @@ test_shell_killed_spawner_fails_the_attempt_and_is_replaced(void **state)
     assert_int_equal(errno, ECHILD);
 
     id = s_run_wait(f, "echo again > again.txt", 0, 0, WEFT_REQ_SUCCEEDED);
-    char *again = s_work_file(f, "again.txt");
-    assert_non_null(again);
-    assert_string_equal(again, "again\n");
-    free(again);
+    s_assert_work_file(f, "again.txt", "again\n");
     pid_t next = wf_spawner_pid();
     assert_true(next > 0);
     assert_int_not_equal(next, spawner);
@@ -1072,10 +1076,7 @@ test_shell_command_keeps_weft_nofile_limit(void **state)
     }
     s_start(f);
     s_run_wait(f, "ulimit -n > nofile.txt", 0, 0, WEFT_REQ_SUCCEEDED);
-    char *got = s_work_file(f, "nofile.txt");
-    assert_non_null(got);
-    assert_string_equal(got, "256\n");
-    free(got);
+    s_assert_work_file(f, "nofile.txt", "256\n");
 
     /* and the spawner itself runs with more */
     pid_t sp = wf_spawner_pid();
@@ -1224,10 +1225,7 @@ test_shell_many_attempts_at_once_leak_no_fd(void **state)
         char name[32], want[16];
         snprintf(name, sizeof name, "out%d.txt", i);
         snprintf(want, sizeof want, "%d\n", i);
-        char *got = s_work_file(f, name);
-        assert_non_null(got);
-        assert_string_equal(got, want);
-        free(got);
+        s_assert_work_file(f, name, want);
     }
     assert_true(wf_test_wait(s_fds_back_to, &before, WF_TEST_DEADLINE_MS));
 }

@@ -349,11 +349,7 @@ s_raw_put(const char *dir, const char *db, const void *k, size_t kl, const void 
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
-    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, db, MDB_CREATE, &dbi), 0);
+    assert_int_equal(wf_test_lmdb_begin(dir, db, 0, MDB_CREATE, &env, &txn, &dbi), 0);
     MDB_val key = {kl, (void *)k}, val = {vl, (void *)v};
     assert_int_equal(mdb_put(txn, dbi, &key, &val, 0), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
@@ -368,11 +364,7 @@ s_raw_get(const char *dir, const char *db, const void *k, size_t kl, size_t *vl)
     MDB_txn *txn;
     MDB_dbi dbi;
     uint8_t *out = NULL;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
-    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
+    assert_int_equal(wf_test_lmdb_begin(dir, db, MDB_RDONLY, 0, &env, &txn, &dbi), 0);
     MDB_val key = {kl, (void *)k}, val;
     if (mdb_get(txn, dbi, &key, &val) == 0) {
         out = malloc(val.mv_size ? val.mv_size : 1);
@@ -1148,11 +1140,7 @@ s_raw_drop(const char *dir, const char *db)
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
-    assert_int_equal(mdb_env_open(env, dir, 0, 0600), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
+    assert_int_equal(wf_test_lmdb_begin(dir, db, 0, 0, &env, &txn, &dbi), 0);
     assert_int_equal(mdb_drop(txn, dbi, 1), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
